@@ -1,0 +1,60 @@
+# Thin wrapper over CMake: the targets a newcomer and CI use.
+#   make / make run / make test / make test-asan / make test-tsan / make bench
+#   make install PREFIX=/usr/local / make check-all / make clean
+BUILD    ?= build
+PREFIX   ?= /usr/local
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all build run test test-asan test-tsan test-valgrind bench install check-all format clean
+
+all: build
+
+build:
+	@tools/deps.sh build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/examples/sieve
+
+test:
+	@tools/deps.sh test
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan:
+	@tools/deps.sh sanitize
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_SANITIZE=address >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+test-tsan:
+	@tools/deps.sh sanitize
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && ctest --output-on-failure -j $(JOBS)
+
+test-valgrind: build
+	@tools/deps.sh test
+	@cmake -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_VALGRIND=ON >/dev/null
+	@cmake --build build-vg -j $(JOBS)
+	cd build-vg && ctest --output-on-failure -L valgrind
+
+bench:
+	@tools/deps.sh bench
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON >/dev/null
+	@cmake --build build-bench -j $(JOBS)
+	bench/run.sh build-bench
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+check-all: test test-asan test-tsan test-valgrind
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-vg build-bench

@@ -1,0 +1,247 @@
+/*
+ * goroutine.c — creating goroutines (goc_go, goc_run), their first and
+ * last moments, ids, thread-Gs for foreign threads, and counters.
+ */
+#include "runtime/fiber.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GOID_BATCH 16
+
+/* goc_run's rendezvous with its main goroutine; on the caller's stack. */
+struct run_arg {
+    int (*fn)(void *);
+    void *arg;
+    int result;
+    goc__note done;
+};
+
+static uint64_t newid(goc__p *p)
+{
+    if (!p)
+        return atomic_fetch_add_explicit(&goc__sched.goidgen, 1, memory_order_relaxed) + 1;
+    if (p->goid_next == p->goid_end) {
+        p->goid_next =
+            atomic_fetch_add_explicit(&goc__sched.goidgen, GOID_BATCH, memory_order_relaxed) + 1;
+        p->goid_end = p->goid_next + GOID_BATCH;
+    }
+    return p->goid_next++;
+}
+
+/* First code on a new goroutine's stack (via goc__ctx_start). */
+void goc__gentry(void *unused)
+{
+    (void)unused;
+    goc__after_switch();
+    goc__m *m = goc__getm();
+    goc__g *g = m->curg;
+    goc__releasep_rt(m);
+    g->fn(g->arg);
+    goc__goexit(goc__getm());
+}
+
+static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, uint32_t flags,
+                 uint64_t *id)
+{
+    int rc = goc__init();
+    if (rc != 0)
+        return rc;
+    goc__m *m = goc__getm();
+    goc__p *p = NULL;
+    if (m && m->curg != &m->g0)
+        p = goc__acquirep_rt(m), m = goc__getm();
+    else if (m)
+        p = m->p; /* g0 (a timer callback): already in the runtime */
+    goc__g *g = goc__galloc(p, stack);
+    if (!g) {
+        if (p && m->curg != &m->g0)
+            goc__releasep_rt(m);
+        return -ENOMEM;
+    }
+    g->id = newid(p);
+    g->fn = fn;
+    g->arg = arg;
+    g->name = name;
+    g->flags = flags;
+    g->waitreason = NULL;
+    g->sp = goc__ctx_init((char *)g, goc__gentry, NULL);
+    atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+    if (id)
+        *id = g->id;
+    if (p) {
+        atomic_store_explicit(&p->ncreated,
+                              atomic_load_explicit(&p->ncreated, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        goc__runqput(p, g, true);
+        if (m->curg != &m->g0)
+            goc__releasep_rt(m);
+    } else {
+        atomic_fetch_add_explicit(&goc__sched.ncreated_foreign, 1, memory_order_relaxed);
+        pthread_mutex_lock(&goc__sched.lock);
+        if (flags & GOC__GF_MAIN)
+            goc__sched.nrun++;
+        goc__globrunqput(g);
+        pthread_mutex_unlock(&goc__sched.lock);
+    }
+    goc__wakep();
+    return 0;
+}
+
+/* A thread that is not an M spawning goroutines may also ready them
+ * later: count it as a possible waker for deadlock detection. */
+static void note_foreign(void)
+{
+    if (!goc__getm())
+        (void)goc__getg_or_thread();
+}
+
+GOC_API int goc_go(void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    note_foreign();
+    return spawn(fn, arg, 0, NULL, 0, NULL);
+}
+
+GOC_API int goc_go_with(void (*fn)(void *), void *arg, const goc_go_opts *opts)
+{
+    if (!fn)
+        return -EINVAL;
+    goc_go_opts o = opts ? *opts : (goc_go_opts){0};
+    if (o.stack_size > GOC__STACK_MAX)
+        return -EINVAL;
+    if (o.stack_size && o.stack_size < GOC__STACK_MIN)
+        o.stack_size = GOC__STACK_MIN;
+    note_foreign();
+    return spawn(fn, arg, o.stack_size, o.name, 0, o.id);
+}
+
+static void main_entry(void *a)
+{
+    struct run_arg *ra = a;
+    goc__main_done(goc__getg(), ra->fn(ra->arg));
+}
+
+void goc__main_done(goc__g *g, int result)
+{
+    if (!(g->flags & GOC__GF_MAIN))
+        return;
+    g->flags &= ~GOC__GF_MAIN;
+    struct run_arg *ra = g->arg;
+    ra->result = result;
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__sched.nrun--;
+    pthread_mutex_unlock(&goc__sched.lock);
+    goc__note_wakeup(&ra->done); /* ra is gone after this */
+}
+
+GOC_API int goc_run(int (*main_fn)(void *), void *arg)
+{
+    if (!main_fn)
+        return -EINVAL;
+    if (goc__getm())
+        return -EDEADLK;
+    struct run_arg ra = {.fn = main_fn, .arg = arg};
+    goc__note_clear(&ra.done);
+    int rc = spawn(main_entry, &ra, 0, "main", GOC__GF_MAIN, NULL);
+    if (rc != 0)
+        return rc;
+    goc__note_sleep(&ra.done);
+    return ra.result;
+}
+
+/* ---- thread-Gs ---------------------------------------------------------- */
+
+static __thread goc__g *tls_threadg;
+static pthread_key_t threadg_key;
+static pthread_once_t threadg_once = PTHREAD_ONCE_INIT;
+
+static void threadg_exit(void *v)
+{
+    goc__g *g = v;
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__sched.nforeign--;
+    pthread_mutex_unlock(&goc__sched.lock);
+    free(g);
+}
+
+static void threadg_init(void)
+{
+    pthread_key_create(&threadg_key, threadg_exit);
+}
+
+goc__g *goc__getg_or_thread(void)
+{
+    goc__g *g = goc__getg();
+    if (g)
+        return g;
+    if (tls_threadg)
+        return tls_threadg;
+    pthread_once(&threadg_once, threadg_init);
+    g = calloc(1, sizeof *g);
+    if (!g)
+        goc__fatal("out of memory registering a thread with the runtime");
+    g->flags = GOC__GF_THREAD;
+    g->id = 0;
+    atomic_store_explicit(&g->status, GOC__G_RUNNING, memory_order_relaxed);
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__sched.nforeign++;
+    pthread_mutex_unlock(&goc__sched.lock);
+    pthread_setspecific(threadg_key, g);
+    tls_threadg = g;
+    return g;
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+GOC_API uint64_t goc_id(void)
+{
+    goc__g *g = goc__getg();
+    return g ? g->id : 0;
+}
+
+static void count(uint64_t *created, uint64_t *exited)
+{
+    uint64_t c = atomic_load_explicit(&goc__sched.ncreated_foreign, memory_order_relaxed);
+    uint64_t e = atomic_load_explicit(&goc__sched.nexited_foreign, memory_order_relaxed);
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        c += atomic_load_explicit(&goc__sched.allp[i]->ncreated, memory_order_relaxed);
+        e += atomic_load_explicit(&goc__sched.allp[i]->nexited, memory_order_relaxed);
+    }
+    *created = c;
+    *exited = e;
+}
+
+GOC_API size_t goc_numgoroutine(void)
+{
+    if (goc__init() != 0)
+        return 0;
+    uint64_t c, e;
+    count(&c, &e);
+    return c > e ? (size_t)(c - e) : 0;
+}
+
+GOC_API void goc_read_stats(goc_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (goc__init() != 0)
+        return;
+    uint64_t c, e;
+    count(&c, &e);
+    st->goroutines = c > e ? c - e : 0;
+    st->goroutines_created = c;
+    st->maxprocs = (uint64_t)goc__sched.nprocs;
+    st->threads = atomic_load(&goc__sched.mcount);
+    st->idle_procs = (uint64_t)atomic_load(&goc__sched.npidle);
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        st->context_switches +=
+            atomic_load_explicit(&goc__sched.allp[i]->nswitch, memory_order_relaxed);
+        st->steals += atomic_load_explicit(&goc__sched.allp[i]->nsteal, memory_order_relaxed);
+    }
+    st->retakes = atomic_load(&goc__sched.nretake);
+    st->timers = atomic_load(&goc__sched.ntimers);
+    goc__stack_stats(&st->stacks_mapped, &st->stacks_unguarded, &st->stack_bytes_mapped);
+}

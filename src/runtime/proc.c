@@ -1,0 +1,428 @@
+/*
+ * proc.c — Ps and Ms: start-up, the idle lists, starting and stopping
+ * worker threads, goroutine creation, goc_run, and deadlock detection.
+ *
+ * Locking: sched.lock guards the idle P and M lists, the global run
+ * queue and the counters marked [L] in runtime.h. It is never held across
+ * a context switch or a futex sleep. Lock order: sched.lock before
+ * goc__allg_lock and before any P's tlock.
+ *
+ * Idle protocol (Go's): whoever makes work available calls goc__wakep,
+ * which starts one *spinning* M if a P is idle and no M is spinning. A
+ * spinning M looks for work (findrun.c); when it finds some it stops
+ * spinning and wakes another, so wakeups are amortised over a burst of
+ * spawns. An M that finds nothing gives back its P and sleeps on its
+ * note; at most one idle M, the timed sleeper, sleeps with a deadline: the
+ * earliest timer over all Ps.
+ */
+#include "runtime/fiber.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GFREE_LOCAL_MAX  64
+#define GFREE_GLOBAL_MAX 4096
+
+struct goc__sched goc__sched = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .gflock = PTHREAD_MUTEX_INITIALIZER,
+};
+pthread_mutex_t goc__allg_lock = PTHREAD_MUTEX_INITIALIZER;
+goc__g *goc__allg;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_err;
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static void init(void)
+{
+    int n = goc__maxprocs_compute();
+    goc__p **allp = calloc((size_t)n, sizeof *allp);
+    if (!allp) {
+        init_err = -ENOMEM;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        goc__p *p = aligned_alloc(64, sizeof *p);
+        if (!p) {
+            init_err = -ENOMEM;
+            return;
+        }
+        memset(p, 0, sizeof *p);
+        p->id = (uint32_t)i;
+        pthread_mutex_init(&p->tlock, NULL);
+        allp[i] = p;
+    }
+    goc__sched.allp = allp;
+    goc__sched.nprocs = n;
+    pthread_mutex_lock(&goc__sched.lock);
+    for (int i = n - 1; i >= 0; i--)
+        goc__pidleput(allp[i]);
+    pthread_mutex_unlock(&goc__sched.lock);
+    goc__stack_default_size();
+    goc__signals_init();
+    goc__sysmon_start();
+}
+
+int goc__init(void)
+{
+    pthread_once(&init_once, init);
+    return init_err;
+}
+
+GOC_API int goc_maxprocs(void)
+{
+    if (goc__init() != 0)
+        return goc__maxprocs_compute();
+    return goc__sched.nprocs;
+}
+
+/* ---- idle Ps ----------------------------------------------------------- */
+
+/* sched.lock held. */
+goc__p *goc__pidleget(void)
+{
+    goc__p *p = goc__sched.pidle;
+    if (!p)
+        return NULL;
+    goc__sched.pidle = p->link;
+    atomic_fetch_sub_explicit(&goc__sched.npidle, 1, memory_order_seq_cst);
+    if (goc__sched.sysmonwait) {
+        goc__sched.sysmonwait = false;
+        goc__note_wakeup(&goc__sched.sysmonnote);
+    }
+    return p;
+}
+
+/* sched.lock held. */
+void goc__pidleput(goc__p *p)
+{
+    atomic_store_explicit(&p->status, goc__pstatus(0, GOC__P_IDLE), memory_order_release);
+    p->link = goc__sched.pidle;
+    goc__sched.pidle = p;
+    atomic_fetch_add_explicit(&goc__sched.npidle, 1, memory_order_seq_cst);
+}
+
+void goc__acquirep(goc__m *m, goc__p *p)
+{
+    m->p = p;
+    /* release: publishes the handoff; the P's queues were published by
+     * whoever put it on the idle list (under sched.lock). */
+    atomic_store_explicit(&p->status, goc__pstatus(m->id, GOC__P_RUNTIME), memory_order_release);
+}
+
+/* ---- Ms ---------------------------------------------------------------- */
+
+static void *mstart_thread(void *arg)
+{
+    goc__m *m = arg;
+    goc__setm(m);
+    goc__signals_thread_init();
+    goc__fiber_thread(&m->g0);
+    m->g0.flags = GOC__GF_G0;
+    m->curg = &m->g0;
+    m->rtdepth = 1;
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__p *p = m->nextp;
+    m->nextp = NULL;
+    pthread_mutex_unlock(&goc__sched.lock);
+    if (p)
+        goc__acquirep(m, p);
+    goc__schedule_loop(m);
+}
+
+static void newm(goc__p *p, bool spinning)
+{
+    goc__m *m = calloc(1, sizeof *m);
+    if (!m)
+        goc__fatal("out of memory creating a worker thread");
+    m->id = atomic_fetch_add_explicit(&goc__sched.mcount, 1, memory_order_relaxed) + 1;
+    m->nextp = p;
+    m->spinning = spinning;
+    m->rand = 0x9E3779B97F4A7C15ull * m->id;
+    m->allnext = atomic_load_explicit(&goc__sched.allm, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&goc__sched.allm, &m->allnext, m,
+                                                  memory_order_release, memory_order_relaxed))
+        ;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&m->thread, &attr, mstart_thread, m);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        goc__fatal("failed to create a worker thread: %s", goc_strerror(rc));
+}
+
+void goc__startm(goc__p *p, bool spinning)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    if (!p) {
+        p = goc__pidleget();
+        if (!p) {
+            pthread_mutex_unlock(&goc__sched.lock);
+            if (spinning)
+                atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, memory_order_seq_cst);
+            return;
+        }
+    }
+    goc__m *m = goc__sched.midle;
+    if (m) {
+        goc__sched.midle = m->schedlink;
+        goc__sched.nmidle--;
+        m->spinning = spinning;
+        m->nextp = p;
+        pthread_mutex_unlock(&goc__sched.lock);
+        goc__note_wakeup(&m->park);
+        return;
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    newm(p, spinning);
+}
+
+void goc__wakep(void)
+{
+    /* seq_cst: pairs with a spinning M's "stop spinning, then recheck
+     * every run queue" in findrunnable, so either it sees our G or we see
+     * that nobody spins and start an M. */
+    if (atomic_load_explicit(&goc__sched.npidle, memory_order_seq_cst) == 0)
+        return;
+    int32_t zero = 0;
+    if (!atomic_compare_exchange_strong_explicit(&goc__sched.nmspinning, &zero, 1,
+                                                 memory_order_seq_cst, memory_order_relaxed))
+        return;
+    goc__startm(NULL, true);
+}
+
+void goc__wakep_timer(void)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    if (goc__sched.tsleeper)
+        goc__note_wakeup(&goc__sched.tsleeper->park);
+    pthread_mutex_unlock(&goc__sched.lock);
+}
+
+/* Give away a P whose M cannot use it (sysmon's retake). */
+void goc__handoffp(goc__p *p)
+{
+    if (!goc__runq_empty(p) || atomic_load(&goc__sched.runqsize) > 0 ||
+        atomic_load(&p->timer0) != 0) {
+        goc__startm(p, false);
+        return;
+    }
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__pidleput(p);
+    pthread_mutex_unlock(&goc__sched.lock);
+}
+
+/* Remove m from the idle list; sched.lock held. */
+static void midle_remove(goc__m *m)
+{
+    for (goc__m **pp = &goc__sched.midle; *pp; pp = &(*pp)->schedlink) {
+        if (*pp == m) {
+            *pp = m->schedlink;
+            goc__sched.nmidle--;
+            return;
+        }
+    }
+}
+
+void goc__stopm(goc__m *m, int64_t until)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    m->nextp = NULL;
+    m->schedlink = goc__sched.midle;
+    goc__sched.midle = m;
+    goc__sched.nmidle++;
+    goc__note_clear(&m->park);
+    int64_t cur = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_relaxed);
+    bool timed = until != 0 && (goc__sched.tsleeper == NULL || cur == 0 || until < cur);
+    if (timed) {
+        goc__sched.tsleeper = m;
+        atomic_store_explicit(&goc__sched.tsleep_until, until, memory_order_release);
+    } else if (until == 0) {
+        goc__checkdead();
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+
+    goc__note_sleep_until(&m->park, timed ? until : 0);
+
+    pthread_mutex_lock(&goc__sched.lock);
+    if (goc__sched.tsleeper == m) {
+        goc__sched.tsleeper = NULL;
+        atomic_store_explicit(&goc__sched.tsleep_until, 0, memory_order_release);
+    }
+    goc__p *p = m->nextp;
+    m->nextp = NULL;
+    if (!p) {
+        /* Woken for a timer, not handed a P: take one if any is idle. */
+        midle_remove(m);
+        p = goc__pidleget();
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    if (p)
+        goc__acquirep(m, p);
+}
+
+/* ---- goroutine allocation --------------------------------------------- */
+
+static void allg_add(goc__g *g)
+{
+    pthread_mutex_lock(&goc__allg_lock);
+    g->allnext = goc__allg;
+    g->allprevp = &goc__allg;
+    if (goc__allg)
+        goc__allg->allprevp = &g->allnext;
+    goc__allg = g;
+    pthread_mutex_unlock(&goc__allg_lock);
+}
+
+/* Unmap a dead G and its stack (the G lives at the top of its stack). */
+static void gdestroy(goc__g *g)
+{
+    pthread_mutex_lock(&goc__allg_lock);
+    *g->allprevp = g->allnext;
+    if (g->allnext)
+        g->allnext->allprevp = g->allprevp;
+    pthread_mutex_unlock(&goc__allg_lock);
+    goc__fiber_destroy(g);
+    goc__stack st = g->stack;
+    goc__stack_free(&st);
+}
+
+static goc__g *gnew(size_t size)
+{
+    goc__stack st;
+    if (goc__stack_alloc(&st, size) != 0)
+        return NULL;
+    uintptr_t top = ((uintptr_t)st.hi - sizeof(goc__g)) & ~(uintptr_t)63;
+    goc__g *g = (goc__g *)top;
+    memset(g, 0, sizeof *g);
+    g->stack = st;
+    goc__fiber_create(g);
+    allg_add(g);
+    return g;
+}
+
+/* Refill p's free list from the global one. */
+static void gfget_global(goc__p *p)
+{
+    pthread_mutex_lock(&goc__sched.gflock);
+    while (goc__sched.gfree && p->ngfree < GFREE_LOCAL_MAX / 2) {
+        goc__g *g = goc__sched.gfree;
+        goc__sched.gfree = g->schedlink;
+        goc__sched.ngfree--;
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        p->ngfree++;
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+}
+
+goc__g *goc__galloc(goc__p *p, size_t size)
+{
+    size_t def = goc__stack_default_size();
+    if (size == 0 || size == def) {
+        goc__g *g = NULL;
+        if (p) {
+            if (!p->gfree && atomic_load_explicit(&goc__sched.ngfree_hint, memory_order_relaxed))
+                gfget_global(p);
+            g = p->gfree;
+            if (g) {
+                p->gfree = g->schedlink;
+                p->ngfree--;
+            }
+        } else {
+            pthread_mutex_lock(&goc__sched.gflock);
+            g = goc__sched.gfree;
+            if (g) {
+                goc__sched.gfree = g->schedlink;
+                goc__sched.ngfree--;
+            }
+            atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+            pthread_mutex_unlock(&goc__sched.gflock);
+        }
+        if (g) {
+            g->schedlink = NULL;
+            g->name = NULL;
+            g->flags = 0;
+            goc__fiber_create(g);
+            return g;
+        }
+        size = def;
+    }
+    return gnew(size);
+}
+
+void goc__gfree(goc__p *p, goc__g *g)
+{
+    size_t usable = (size_t)((char *)g - g->stack.lo);
+#if defined(GOC_ASAN)
+    __asan_unpoison_memory_region(g->stack.lo, usable);
+#endif
+    if ((size_t)(g->stack.hi - g->stack.lo) != goc__stack_default_size() || !p) {
+        gdestroy(g);
+        return;
+    }
+    (void)usable;
+    g->schedlink = p->gfree;
+    p->gfree = g;
+    if (++p->ngfree <= GFREE_LOCAL_MAX)
+        return;
+    /* Spill half to the global list; free what it cannot hold. */
+    goc__g *spill = NULL;
+    while (p->ngfree > GFREE_LOCAL_MAX / 2) {
+        goc__g *x = p->gfree;
+        p->gfree = x->schedlink;
+        p->ngfree--;
+        x->schedlink = spill;
+        spill = x;
+    }
+    goc__g *excess = NULL;
+    pthread_mutex_lock(&goc__sched.gflock);
+    while (spill) {
+        goc__g *x = spill;
+        spill = x->schedlink;
+        if (goc__sched.ngfree < GFREE_GLOBAL_MAX) {
+            x->schedlink = goc__sched.gfree;
+            goc__sched.gfree = x;
+            goc__sched.ngfree++;
+        } else {
+            x->schedlink = excess;
+            excess = x;
+        }
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+    while (excess) {
+        goc__g *x = excess;
+        excess = x->schedlink;
+        gdestroy(x);
+    }
+}
+
+/* ---- deadlock detection ------------------------------------------------ */
+
+/* Called by an M about to sleep with no deadline, sched.lock held. Nothing
+ * can run again if every P is idle, no M runs user code without a P, no
+ * G is queued, no timer is pending and no foreign thread (which could
+ * ready a G) has used the runtime; then goc_run would wait forever. */
+void goc__checkdead(void)
+{
+    if (goc__sched.nrun == 0 || goc__sched.nmsys > 0 || goc__sched.nforeign > 0)
+        return;
+    if (atomic_load(&goc__sched.npidle) < goc__sched.nprocs)
+        return;
+    if (atomic_load(&goc__sched.runqsize) > 0 || atomic_load(&goc__sched.ntimers) > 0)
+        return;
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        if (!goc__runq_empty(goc__sched.allp[i]))
+            return;
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    goc__fatal_dump("all goroutines are asleep - deadlock!");
+}

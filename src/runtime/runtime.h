@@ -1,0 +1,383 @@
+/*
+ * runtime.h — the goroutine runtime's internal interface (not installed).
+ *
+ * Glossary, as in Go's runtime:
+ *   G  a goroutine: a stack, a saved stack pointer and a status.
+ *   M  a worker thread. While it runs goroutines it holds a P. Its g0 is the
+ *      scheduler context on the thread's own stack.
+ *   P  a processor: the right to run goroutines, plus what goes with it — a
+ *      local run queue, a timer heap and a cache of free Gs. There are
+ *      goc_maxprocs() Ps; an M must hold one to run goroutine code.
+ *
+ * Invariants:
+ *   - A G is in at most one queue (a P's runq/runnext, the global runq, a
+ *     free list) and only when its status says so (RUNNABLE, or DEAD).
+ *   - A P is owned by at most one M. p->status packs the owner's id with the
+ *     P's state, so an M whose P was retaken by sysmon (while it ran user
+ *     code too long) can never take it back by mistake (no ABA).
+ *   - m->rtdepth > 0 ("in the runtime") while the M manipulates its P; at
+ *     depth 0 the M runs goroutine code and sysmon may retake the P.
+ *     Every context switch happens at depth exactly 1.
+ *
+ * Interface to the layers above (channels, sync, netpoller): a goroutine
+ * parks itself with goc__park(unlockf, arg, reason); unlockf runs after the
+ * goroutine's registers are saved, so whoever can find the goroutine through
+ * the lock that unlockf releases may goc__ready() it at once. Threads that
+ * are not goroutines get a thread-G (goc__getg_or_thread) whose park blocks
+ * the thread on a futex: the same protocol works for both.
+ */
+#ifndef GOC_RUNTIME_H
+#define GOC_RUNTIME_H
+
+#include <goc.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GOC_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GOC_INTERNAL    __attribute__((visibility("hidden")))
+
+typedef struct goc__g goc__g;
+typedef struct goc__m goc__m;
+typedef struct goc__p goc__p;
+
+/* ---- futex notes (note.c): one-shot sleep/wakeup, as Go's note ------- */
+
+typedef struct goc__note {
+    _Atomic uint32_t key; /* 0: clear, 1: woken */
+} goc__note;
+
+void goc__note_clear(goc__note *n);
+void goc__note_wakeup(goc__note *n);
+void goc__note_sleep(goc__note *n);
+/* Sleep until woken or until the monotonic time deadline (ns; <= 0: no
+ * deadline). Returns true if woken. */
+bool goc__note_sleep_until(goc__note *n, int64_t deadline);
+
+/* ---- stacks (stack.c) ------------------------------------------------- */
+
+typedef struct goc__stack {
+    char *lo;       /* lowest usable byte */
+    char *hi;       /* one past the highest usable byte */
+    char *map;      /* start of the mapping (guard page or chunk) */
+    size_t maplen;  /* bytes mapped for this stack alone; 0 if packed */
+    bool guarded;   /* a PROT_NONE page lies just below lo */
+    unsigned vg_id; /* valgrind's id for the stack */
+} goc__stack;
+
+#define GOC__STACK_MIN    (16u * 1024)
+#define GOC__STACK_MAX    ((size_t)1 << 30)
+#define GOC__STACK_CANARY 0x676f63737461636bull /* "gocstack" */
+
+int goc__stack_alloc(goc__stack *s, size_t size);
+void goc__stack_free(goc__stack *s);
+size_t goc__stack_default_size(void);
+void goc__stack_stats(uint64_t *mapped, uint64_t *unguarded, uint64_t *bytes);
+/* Whether addr lies in the guard region of s (or within a page below lo). */
+bool goc__stack_is_guard_fault(const goc__stack *s, const void *addr);
+
+/* ---- arch (switch_<arch>.S, arch_<arch>.c) ---------------------------- */
+
+/* Save the callee-saved state on the current stack, store the stack pointer
+ * in *save_sp, load new_sp and restore the state saved there. */
+void goc__ctx_switch(void **save_sp, void *new_sp);
+/* Prepare a stack whose top is top so that switching to the returned sp
+ * calls entry(arg) on it. entry must not return. */
+void *goc__ctx_init(char *top, void (*entry)(void *), void *arg);
+/* Fill an unwinder context (libunwind's unw_context_t) from a parked sp. */
+void goc__ctx_unwind_setup(void *unw_context, void *sp);
+
+/* ---- timers (timer.c) ------------------------------------------------- */
+
+typedef struct goc__timer goc__timer;
+/* Called by the scheduler (in the runtime, holding a P, no locks held). */
+typedef void (*goc__timer_fn)(goc__timer *t, void *arg, int64_t now);
+
+struct goc__timer {
+    int64_t when; /* monotonic ns; guarded by the owning P's tlock */
+    goc__timer_fn fn;
+    void *arg;
+    int32_t idx;       /* heap index, -1 when not in a heap */
+    goc__p *_Atomic p; /* heap it is in (NULL: none); written under its tlock */
+};
+
+/* Add t (fn, arg and when set) to the current P's heap. In the runtime. */
+void goc__timer_add(goc__p *p, goc__timer *t);
+/* Remove t if pending; returns true if it was pending. Any context. */
+bool goc__timer_del(goc__timer *t);
+/* Run p's expired timers. Returns the next pending when, or 0. */
+int64_t goc__timers_run(goc__p *p, int64_t now);
+/* Try to run another P's timers without blocking on its lock. */
+void goc__timers_steal(goc__p *victim, int64_t now);
+/* Earliest pending timer over all Ps, or 0 if none. */
+int64_t goc__timers_earliest(void);
+
+/* ---- goroutines ------------------------------------------------------- */
+
+enum goc__gstatus {
+    GOC__G_IDLE = 0, /* just allocated */
+    GOC__G_RUNNABLE, /* in a run queue */
+    GOC__G_RUNNING,  /* on an M */
+    GOC__G_WAITING,  /* parked */
+    GOC__G_DEAD,     /* exited, in a free list */
+};
+
+enum goc__gflags {
+    GOC__GF_MAIN = 1u << 0,   /* goc_run's main goroutine */
+    GOC__GF_THREAD = 1u << 1, /* thread-G of a thread that is not an M */
+    GOC__GF_G0 = 1u << 2,     /* an M's scheduler context */
+};
+
+struct goc__g {
+    void *sp; /* saved sp while not running */
+    goc__stack stack;
+    uint64_t id;
+    _Atomic uint32_t status; /* enum goc__gstatus */
+    uint32_t flags;
+    void (*fn)(void *);
+    void *arg;
+    const char *name;       /* user-given, or NULL */
+    const char *waitreason; /* why it is WAITING (static string) */
+    int64_t waitsince;      /* goc_now() when it parked */
+    goc__g *schedlink;      /* global runq / free lists */
+    goc__g *allnext;        /* all-Gs list, under goc__allg_lock */
+    goc__g **allprevp;
+    goc__m *m;             /* M running it, NULL if not running */
+    goc__timer sleeptimer; /* goc_sleep */
+    goc__note threadnote;  /* thread-G: where its thread blocks */
+    void *asan_fake_stack; /* sanitizer fiber state */
+    void *tsan_fiber;
+    const void *asan_bottom; /* g0: bounds of the thread stack, for ASan */
+    size_t asan_size;
+};
+
+/* ---- processors ------------------------------------------------------- */
+
+#define GOC__RUNQ_SIZE 256
+
+enum goc__pstate {
+    GOC__P_IDLE = 0,    /* on the idle list or being handed off */
+    GOC__P_RUNTIME = 1, /* owner is in the scheduler */
+    GOC__P_USER = 2,    /* owner runs goroutine code: sysmon may retake */
+};
+
+static inline uint64_t goc__pstatus(uint32_t mid, enum goc__pstate st)
+{
+    return ((uint64_t)mid << 8) | (uint64_t)st;
+}
+
+struct goc__p {
+    /* owner m id << 8 | enum goc__pstate. CAS by the owner (enter), by
+     * sysmon (retake USER -> IDLE), plain stores under sched.lock. */
+    _Atomic uint64_t status;
+    uint32_t id;
+    goc__p *link; /* idle list, under sched.lock */
+
+    /* Run queue: a bounded ring, lock-free (Go's runq). The owner puts at
+     * tail and gets at head; thieves take from head with a CAS.
+     * runnext holds the G just readied by this P's goroutine; it runs next
+     * and inherits the time slice (schedtick is not bumped). */
+    _Atomic uint32_t runqhead; /* CAS by owner and thieves */
+    _Atomic uint32_t runqtail; /* written by owner only */
+    _Atomic(goc__g *) runq[GOC__RUNQ_SIZE];
+    _Atomic(goc__g *) runnext;
+    uint32_t runnext_streak; /* consecutive runnext picks; owner only */
+
+    /* Bumped each time a new slice starts on this P; sysmon watches it. */
+    _Atomic uint32_t schedtick;
+    uint32_t sysmon_tick; /* sysmon only */
+    int64_t sysmon_when;  /* sysmon only */
+
+    /* Free Gs with default-size stacks; owner only. */
+    goc__g *gfree;
+    int32_t ngfree;
+
+    /* Goroutine id batch; owner only. */
+    uint64_t goid_next, goid_end;
+
+    /* Timer heap, guarded by tlock. timer0 mirrors heap[0]->when (0 if
+     * empty) so others can peek without the lock. */
+    pthread_mutex_t tlock;
+    goc__timer **timers;
+    int32_t ntimers, timerscap;
+    _Atomic int64_t timer0;
+
+    /* Counters: written by the owner (relaxed), read by anyone. */
+    _Atomic uint64_t ncreated; /* goroutines created on this P */
+    _Atomic uint64_t nexited;  /* goroutines that exited on this P */
+    _Atomic uint64_t nswitch;  /* context switches */
+    _Atomic uint64_t nsteal;   /* successful steals */
+} __attribute__((aligned(64)));
+
+/* ---- machines (threads) ----------------------------------------------- */
+
+enum goc__after {
+    GOC__AFTER_NONE = 0,
+    GOC__AFTER_PARK,   /* run unlockf(afterg); if false, ready it */
+    GOC__AFTER_YIELD,  /* put afterg at the tail of the local runq */
+    GOC__AFTER_GLOBAL, /* put afterg on the global runq (M has no P) */
+    GOC__AFTER_EXIT,   /* free afterg */
+};
+
+struct goc__m {
+    goc__g g0;     /* scheduler context on the thread stack */
+    goc__g *curg;  /* running G (&g0 in the scheduler) */
+    goc__p *p;     /* held P, or NULL */
+    goc__p *nextp; /* P handed by startm; under sched.lock */
+    uint32_t id;
+    int rtdepth;       /* > 0: in the runtime (see invariants) */
+    bool spinning;     /* looking for work; counted in nmspinning */
+    bool lostp;        /* sysmon took p while we ran user code */
+    goc__note park;    /* where the idle M sleeps */
+    goc__m *schedlink; /* idle M list, under sched.lock */
+    goc__m *allnext;   /* all Ms, append-only */
+    pthread_t thread;
+    uint64_t rand; /* fastrand state */
+
+    /* What the next G to run must do for the previous one, once the
+     * previous one's registers are saved (see sched.c). */
+    enum goc__after after;
+    goc__g *afterg;
+    bool (*unlockf)(goc__g *, void *);
+    void *unlockarg;
+};
+
+/* ---- the scheduler's global state (sched.c) --------------------------- */
+
+struct goc__sched {
+    pthread_mutex_t lock;         /* guards the fields marked [L] */
+    goc__g *runqhead, *runqtail;  /* [L] global run queue */
+    _Atomic int32_t runqsize;     /* [L] written; read without the lock */
+    goc__p *pidle;                /* [L] idle Ps */
+    _Atomic int32_t npidle;       /* [L] written; read without the lock */
+    goc__m *midle;                /* [L] idle Ms */
+    int32_t nmidle;               /* [L] */
+    goc__m *tsleeper;             /* [L] idle M sleeping until a timer */
+    _Atomic int64_t tsleep_until; /* [L] written; its deadline, 0 if none */
+    _Atomic int32_t nmspinning;   /* Ms spinning for work */
+    int32_t nmsys;                /* [L] Ms running user code without a P */
+    int32_t nforeign;             /* [L] live foreign threads that used us */
+    int32_t nrun;                 /* [L] goc_run calls waiting for main */
+    bool sysmonwait;              /* [L] sysmon sleeps on sysmonnote */
+    goc__note sysmonnote;
+    _Atomic uint32_t sigquit; /* set by the SIGQUIT handler */
+
+    int32_t nprocs;       /* fixed at init */
+    goc__p **allp;        /* fixed at init */
+    goc__m *_Atomic allm; /* append-only list */
+    _Atomic uint32_t mcount;
+    _Atomic uint64_t goidgen;          /* goroutine id batches */
+    _Atomic uint64_t ncreated_foreign; /* goroutines created off-P */
+    _Atomic uint64_t nexited_foreign;
+    _Atomic uint64_t nretake;
+    _Atomic uint64_t ntimers; /* pending timers over all Ps */
+
+    /* Dead Gs spilled from full per-P free lists, under gflock. */
+    pthread_mutex_t gflock;
+    goc__g *gfree;
+    int32_t ngfree;
+    _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
+};
+
+extern struct goc__sched goc__sched;
+extern pthread_mutex_t goc__allg_lock;
+extern goc__g *goc__allg; /* under goc__allg_lock: every G with a stack */
+
+/* ---- scheduler entry points (sched.c, proc.c) ------------------------- */
+
+/* Start the runtime once; 0 or a negative errno. Any thread. */
+int goc__init(void);
+/* The calling thread's M, or NULL on a thread that is not a worker. Never
+ * cached across a context switch by the compiler (see sched.c). */
+goc__m *goc__getm(void);
+/* The running goroutine, or NULL if this thread is not running one. */
+goc__g *goc__getg(void);
+/* The running goroutine, or this thread's thread-G (created on first use,
+ * which counts the thread as a possible waker for deadlock detection). */
+goc__g *goc__getg_or_thread(void);
+
+/* Enter the runtime: return the P held by this M with the M at depth >= 1.
+ * May park the goroutine until a P is free if sysmon took ours. M only. */
+goc__p *goc__acquirep_rt(goc__m *m);
+/* Leave the runtime (depth - 1; at 0 the P becomes retakeable). */
+void goc__releasep_rt(goc__m *m);
+
+/* Park the running G (or block the thread of a thread-G) until
+ * goc__ready(). unlockf(g, arg), if not NULL, runs once g is saved; if it
+ * returns false g is made runnable again at once. reason is a static
+ * string shown in dumps ("sleep", "chan receive", ...). Not in the runtime. */
+void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason);
+/* Make a WAITING g runnable. Any thread, in or out of the runtime. */
+void goc__ready(goc__g *g);
+/* Put g on p's run queue; next: in runnext. In the runtime, holding p. */
+void goc__runqput(goc__p *p, goc__g *g, bool next);
+/* Wake an idle P if there is work and nobody is spinning for it. */
+void goc__wakep(void);
+/* A timer earlier than the timed sleeper's deadline was added: wake it. */
+void goc__wakep_timer(void);
+
+/* Global run queue. sched.lock must be held. */
+void goc__globrunqput(goc__g *g);
+goc__g *goc__globrunqget(goc__p *p, int32_t max);
+
+/* Ps and Ms (proc.c). sched.lock held for the list operations. */
+goc__p *goc__pidleget(void);
+void goc__pidleput(goc__p *p);
+void goc__acquirep(goc__m *m, goc__p *p);
+void goc__startm(goc__p *p, bool spinning);
+void goc__handoffp(goc__p *p);
+/* Idle this M until it is handed a P (or, if sleeping for a timer, until
+ * the timer is due). Returns with m->p set, or NULL on a timer wakeup with
+ * no P free. sched.lock must not be held. */
+void goc__stopm(goc__m *m, int64_t until);
+/* Report a deadlock if nothing can ever run again. sched.lock held. */
+void goc__checkdead(void);
+
+/* run queues (runq.c) */
+bool goc__runq_put(goc__p *p, goc__g *g); /* false if full */
+goc__g *goc__runq_get(goc__p *p);
+goc__g *goc__runq_steal(goc__p *p, goc__p *victim, bool stealnext);
+bool goc__runq_empty(goc__p *p);
+void goc__runq_put_slow(goc__p *p, goc__g *g); /* full: spill half */
+
+/* Scheduling (sched.c, findrun.c). */
+void goc__setm(goc__m *m);
+/* Switch from cur to next on m (at depth 1); m->after set by the caller. */
+void goc__switch(goc__m *m, goc__g *cur, goc__g *next);
+void goc__after_switch(void);
+/* Next G from p alone (runnext, ring, due timers, global every 61st). */
+goc__g *goc__pick_local(goc__p *p, bool *inherit);
+void goc__new_slice(goc__p *p, bool inherit);
+_Noreturn void goc__goexit(goc__m *m);
+/* The main goroutine of goc_run finished with result. */
+void goc__main_done(goc__g *g, int result);
+/* g0's loop: find a G and run it, forever. */
+_Noreturn void goc__schedule_loop(goc__m *m);
+_Noreturn void goc__mstart(goc__m *m);
+void goc__sysmon_start(void);
+void goc__sysmon_wake(void);
+
+/* Goroutine lifetime (proc.c). */
+goc__g *goc__galloc(goc__p *p, size_t stack_size);
+void goc__gfree(goc__p *p, goc__g *g);
+void goc__gentry(void *unused);
+
+/* ---- misc ------------------------------------------------------------- */
+
+uint32_t goc__fastrand(goc__m *m);
+int goc__ncpu(void);
+int goc__maxprocs_compute(void);
+void goc__signals_init(void);
+void goc__signals_thread_init(void); /* per M: alternate signal stack */
+/* Dump every goroutine to fd. */
+void goc__dump_all(int fd, const char *header);
+/* Print "fatal error: msg" naming the current goroutine, then exit(2). */
+_Noreturn void goc__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like goc__fatal, then dump every goroutine. */
+_Noreturn void goc__fatal_dump(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* GOC_RUNTIME_H */

@@ -1,0 +1,419 @@
+/*
+ * sched.c — switching goroutines: park, ready, yield, exit, and the search
+ * for the next goroutine to run.
+ *
+ * Switch protocol. A goroutine that stops running (parks, yields, exits)
+ * picks its successor itself from its P — runnext, then the local ring,
+ * with a look at timers and the global queue — and switches straight to
+ * it: one context switch per handoff, no detour through the scheduler
+ * stack. Only when the P has nothing does it switch to the M's g0, which
+ * runs findrunnable (global queue, stealing, idling) on the thread stack.
+ *
+ * The goroutine being switched out must not become visible to another M
+ * before its registers are saved, or that M could resume a half-saved
+ * context. So the switching G leaves an "after" action in its M (put me
+ * on the run queue; run my unlockf; free me), and whatever runs next on
+ * that M — the successor G or g0 — performs it right after the switch
+ * (run_after). This is Go's mcall/park_m split, without the extra switch.
+ *
+ * Fairness. A G readied by a running G goes to runnext and inherits the
+ * time slice (schedtick is not bumped), so a ping-pong pair stays on one
+ * P with hot caches; after 64 consecutive runnext picks the ring's head
+ * goes first, so a pair cannot starve the rest. Every 61st slice takes
+ * from the global queue first, so local work cannot starve it either.
+ */
+#include "runtime/fiber.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define RUNNEXT_STREAK_MAX 64
+
+static __thread goc__m *tls_m __attribute__((tls_model("initial-exec")));
+
+/* The compiler may keep a thread-local's address in a register across a
+ * call; after a context switch the goroutine may run on another thread.
+ * Reading the M through this non-inlined function, whose asm hides the
+ * value's origin, forces a fresh read after every switch. */
+__attribute__((noinline)) goc__m *goc__getm(void)
+{
+    goc__m *m = tls_m;
+    __asm__ volatile("" : "+r"(m));
+    return m;
+}
+
+void goc__setm(goc__m *m)
+{
+    tls_m = m;
+}
+
+goc__g *goc__getg(void)
+{
+    goc__m *m = goc__getm();
+    if (!m || m->curg == &m->g0)
+        return NULL;
+    return m->curg;
+}
+
+/* ---- entering and leaving the runtime --------------------------------- */
+
+/* Take back our P after sysmon retook it: get any idle P, or park this G
+ * on the global queue until an M with a P picks it up. Returns the P held
+ * when we run again (depth 1). */
+static goc__p *acquirep_lost(goc__m *m)
+{
+    m->p = NULL;
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__p *p = goc__pidleget();
+    if (p) {
+        goc__sched.nmsys--;
+        pthread_mutex_unlock(&goc__sched.lock);
+        goc__acquirep(m, p);
+        m->rtdepth = 1;
+        return p;
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    /* No P: switch to g0, which queues us globally (AFTER_GLOBAL, which
+     * also drops nmsys) and idles this M. */
+    goc__g *g = m->curg;
+    m->rtdepth = 1;
+    m->after = GOC__AFTER_GLOBAL;
+    m->afterg = g;
+    goc__switch(m, g, &m->g0);
+    m = goc__getm();
+    return m->p;
+}
+
+goc__p *goc__acquirep_rt(goc__m *m)
+{
+    if (m->rtdepth++ > 0)
+        return m->p;
+    goc__p *p = m->p;
+    uint64_t user = goc__pstatus(m->id, GOC__P_USER);
+    /* acquire: pairs with sysmon's retake and the previous owner's
+     * releases, so the P's queues are ours to touch after this. */
+    if (GOC_LIKELY(p && atomic_compare_exchange_strong_explicit(
+                            &p->status, &user, goc__pstatus(m->id, GOC__P_RUNTIME),
+                            memory_order_acquire, memory_order_relaxed)))
+        return p;
+    m->rtdepth = 0;
+    return acquirep_lost(m);
+}
+
+void goc__releasep_rt(goc__m *m)
+{
+    if (--m->rtdepth > 0)
+        return;
+    /* store-release: our P's state is published before sysmon may take it. */
+    atomic_store_explicit(&m->p->status, goc__pstatus(m->id, GOC__P_USER), memory_order_release);
+}
+
+/* Like goc__acquirep_rt, but never parks: NULL if this M has no P. */
+static goc__p *acquirep_try(goc__m *m)
+{
+    if (m->rtdepth > 0) {
+        m->rtdepth++;
+        return m->p;
+    }
+    goc__p *p = m->p;
+    uint64_t user = goc__pstatus(m->id, GOC__P_USER);
+    if (p && atomic_compare_exchange_strong_explicit(&p->status, &user,
+                                                     goc__pstatus(m->id, GOC__P_RUNTIME),
+                                                     memory_order_acquire, memory_order_relaxed)) {
+        m->rtdepth = 1;
+        return p;
+    }
+    return NULL;
+}
+
+/* ---- the switch -------------------------------------------------------- */
+
+static void check_canary(goc__g *g)
+{
+    if (GOC_UNLIKELY(!g->stack.guarded) && !(g->flags & GOC__GF_G0) &&
+        *(uint64_t *)g->stack.lo != GOC__STACK_CANARY)
+        goc__fatal("stack overflow in goroutine %llu (unguarded stack of %zu bytes)",
+                   (unsigned long long)g->id, (size_t)(g->stack.hi - g->stack.lo));
+}
+
+/* Perform the action the previous G left (see the top of this file). */
+static void run_after(goc__m *m)
+{
+    goc__g *g = m->afterg;
+    switch (m->after) {
+    case GOC__AFTER_NONE:
+        return;
+    case GOC__AFTER_PARK:
+        if (m->unlockf && !m->unlockf(g, m->unlockarg)) {
+            atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+            goc__runqput(m->p, g, true);
+        }
+        break;
+    case GOC__AFTER_YIELD:
+        atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+        goc__runqput(m->p, g, false);
+        break;
+    case GOC__AFTER_GLOBAL:
+        atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+        pthread_mutex_lock(&goc__sched.lock);
+        goc__globrunqput(g);
+        goc__sched.nmsys--;
+        pthread_mutex_unlock(&goc__sched.lock);
+        break;
+    case GOC__AFTER_EXIT:
+        goc__gfree(m->p, g);
+        break;
+    }
+    m->after = GOC__AFTER_NONE;
+    m->afterg = NULL;
+    m->unlockf = NULL;
+}
+
+/* Land after a switch: tell the sanitizers, then do the pending action. */
+void goc__after_switch(void)
+{
+    goc__m *m = goc__getm();
+    goc__fiber_enter(m->curg);
+    run_after(m);
+}
+
+/* Switch from cur to next on m, at depth 1. Returns when cur runs again,
+ * possibly on another M (reload m with goc__getm). */
+void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
+{
+    check_canary(cur);
+    m->curg = next;
+    next->m = m;
+    cur->m = NULL;
+    if (next != &m->g0)
+        atomic_store_explicit(&next->status, GOC__G_RUNNING, memory_order_relaxed);
+    if (m->p)
+        atomic_fetch_add_explicit(&m->p->nswitch, 1, memory_order_relaxed);
+    goc__fiber_leave(cur, next, m->after == GOC__AFTER_EXIT);
+    goc__ctx_switch(&cur->sp, next->sp);
+    goc__after_switch();
+}
+
+/* ---- picking the next G ------------------------------------------------ */
+
+/* The next G from p alone, or NULL. *inherit: it came from runnext. */
+goc__g *goc__pick_local(goc__p *p, bool *inherit)
+{
+    *inherit = false;
+    int64_t t0 = atomic_load_explicit(&p->timer0, memory_order_relaxed);
+    if (t0 != 0)
+        goc__timers_run(p, goc_now());
+    uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    if (tick % 61 == 0 && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&goc__sched.lock);
+        goc__g *g = goc__globrunqget(p, 1);
+        pthread_mutex_unlock(&goc__sched.lock);
+        if (g)
+            return g;
+    }
+    goc__g *g = NULL;
+    if (p->runnext_streak < RUNNEXT_STREAK_MAX) {
+        g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
+        if (g) {
+            p->runnext_streak++;
+            *inherit = true;
+            return g;
+        }
+    }
+    p->runnext_streak = 0;
+    g = goc__runq_get(p);
+    if (!g)
+        g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
+    return g;
+}
+
+/* Start a new slice unless the G inherits the current one. */
+void goc__new_slice(goc__p *p, bool inherit)
+{
+    if (!inherit)
+        atomic_store_explicit(&p->schedtick,
+                              atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+}
+
+/* Leave the running G (its after-action is set) for the next local G, or
+ * for g0 if the P has none. At depth 1. */
+static void schedule_from(goc__m *m, goc__g *cur)
+{
+    bool inherit;
+    goc__g *next = goc__pick_local(m->p, &inherit);
+    if (next)
+        goc__new_slice(m->p, inherit);
+    else
+        next = &m->g0;
+    goc__switch(m, cur, next);
+}
+
+/* ---- park and ready ---------------------------------------------------- */
+
+static void park_thread(goc__g *g, bool (*unlockf)(goc__g *, void *), void *arg)
+{
+    goc__note_clear(&g->threadnote);
+    atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_relaxed);
+    if (unlockf && !unlockf(g, arg)) {
+        atomic_store_explicit(&g->status, GOC__G_RUNNING, memory_order_relaxed);
+        return;
+    }
+    goc__note_sleep(&g->threadnote);
+    atomic_store_explicit(&g->status, GOC__G_RUNNING, memory_order_relaxed);
+}
+
+void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
+{
+    goc__m *m = goc__getm();
+    if (!m || m->curg == &m->g0) {
+        park_thread(goc__getg_or_thread(), unlockf, arg);
+        return;
+    }
+    goc__acquirep_rt(m);
+    m = goc__getm();
+    goc__g *g = m->curg;
+    g->waitreason = reason;
+    atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_relaxed);
+    m->after = GOC__AFTER_PARK;
+    m->afterg = g;
+    m->unlockf = unlockf;
+    m->unlockarg = arg;
+    schedule_from(m, g);
+    goc__releasep_rt(goc__getm());
+}
+
+void goc__runqput(goc__p *p, goc__g *g, bool next)
+{
+    if (next) {
+        goc__g *old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        if (!old)
+            return;
+        g = old; /* kick the old runnext to the tail */
+    }
+    if (!goc__runq_put(p, g))
+        goc__runq_put_slow(p, g);
+}
+
+void goc__ready(goc__g *g)
+{
+    if (g->flags & GOC__GF_THREAD) {
+        atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+        goc__note_wakeup(&g->threadnote);
+        return;
+    }
+    uint32_t st = GOC__G_WAITING;
+    if (!atomic_compare_exchange_strong_explicit(&g->status, &st, GOC__G_RUNNABLE,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        goc__fatal("goc__ready of goroutine %llu, which is not waiting (status %u)",
+                   (unsigned long long)g->id, st);
+    goc__m *m = goc__getm();
+    goc__p *p = m ? acquirep_try(m) : NULL;
+    if (p) {
+        goc__runqput(p, g, true);
+        goc__releasep_rt(m);
+    } else {
+        pthread_mutex_lock(&goc__sched.lock);
+        goc__globrunqput(g);
+        pthread_mutex_unlock(&goc__sched.lock);
+    }
+    goc__wakep();
+}
+
+/* ---- public: yield, exit, sleep ---------------------------------------- */
+
+GOC_API void goc_yield(void)
+{
+    goc__m *m = goc__getm();
+    if (!m || m->curg == &m->g0) {
+        sched_yield();
+        return;
+    }
+    goc__p *p = goc__acquirep_rt(m);
+    m = goc__getm();
+    goc__g *g = m->curg;
+    bool inherit;
+    goc__g *next = goc__pick_local(p, &inherit);
+    if (!next && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&goc__sched.lock);
+        next = goc__globrunqget(p, 0);
+        pthread_mutex_unlock(&goc__sched.lock);
+        inherit = false;
+    }
+    if (!next) {
+        /* Nothing else to run here: keep running, but start a new slice
+         * so sysmon sees progress. */
+        goc__new_slice(p, false);
+        goc__releasep_rt(m);
+        return;
+    }
+    m->after = GOC__AFTER_YIELD;
+    m->afterg = g;
+    goc__new_slice(p, inherit);
+    goc__switch(m, g, next);
+    goc__releasep_rt(goc__getm());
+}
+
+/* End the running G: called on its own stack; never returns. */
+_Noreturn void goc__goexit(goc__m *m)
+{
+    goc__p *p = goc__acquirep_rt(m);
+    m = goc__getm();
+    goc__g *g = m->curg;
+    atomic_store_explicit(&g->status, GOC__G_DEAD, memory_order_relaxed);
+    atomic_store_explicit(&p->nexited, atomic_load_explicit(&p->nexited, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    m->after = GOC__AFTER_EXIT;
+    m->afterg = g;
+    schedule_from(m, g);
+    __builtin_unreachable();
+}
+
+GOC_API _Noreturn void goc_exit(void)
+{
+    goc__m *m = goc__getm();
+    if (!m || m->curg == &m->g0)
+        goc__fatal("goc_exit called from a thread that is not a goroutine");
+    if (m->curg->flags & GOC__GF_MAIN)
+        goc__main_done(m->curg, 0);
+    goc__goexit(m);
+}
+
+static bool sleep_unlock(goc__g *g, void *arg)
+{
+    goc__m *m = goc__getm();
+    (void)arg;
+    goc__timer_add(m->p, &g->sleeptimer);
+    return true;
+}
+
+static void sleep_fire(goc__timer *t, void *arg, int64_t now)
+{
+    (void)t, (void)now;
+    goc__ready(arg);
+}
+
+GOC_API void goc_sleep(goc_duration d)
+{
+    goc__g *g = goc__getg();
+    if (!g) {
+        if (d > 0) {
+            struct timespec ts = {d / GOC_SECOND, d % GOC_SECOND};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+        return;
+    }
+    if (d <= 0) {
+        goc_yield();
+        return;
+    }
+    int64_t now = goc_now();
+    g->sleeptimer.when = d > INT64_MAX - now ? INT64_MAX : now + d;
+    g->sleeptimer.fn = sleep_fire;
+    g->sleeptimer.arg = g;
+    goc__park(sleep_unlock, NULL, "sleep");
+}

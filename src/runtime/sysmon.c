@@ -1,0 +1,130 @@
+/*
+ * sysmon.c — the monitor thread (Go's sysmon).
+ *
+ * goc cannot preempt a goroutine (a signal could land while it holds a
+ * libc lock), so a goroutine that computes for a long time or blocks its
+ * thread in a system call keeps its P. sysmon watches every P's schedtick;
+ * a P that has run the same slice in user code for RETAKE_AFTER while
+ * other work waits for it (its run queue, a due timer, or the global queue
+ * with no P idle) is retaken: sysmon CASes it from USER to IDLE and hands
+ * it to another M. The stuck M keeps running its goroutine without a P
+ * (counted in nmsys) and, on its next entry to the runtime, gets a P back
+ * or queues its goroutine globally (sched.c: acquirep_lost).
+ *
+ * sysmon polls every 20 us, backing off to 10 ms when nothing happens, and
+ * sleeps on sysmonnote while every P is idle, so an idle program uses no
+ * CPU. It also performs the SIGQUIT dump, outside the signal handler.
+ */
+#include "runtime/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETAKE_AFTER (10 * GOC_MILLISECOND)
+
+static bool wants_p(goc__p *p, int64_t now)
+{
+    if (!goc__runq_empty(p))
+        return true;
+    int64_t t0 = atomic_load_explicit(&p->timer0, memory_order_acquire);
+    if (t0 != 0 && t0 <= now)
+        return true;
+    return atomic_load(&goc__sched.runqsize) > 0 && atomic_load(&goc__sched.npidle) == 0;
+}
+
+static bool retake(int64_t now)
+{
+    bool any = false;
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        goc__p *p = goc__sched.allp[i];
+        uint64_t s = atomic_load_explicit(&p->status, memory_order_acquire);
+        uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+        if ((s & 0xff) != GOC__P_USER || tick != p->sysmon_tick) {
+            p->sysmon_tick = tick;
+            p->sysmon_when = now;
+            continue;
+        }
+        if (now - p->sysmon_when < RETAKE_AFTER || !wants_p(p, now))
+            continue;
+        pthread_mutex_lock(&goc__sched.lock);
+        bool ok =
+            atomic_compare_exchange_strong_explicit(&p->status, &s, goc__pstatus(0, GOC__P_IDLE),
+                                                    memory_order_acq_rel, memory_order_relaxed);
+        if (ok)
+            goc__sched.nmsys++;
+        pthread_mutex_unlock(&goc__sched.lock);
+        if (!ok)
+            continue;
+        atomic_fetch_add_explicit(&goc__sched.nretake, 1, memory_order_relaxed);
+        p->sysmon_when = now;
+        goc__handoffp(p);
+        any = true;
+    }
+    return any;
+}
+
+static void sigquit_dump(void)
+{
+    goc__dump_all(2, "SIGQUIT: quit");
+    _exit(2);
+}
+
+/* Sleep on sysmonnote while nothing runs; true if it slept. */
+static bool maybe_wait(void)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0;
+    if (idle) {
+        goc__sched.sysmonwait = true;
+        goc__note_clear(&goc__sched.sysmonnote);
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    if (idle)
+        goc__note_sleep(&goc__sched.sysmonnote);
+    return idle;
+}
+
+static void *sysmon(void *unused)
+{
+    (void)unused;
+    int64_t delay = 20 * GOC_MICROSECOND;
+    int idle = 0;
+    for (;;) {
+        struct timespec ts = {0, delay};
+        nanosleep(&ts, NULL);
+        if (atomic_load(&goc__sched.sigquit))
+            sigquit_dump();
+        if (maybe_wait()) {
+            idle = 0;
+            delay = 20 * GOC_MICROSECOND;
+            continue;
+        }
+        if (retake(goc_now())) {
+            idle = 0;
+            delay = 20 * GOC_MICROSECOND;
+        } else if (++idle > 50 && delay < 10 * GOC_MILLISECOND) {
+            delay *= 2;
+        }
+    }
+    return NULL;
+}
+
+void goc__sysmon_wake(void)
+{
+    /* Async-signal-safe: an atomic exchange and a futex wake. */
+    goc__note_wakeup(&goc__sched.sysmonnote);
+}
+
+void goc__sysmon_start(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&t, &attr, sysmon, NULL) != 0)
+        goc__fatal("failed to create the sysmon thread");
+    pthread_attr_destroy(&attr);
+}

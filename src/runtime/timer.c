@@ -1,0 +1,193 @@
+/*
+ * timer.c — per-P timer heaps.
+ *
+ * Each P owns a binary min-heap of goc__timer ordered by when, guarded by
+ * p->tlock. Timers are added to the current P's heap; they fire on
+ * whichever M next schedules on that P, or on an idle M that steals them
+ * (findrunnable), or after sysmon hands a stuck P to another thread.
+ * p->timer0 mirrors the earliest deadline so the scheduler can test "is a
+ * timer due?" without the lock; idle Ms sleep exactly until the earliest
+ * timer over all Ps (proc.c).
+ *
+ * Callbacks run in the runtime on an M holding a P, with no lock held, so
+ * they may goc__ready() goroutines and re-add their own timer.
+ */
+#include "runtime/runtime.h"
+
+#include <stdlib.h>
+
+static bool less(goc__timer *a, goc__timer *b)
+{
+    return a->when < b->when;
+}
+
+static void place(goc__p *p, int32_t i, goc__timer *t)
+{
+    p->timers[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(goc__p *p, int32_t i)
+{
+    goc__timer *t = p->timers[i];
+    while (i > 0) {
+        int32_t parent = (i - 1) / 2;
+        if (!less(t, p->timers[parent]))
+            break;
+        place(p, i, p->timers[parent]);
+        i = parent;
+    }
+    place(p, i, t);
+}
+
+static void sift_down(goc__p *p, int32_t i)
+{
+    goc__timer *t = p->timers[i];
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        if (c >= p->ntimers)
+            break;
+        if (c + 1 < p->ntimers && less(p->timers[c + 1], p->timers[c]))
+            c++;
+        if (!less(p->timers[c], t))
+            break;
+        place(p, i, p->timers[c]);
+        i = c;
+    }
+    place(p, i, t);
+}
+
+/* tlock held. */
+static void update_timer0(goc__p *p)
+{
+    int64_t w = p->ntimers ? p->timers[0]->when : 0;
+    if (w == 0 && p->ntimers)
+        w = 1; /* 0 means "none" */
+    atomic_store_explicit(&p->timer0, w, memory_order_release);
+}
+
+/* tlock held. */
+static void heap_remove(goc__p *p, goc__timer *t)
+{
+    int32_t i = t->idx;
+    goc__timer *last = p->timers[--p->ntimers];
+    if (i != p->ntimers) {
+        place(p, i, last);
+        sift_down(p, i);
+        sift_up(p, last->idx);
+    }
+    t->idx = -1;
+    atomic_store_explicit(&t->p, NULL, memory_order_release);
+    atomic_fetch_sub_explicit(&goc__sched.ntimers, 1, memory_order_relaxed);
+}
+
+static bool heap_grow(goc__p *p)
+{
+    int32_t cap = p->timerscap ? p->timerscap * 2 : 64;
+    goc__timer **n = realloc(p->timers, (size_t)cap * sizeof *n);
+    if (!n)
+        return false;
+    p->timers = n;
+    p->timerscap = cap;
+    return true;
+}
+
+void goc__timer_add(goc__p *p, goc__timer *t)
+{
+    pthread_mutex_lock(&p->tlock);
+    if (p->ntimers == p->timerscap && !heap_grow(p)) {
+        pthread_mutex_unlock(&p->tlock);
+        goc__fatal("out of memory growing the timer heap");
+    }
+    atomic_store_explicit(&t->p, p, memory_order_release);
+    place(p, p->ntimers++, t);
+    sift_up(p, t->idx);
+    atomic_fetch_add_explicit(&goc__sched.ntimers, 1, memory_order_relaxed);
+    bool first = t->idx == 0;
+    if (first)
+        update_timer0(p);
+    pthread_mutex_unlock(&p->tlock);
+    /* An idle M may be sleeping until a later deadline: wake it. */
+    if (first) {
+        int64_t until = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_acquire);
+        if (until != 0 && t->when < until)
+            goc__wakep_timer();
+    }
+}
+
+bool goc__timer_del(goc__timer *t)
+{
+    for (;;) {
+        /* t->p can change only while t fires (it is set to NULL under the
+         * old P's lock); recheck after locking. */
+        goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
+        if (!p)
+            return false;
+        pthread_mutex_lock(&p->tlock);
+        if (atomic_load_explicit(&t->p, memory_order_relaxed) != p) {
+            pthread_mutex_unlock(&p->tlock);
+            continue;
+        }
+        heap_remove(p, t);
+        update_timer0(p);
+        pthread_mutex_unlock(&p->tlock);
+        return true;
+    }
+}
+
+/* Pop one due timer; tlock held. */
+static goc__timer *pop_due(goc__p *p, int64_t now)
+{
+    if (p->ntimers == 0 || p->timers[0]->when > now)
+        return NULL;
+    goc__timer *t = p->timers[0];
+    heap_remove(p, t);
+    return t;
+}
+
+static int64_t run(goc__p *p, int64_t now, bool trylock)
+{
+    if (trylock) {
+        if (pthread_mutex_trylock(&p->tlock) != 0)
+            return atomic_load_explicit(&p->timer0, memory_order_acquire);
+    } else {
+        pthread_mutex_lock(&p->tlock);
+    }
+    goc__timer *t;
+    while ((t = pop_due(p, now))) {
+        update_timer0(p);
+        pthread_mutex_unlock(&p->tlock);
+        t->fn(t, t->arg, now);
+        pthread_mutex_lock(&p->tlock);
+    }
+    update_timer0(p);
+    int64_t next = p->ntimers ? p->timers[0]->when : 0;
+    pthread_mutex_unlock(&p->tlock);
+    return next;
+}
+
+int64_t goc__timers_run(goc__p *p, int64_t now)
+{
+    int64_t t0 = atomic_load_explicit(&p->timer0, memory_order_acquire);
+    if (t0 == 0 || t0 > now)
+        return t0;
+    return run(p, now, false);
+}
+
+void goc__timers_steal(goc__p *victim, int64_t now)
+{
+    int64_t t0 = atomic_load_explicit(&victim->timer0, memory_order_acquire);
+    if (t0 != 0 && t0 <= now)
+        run(victim, now, true);
+}
+
+int64_t goc__timers_earliest(void)
+{
+    int64_t best = 0;
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        int64_t w = atomic_load_explicit(&goc__sched.allp[i]->timer0, memory_order_acquire);
+        if (w != 0 && (best == 0 || w < best))
+            best = w;
+    }
+    return best;
+}

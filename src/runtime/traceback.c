@@ -1,0 +1,146 @@
+/*
+ * traceback.c — goroutine dumps (SIGQUIT, deadlock, goc_dump) and fatal
+ * errors.
+ *
+ * A parked goroutine is unwound with libunwind from a context built out of
+ * its saved registers (goc__ctx_unwind_setup); the running goroutine of
+ * the calling thread from its live context. A goroutine running on
+ * another thread is only named: stopping it to unwind would need a signal,
+ * which is not safe in C. The dump is a snapshot taken without stopping
+ * the world: a goroutine may resume while it is printed, in which case its
+ * backtrace can be cut short (never unsafe: stacks stay mapped while
+ * goc__allg_lock is held).
+ */
+#include "runtime/runtime.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MAX_FRAMES 48
+
+static const char *state_name(goc__g *g)
+{
+    switch (atomic_load_explicit(&g->status, memory_order_relaxed)) {
+    case GOC__G_RUNNABLE:
+        return "runnable";
+    case GOC__G_RUNNING:
+        return "running";
+    case GOC__G_WAITING:
+        return g->waitreason ? g->waitreason : "waiting";
+    default:
+        return "dead";
+    }
+}
+
+static void print_frames(FILE *f, unw_context_t *uc)
+{
+    unw_cursor_t c;
+    if (unw_init_local(&c, uc) != 0)
+        return;
+    for (int i = 0; i < MAX_FRAMES; i++) {
+        unw_word_t ip = 0, off = 0;
+        char name[128];
+        unw_get_reg(&c, UNW_REG_IP, &ip);
+        if (ip == 0)
+            break;
+        if (unw_get_proc_name(&c, name, sizeof name, &off) == 0)
+            fprintf(f, "%s(...)\n\t+0x%lx pc=0x%lx\n", name, (unsigned long)off, (unsigned long)ip);
+        else
+            fprintf(f, "?(...)\n\tpc=0x%lx\n", (unsigned long)ip);
+        if (unw_step(&c) <= 0)
+            break;
+    }
+}
+
+static void print_g(FILE *f, goc__g *g, goc__g *self)
+{
+    fprintf(f, "goroutine %llu [%s]", (unsigned long long)g->id, state_name(g));
+    if (g->name)
+        fprintf(f, " \"%s\"", g->name);
+    fprintf(f, ":\n");
+    unw_context_t uc;
+    if (g == self) {
+        unw_getcontext(&uc);
+        print_frames(f, &uc);
+    } else if (atomic_load_explicit(&g->status, memory_order_acquire) == GOC__G_RUNNING) {
+        goc__m *m = g->m;
+        fprintf(f, "\t(running on thread M%u; no backtrace)\n", m ? m->id : 0);
+    } else {
+        unw_getcontext(&uc);
+        goc__ctx_unwind_setup(&uc, g->sp);
+        print_frames(f, &uc);
+    }
+    fprintf(f, "\n");
+}
+
+void goc__dump_all(int fd, const char *header)
+{
+    int dupfd = dup(fd);
+    FILE *f = dupfd >= 0 ? fdopen(dupfd, "w") : NULL;
+    if (!f)
+        return;
+    if (header)
+        fprintf(f, "%s\n\n", header);
+    goc__g *self = goc__getg();
+    if (self)
+        print_g(f, self, self);
+    pthread_mutex_lock(&goc__allg_lock);
+    for (goc__g *g = goc__allg; g; g = g->allnext) {
+        uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+        if (g != self && st != GOC__G_DEAD && st != GOC__G_IDLE)
+            print_g(f, g, self);
+    }
+    pthread_mutex_unlock(&goc__allg_lock);
+    fclose(f);
+}
+
+GOC_API int goc_dump(int fd)
+{
+    goc__dump_all(fd, NULL);
+    return 0;
+}
+
+static _Noreturn void vfatal(bool all, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fflush(stdout);
+    char header[600];
+    snprintf(header, sizeof header, "fatal error: %s", msg);
+    if (all) {
+        goc__dump_all(2, header);
+    } else {
+        goc__g *g = goc__getg();
+        if (g) {
+            dprintf(2, "%s\n\n", header);
+            int d = dup(2);
+            FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
+            if (f) {
+                print_g(f, g, g);
+                fclose(f);
+            }
+        } else {
+            dprintf(2, "%s\n\n(not on a goroutine: thread %lu)\n", header,
+                    (unsigned long)pthread_self());
+        }
+    }
+    _exit(2);
+}
+
+_Noreturn void goc__fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfatal(false, fmt, ap);
+}
+
+_Noreturn void goc__fatal_dump(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfatal(true, fmt, ap);
+}

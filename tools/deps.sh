@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# tools/deps.sh [build|test|bench|sanitize] — make sure the Debian packages a
+# make target needs are installed. As root it installs what is missing with
+# apt-get; otherwise it prints the exact apt-get line and fails.
+set -euo pipefail
+
+need=(cmake make gcc pkg-config libunwind-dev valgrind)
+case "${1:-build}" in
+test) need+=(libcriterion-dev) ;;
+bench) need+=(golang-go) ;;
+sanitize) need+=(libcriterion-dev clang libclang-rt-14-dev) ;;
+esac
+
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "goc: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null; }
+else
+    echo "goc: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
