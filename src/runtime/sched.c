@@ -190,8 +190,10 @@ void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
     cur->m = NULL;
     if (next != &m->g0)
         atomic_store_explicit(&next->status, GOC__G_RUNNING, memory_order_relaxed);
-    if (m->p)
-        atomic_fetch_add_explicit(&m->p->nswitch, 1, memory_order_relaxed);
+    if (m->p) /* owner-only counter: no locked instruction */
+        atomic_store_explicit(&m->p->nswitch,
+                              atomic_load_explicit(&m->p->nswitch, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     goc__fiber_leave(cur, next, m->after == GOC__AFTER_EXIT);
     goc__ctx_switch(&cur->sp, next->sp);
     goc__after_switch();
@@ -215,7 +217,9 @@ goc__g *goc__pick_local(goc__p *p, bool *inherit)
             return g;
     }
     goc__g *g = NULL;
-    if (p->runnext_streak < RUNNEXT_STREAK_MAX) {
+    /* Plain load first: the exchange is a locked instruction. */
+    bool hasnext = atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL;
+    if (hasnext && p->runnext_streak < RUNNEXT_STREAK_MAX) {
         g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
         if (g) {
             p->runnext_streak++;
@@ -225,7 +229,7 @@ goc__g *goc__pick_local(goc__p *p, bool *inherit)
     }
     p->runnext_streak = 0;
     g = goc__runq_get(p);
-    if (!g)
+    if (!g && hasnext)
         g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
     return g;
 }
