@@ -55,7 +55,7 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
         p = goc__acquirep_rt(m), m = goc__getm();
     else if (m)
         p = m->p; /* g0 (a timer callback): already in the runtime */
-    goc__g *g = goc__galloc(p, stack);
+    goc__g *g = goc__galloc(p);
     if (!g) {
         if (p && m->curg != &m->g0)
             goc__releasep_rt(m);
@@ -67,7 +67,7 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
     g->name = name;
     g->flags = flags;
     g->waitreason = NULL;
-    g->sp = goc__ctx_init((char *)g, goc__gentry, NULL);
+    g->stack_size = stack;
     atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
     if (id)
         *id = g->id;

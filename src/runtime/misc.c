@@ -31,7 +31,7 @@ GOC_API const char *goc_strerror(int err)
     case ECANCELED:
         return "context canceled";
     case ETIMEDOUT:
-        return "deadline exceeded";
+        return "timed out (deadline exceeded)";
     case EDEADLK:
         return "operation would deadlock (called from a goroutine?)";
     default:

@@ -133,8 +133,9 @@ enum goc__gflags {
 };
 
 struct goc__g {
-    void *sp; /* saved sp while not running */
-    goc__stack stack;
+    void *sp;          /* saved sp while not running */
+    goc__stack stack;  /* attached when it first runs (galloc.c) */
+    size_t stack_size; /* requested; 0: default */
     uint64_t id;
     _Atomic uint32_t status; /* enum goc__gstatus */
     uint32_t flags;
@@ -157,7 +158,8 @@ struct goc__g {
 
 /* ---- processors ------------------------------------------------------- */
 
-#define GOC__RUNQ_SIZE 256
+#define GOC__RUNQ_SIZE   256
+#define GOC__STACK_CACHE 32
 
 enum goc__pstate {
     GOC__P_IDLE = 0,    /* on the idle list or being handed off */
@@ -192,9 +194,11 @@ struct goc__p {
     uint32_t sysmon_tick; /* sysmon only */
     int64_t sysmon_when;  /* sysmon only */
 
-    /* Free Gs with default-size stacks; owner only. */
+    /* Free G descriptors and default-size stacks; owner only. */
     goc__g *gfree;
     int32_t ngfree;
+    int32_t nstack;
+    goc__stack stacks[GOC__STACK_CACHE];
 
     /* Goroutine id batch; owner only. */
     uint64_t goid_next, goid_end;
@@ -276,11 +280,14 @@ struct goc__sched {
     _Atomic uint64_t nretake;
     _Atomic uint64_t ntimers; /* pending timers over all Ps */
 
-    /* Dead Gs spilled from full per-P free lists, under gflock. */
+    /* Free descriptors and stacks spilled from the Ps, under gflock. */
     pthread_mutex_t gflock;
     goc__g *gfree;
     int32_t ngfree;
     _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
+    goc__stack stackfree[1024];
+    int32_t nstackfree_locked;
+    _Atomic int32_t nstackfree; /* nstackfree_locked, readable without lock */
 };
 
 extern struct goc__sched goc__sched;
@@ -362,7 +369,8 @@ void goc__sysmon_start(void);
 void goc__sysmon_wake(void);
 
 /* Goroutine lifetime (proc.c). */
-goc__g *goc__galloc(goc__p *p, size_t stack_size);
+goc__g *goc__galloc(goc__p *p);
+void goc__gstart(goc__p *p, goc__g *g);
 void goc__gfree(goc__p *p, goc__g *g);
 void goc__gentry(void *unused);
 

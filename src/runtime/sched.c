@@ -185,6 +185,8 @@ void goc__after_switch(void)
 void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
 {
     check_canary(cur);
+    if (GOC_UNLIKELY(!next->sp))
+        goc__gstart(m->p, next);
     m->curg = next;
     next->m = m;
     cur->m = NULL;

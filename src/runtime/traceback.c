@@ -69,6 +69,8 @@ static void print_g(FILE *f, goc__g *g, goc__g *self)
     } else if (atomic_load_explicit(&g->status, memory_order_acquire) == GOC__G_RUNNING) {
         goc__m *m = g->m;
         fprintf(f, "\t(running on thread M%u; no backtrace)\n", m ? m->id : 0);
+    } else if (!g->sp) {
+        fprintf(f, "\t(not started yet)\n");
     } else {
         unw_getcontext(&uc);
         goc__ctx_unwind_setup(&uc, g->sp);

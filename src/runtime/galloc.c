@@ -1,0 +1,204 @@
+/*
+ * galloc.c — goroutine descriptors and their stacks.
+ *
+ * A G descriptor (struct goc__g) and its stack are allocated apart:
+ *   - Descriptors come from 64-at-a-time slabs and are never unmapped, as
+ *     in Go (a dead G goes to a free list). All of them are on the allg
+ *     list, added once per slab, so dumps can walk every goroutine.
+ *   - A stack is attached when the G first runs (goc__gstart) and given
+ *     back when it exits. A million goroutines spawned faster than they
+ *     run cost a million small descriptors, not a million mappings; and a
+ *     short-lived goroutine starts on the stack its predecessor just left,
+ *     still hot in cache and TLB.
+ *
+ * Both kinds of free list are per P (owner only, no lock), spilling half
+ * to a global list under gflock when full and refilling from it when
+ * empty. The global stack list is bounded; stacks beyond it are unmapped.
+ */
+#include "runtime/fiber.h"
+#include "runtime/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLAB             64
+#define LOCAL_MAX        64
+#define STACK_GLOBAL_MAX 1024
+
+/* ---- descriptors ------------------------------------------------------- */
+
+static goc__g *slab_alloc(void)
+{
+    goc__g *s = aligned_alloc(64, SLAB * sizeof(goc__g));
+    if (!s)
+        return NULL;
+    memset(s, 0, SLAB * sizeof(goc__g));
+    pthread_mutex_lock(&goc__allg_lock);
+    for (int i = SLAB - 1; i >= 0; i--) {
+        s[i].allnext = goc__allg;
+        goc__allg = &s[i];
+    }
+    pthread_mutex_unlock(&goc__allg_lock);
+    /* Hand out s[0]; the rest become free descriptors. */
+    pthread_mutex_lock(&goc__sched.gflock);
+    for (int i = 1; i < SLAB; i++) {
+        s[i].status = GOC__G_DEAD;
+        s[i].schedlink = goc__sched.gfree;
+        goc__sched.gfree = &s[i];
+        goc__sched.ngfree++;
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+    return &s[0];
+}
+
+/* Move up to n descriptors from the global list to p's. */
+static void gfget_global(goc__p *p, int n)
+{
+    pthread_mutex_lock(&goc__sched.gflock);
+    while (goc__sched.gfree && n-- > 0) {
+        goc__g *g = goc__sched.gfree;
+        goc__sched.gfree = g->schedlink;
+        goc__sched.ngfree--;
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        p->ngfree++;
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+}
+
+static goc__g *gget_global(void)
+{
+    pthread_mutex_lock(&goc__sched.gflock);
+    goc__g *g = goc__sched.gfree;
+    if (g) {
+        goc__sched.gfree = g->schedlink;
+        goc__sched.ngfree--;
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+    return g;
+}
+
+/* A clean descriptor (no stack yet), or NULL. p may be NULL (no P). */
+goc__g *goc__galloc(goc__p *p)
+{
+    goc__g *g = NULL;
+    if (p) {
+        if (!p->gfree && atomic_load_explicit(&goc__sched.ngfree_hint, memory_order_relaxed))
+            gfget_global(p, LOCAL_MAX / 2);
+        g = p->gfree;
+        if (g) {
+            p->gfree = g->schedlink;
+            p->ngfree--;
+        }
+    } else {
+        g = gget_global();
+    }
+    if (!g)
+        g = slab_alloc();
+    if (!g)
+        return NULL;
+    g->schedlink = NULL;
+    g->sp = NULL;
+    g->stack = (goc__stack){0};
+    g->stack_size = 0;
+    g->name = NULL;
+    g->flags = 0;
+    g->waitreason = NULL;
+    g->m = NULL;
+    return g;
+}
+
+static void gput(goc__p *p, goc__g *g)
+{
+    g->schedlink = p->gfree;
+    p->gfree = g;
+    if (++p->ngfree <= LOCAL_MAX)
+        return;
+    pthread_mutex_lock(&goc__sched.gflock);
+    while (p->ngfree > LOCAL_MAX / 2) {
+        goc__g *x = p->gfree;
+        p->gfree = x->schedlink;
+        p->ngfree--;
+        x->schedlink = goc__sched.gfree;
+        goc__sched.gfree = x;
+        goc__sched.ngfree++;
+    }
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+}
+
+/* ---- stacks ------------------------------------------------------------ */
+
+static bool stackget_cached(goc__p *p, goc__stack *out)
+{
+    if (p->nstack == 0 && atomic_load_explicit(&goc__sched.nstackfree, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&goc__sched.gflock);
+        while (p->nstack < GOC__STACK_CACHE / 2 && goc__sched.nstackfree_locked > 0)
+            p->stacks[p->nstack++] = goc__sched.stackfree[--goc__sched.nstackfree_locked];
+        atomic_store_explicit(&goc__sched.nstackfree, goc__sched.nstackfree_locked,
+                              memory_order_relaxed);
+        pthread_mutex_unlock(&goc__sched.gflock);
+    }
+    if (p->nstack == 0)
+        return false;
+    *out = p->stacks[--p->nstack];
+    return true;
+}
+
+static void stackput(goc__p *p, goc__stack *s)
+{
+#if defined(GOC_ASAN)
+    __asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
+#endif
+    if (p->nstack < GOC__STACK_CACHE) {
+        p->stacks[p->nstack++] = *s;
+        return;
+    }
+    /* Spill half of the local cache (and s) to the global list. */
+    goc__stack spill[GOC__STACK_CACHE / 2 + 1];
+    int n = 0;
+    while (p->nstack > GOC__STACK_CACHE / 2)
+        spill[n++] = p->stacks[--p->nstack];
+    spill[n++] = *s;
+    pthread_mutex_lock(&goc__sched.gflock);
+    int i = 0;
+    for (; i < n && goc__sched.nstackfree_locked < STACK_GLOBAL_MAX; i++)
+        goc__sched.stackfree[goc__sched.nstackfree_locked++] = spill[i];
+    atomic_store_explicit(&goc__sched.nstackfree, goc__sched.nstackfree_locked,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+    for (; i < n; i++)
+        goc__stack_free(&spill[i]);
+}
+
+/* Give g a stack and its first frame, just before it first runs. In the
+ * runtime, holding p. Out of memory here is fatal, as in Go: the spawn
+ * already succeeded. */
+void goc__gstart(goc__p *p, goc__g *g)
+{
+    size_t def = goc__stack_default_size();
+    bool ok = (g->stack_size == 0 || g->stack_size == def) && p && stackget_cached(p, &g->stack);
+    if (!ok && goc__stack_alloc(&g->stack, g->stack_size ? g->stack_size : def) != 0)
+        goc__fatal("out of memory allocating a stack for goroutine %llu",
+                   (unsigned long long)g->id);
+    goc__fiber_create(g);
+    g->sp = goc__ctx_init(g->stack.hi, goc__gentry, NULL);
+}
+
+/* Release a dead G: its stack to the cache, the descriptor to the free
+ * list. Runs after g's last switch (run_after), holding p. */
+void goc__gfree(goc__p *p, goc__g *g)
+{
+    goc__fiber_destroy(g);
+    size_t size = (size_t)(g->stack.hi - g->stack.lo);
+    if (size == goc__stack_default_size())
+        stackput(p, &g->stack);
+    else
+        goc__stack_free(&g->stack);
+    g->stack = (goc__stack){0};
+    g->sp = NULL;
+    gput(p, g);
+}
