@@ -16,7 +16,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/examples/sieve
+	$(BUILD)/examples/fanout
 
 test:
 	@tools/deps.sh test

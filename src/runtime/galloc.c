@@ -23,7 +23,7 @@
 
 #define SLAB             64
 #define LOCAL_MAX        64
-#define STACK_GLOBAL_MAX 1024
+#define STACK_GLOBAL_MAX 4096
 
 /* ---- descriptors ------------------------------------------------------- */
 

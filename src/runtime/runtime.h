@@ -285,7 +285,7 @@ struct goc__sched {
     goc__g *gfree;
     int32_t ngfree;
     _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
-    goc__stack stackfree[1024];
+    goc__stack stackfree[4096];
     int32_t nstackfree_locked;
     _Atomic int32_t nstackfree; /* nstackfree_locked, readable without lock */
 };
