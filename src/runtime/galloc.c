@@ -23,7 +23,6 @@
 
 #define SLAB             64
 #define LOCAL_MAX        64
-#define STACK_GLOBAL_MAX 4096
 
 /* ---- descriptors ------------------------------------------------------- */
 
@@ -165,7 +164,7 @@ static void stackput(goc__p *p, goc__stack *s)
     spill[n++] = *s;
     pthread_mutex_lock(&goc__sched.gflock);
     int i = 0;
-    for (; i < n && goc__sched.nstackfree_locked < STACK_GLOBAL_MAX; i++)
+    for (; i < n && goc__sched.nstackfree_locked < GOC__STACK_GLOBAL_MAX; i++)
         goc__sched.stackfree[goc__sched.nstackfree_locked++] = spill[i];
     atomic_store_explicit(&goc__sched.nstackfree, goc__sched.nstackfree_locked,
                           memory_order_relaxed);

@@ -159,7 +159,8 @@ struct goc__g {
 /* ---- processors ------------------------------------------------------- */
 
 #define GOC__RUNQ_SIZE   256
-#define GOC__STACK_CACHE 32
+#define GOC__STACK_CACHE 32         /* per P */
+#define GOC__STACK_GLOBAL_MAX 4096  /* spilled from Ps; beyond: unmapped */
 
 enum goc__pstate {
     GOC__P_IDLE = 0,    /* on the idle list or being handed off */
@@ -285,7 +286,7 @@ struct goc__sched {
     goc__g *gfree;
     int32_t ngfree;
     _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
-    goc__stack stackfree[4096];
+    goc__stack stackfree[GOC__STACK_GLOBAL_MAX];
     int32_t nstackfree_locked;
     _Atomic int32_t nstackfree; /* nstackfree_locked, readable without lock */
 };
