@@ -422,4 +422,5 @@ GOC_API void goc_sleep(goc_duration d)
     g->sleeptimer.fn = sleep_fire;
     g->sleeptimer.arg = g;
     goc__park(sleep_unlock, NULL, "sleep");
+    __asm__ volatile(""); /* no tail call: keep goc_sleep in backtraces */
 }
