@@ -36,3 +36,8 @@ void goc__ctx_unwind_setup(void *unw_context, void *sp)
     uc->uc_mcontext.pc = f[F_X30];
     uc->uc_mcontext.sp = (uint64_t)(uintptr_t)(f + F_WORDS);
 }
+
+void *goc__ctx_fault_sp(void *ucontext)
+{
+    return (void *)(uintptr_t)((ucontext_t *)ucontext)->uc_mcontext.sp;
+}

@@ -49,3 +49,8 @@ void goc__ctx_unwind_setup(void *unw_context, void *sp)
     r[REG_RIP] = (greg_t)f[F_RET];
     r[REG_RSP] = (greg_t)(uintptr_t)(f + F_WORDS);
 }
+
+void *goc__ctx_fault_sp(void *ucontext)
+{
+    return (void *)(uintptr_t)((ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RSP];
+}

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLAB             64
-#define LOCAL_MAX        64
+#define SLAB      64
+#define LOCAL_MAX 64
 
 /* ---- descriptors ------------------------------------------------------- */
 
@@ -173,18 +173,83 @@ static void stackput(goc__p *p, goc__stack *s)
         goc__stack_free(&spill[i]);
 }
 
-/* Give g a stack and its first frame, just before it first runs. In the
- * runtime, holding p. Out of memory here is fatal, as in Go: the spawn
- * already succeeded. */
-void goc__gstart(goc__p *p, goc__g *g)
+/* Set when a stack allocation failed, cleared by the next success: while
+ * set, goc_go allocates stacks eagerly so it can report -ENOMEM. */
+static _Atomic bool stack_oom;
+
+static bool stack_for(goc__p *p, goc__g *g)
 {
     size_t def = goc__stack_default_size();
-    bool ok = (g->stack_size == 0 || g->stack_size == def) && p && stackget_cached(p, &g->stack);
-    if (!ok && goc__stack_alloc(&g->stack, g->stack_size ? g->stack_size : def) != 0)
-        goc__fatal("out of memory allocating a stack for goroutine %llu",
-                   (unsigned long long)g->id);
+    bool dflt = g->stack_size == 0 || g->stack_size == def;
+    if (dflt && p && stackget_cached(p, &g->stack))
+        return true;
+    if (goc__stack_alloc(&g->stack, dflt ? def : g->stack_size) != 0) {
+        atomic_store_explicit(&stack_oom, true, memory_order_relaxed);
+        return false;
+    }
+    atomic_store_explicit(&stack_oom, false, memory_order_relaxed);
+    return true;
+}
+
+/* Give g a stack and its first frame, just before it first runs. In the
+ * runtime, holding p (or NULL). False if no stack could be had: the
+ * caller parks g on the stack-wait list (sysmon retries it). */
+bool goc__gstart(goc__p *p, goc__g *g)
+{
+    if (!stack_for(p, g))
+        return false;
     goc__fiber_create(g);
     g->sp = goc__ctx_init(g->stack.hi, goc__gentry, NULL);
+    return true;
+}
+
+/* At spawn: only while stacks are failing, start g now so the caller
+ * learns of it (-ENOMEM) instead of the goroutine waiting for memory. */
+bool goc__gstart_if_oom(goc__p *p, goc__g *g)
+{
+    if (!atomic_load_explicit(&stack_oom, memory_order_relaxed))
+        return true;
+    return goc__gstart(p, g);
+}
+
+/* A descriptor goc_go could not start: back to a free list. */
+void goc__gfree_unstarted(goc__p *p, goc__g *g)
+{
+    atomic_store_explicit(&g->status, GOC__G_DEAD, memory_order_relaxed);
+    if (p) {
+        gput(p, g);
+        return;
+    }
+    pthread_mutex_lock(&goc__sched.gflock);
+    g->schedlink = goc__sched.gfree;
+    goc__sched.gfree = g;
+    goc__sched.ngfree++;
+    atomic_store_explicit(&goc__sched.ngfree_hint, goc__sched.ngfree, memory_order_relaxed);
+    pthread_mutex_unlock(&goc__sched.gflock);
+}
+
+/* Goroutines waiting for a stack; sched.lock held. */
+void goc__stackwait_put(goc__g *g)
+{
+    g->schedlink = goc__sched.stackwait;
+    goc__sched.stackwait = g;
+    atomic_fetch_add_explicit(&goc__sched.nstackwait, 1, memory_order_relaxed);
+}
+
+/* Sysmon: give the waiting goroutines another try. */
+void goc__stackwait_retry(void)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__g *g = goc__sched.stackwait;
+    goc__sched.stackwait = NULL;
+    atomic_store_explicit(&goc__sched.nstackwait, 0, memory_order_relaxed);
+    while (g) {
+        goc__g *next = g->schedlink;
+        goc__globrunqput(g);
+        g = next;
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    goc__wakep();
 }
 
 /* Release a dead G: its stack to the cache, the descriptor to the free
@@ -192,6 +257,10 @@ void goc__gstart(goc__p *p, goc__g *g)
 void goc__gfree(goc__p *p, goc__g *g)
 {
     goc__fiber_destroy(g);
+    if (!g->stack.lo) { /* never started */
+        gput(p, g);
+        return;
+    }
     size_t size = (size_t)(g->stack.hi - g->stack.lo);
     if (size == goc__stack_default_size())
         stackput(p, &g->stack);

@@ -68,6 +68,12 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
     g->flags = flags;
     g->waitreason = NULL;
     g->stack_size = stack;
+    if (!goc__gstart_if_oom(p, g)) {
+        goc__gfree_unstarted(p, g);
+        if (p && m->curg != &m->g0)
+            goc__releasep_rt(m);
+        return -ENOMEM;
+    }
     atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
     if (id)
         *id = g->id;

@@ -114,6 +114,22 @@ void goc__acquirep(goc__m *m, goc__p *p)
 
 /* ---- Ms ---------------------------------------------------------------- */
 
+/* A worker's own stack: the scheduler, timers, signal handlers, dumps. */
+#define M_STACK_SIZE (1024 * 1024)
+
+static void newm_failed(goc__p *p, bool spinning, int err)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&warned))
+        fprintf(stderr, "goc: cannot start a worker thread (%s); running with fewer\n",
+                goc_strerror(err));
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__pidleput(p);
+    pthread_mutex_unlock(&goc__sched.lock);
+    if (spinning)
+        atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, memory_order_seq_cst);
+}
+
 static void *mstart_thread(void *arg)
 {
     goc__m *m = arg;
@@ -132,11 +148,16 @@ static void *mstart_thread(void *arg)
     goc__schedule_loop(m);
 }
 
+/* Start a thread for p. On failure (out of memory or threads), p goes
+ * back to the idle list and the goroutines wait for an existing M: the
+ * program keeps running with fewer threads, as it says once. */
 static void newm(goc__p *p, bool spinning)
 {
     goc__m *m = calloc(1, sizeof *m);
-    if (!m)
-        goc__fatal("out of memory creating a worker thread");
+    if (!m) {
+        newm_failed(p, spinning, ENOMEM);
+        return;
+    }
     m->id = atomic_fetch_add_explicit(&goc__sched.mcount, 1, memory_order_relaxed) + 1;
     m->nextp = p;
     m->spinning = spinning;
@@ -148,10 +169,13 @@ static void newm(goc__p *p, bool spinning)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
     int rc = pthread_create(&m->thread, &attr, mstart_thread, m);
     pthread_attr_destroy(&attr);
-    if (rc != 0)
-        goc__fatal("failed to create a worker thread: %s", goc_strerror(rc));
+    if (rc != 0) {
+        /* m stays on allm (append-only), never started. */
+        newm_failed(p, spinning, rc);
+    }
 }
 
 void goc__startm(goc__p *p, bool spinning)
@@ -276,7 +300,8 @@ void goc__checkdead(void)
         return;
     if (atomic_load(&goc__sched.npidle) < goc__sched.nprocs)
         return;
-    if (atomic_load(&goc__sched.runqsize) > 0 || atomic_load(&goc__sched.ntimers) > 0)
+    if (atomic_load(&goc__sched.runqsize) > 0 || atomic_load(&goc__sched.ntimers) > 0 ||
+        atomic_load(&goc__sched.nstackwait) > 0)
         return;
     for (int32_t i = 0; i < goc__sched.nprocs; i++) {
         if (!goc__runq_empty(goc__sched.allp[i]))

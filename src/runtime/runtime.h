@@ -61,12 +61,13 @@ bool goc__note_sleep_until(goc__note *n, int64_t deadline);
 /* ---- stacks (stack.c) ------------------------------------------------- */
 
 typedef struct goc__stack {
-    char *lo;       /* lowest usable byte */
-    char *hi;       /* one past the highest usable byte */
-    char *map;      /* start of the mapping (guard page or chunk) */
-    size_t maplen;  /* bytes mapped for this stack alone; 0 if packed */
-    bool guarded;   /* a PROT_NONE page lies just below lo */
-    unsigned vg_id; /* valgrind's id for the stack */
+    char *lo;         /* lowest usable byte */
+    char *hi;         /* one past the highest usable byte */
+    char *map;        /* start of the mapping (guard page or chunk) */
+    size_t maplen;    /* bytes mapped for this stack alone; 0 if packed */
+    bool guarded;     /* a PROT_NONE page lies just below lo */
+    unsigned vg_id;   /* valgrind's id for the stack */
+    uint64_t *canary; /* unguarded: word an overflow clobbers first (stack.c) */
 } goc__stack;
 
 #define GOC__STACK_MIN    (16u * 1024)
@@ -90,6 +91,8 @@ void goc__ctx_switch(void **save_sp, void *new_sp);
 void *goc__ctx_init(char *top, void (*entry)(void *), void *arg);
 /* Fill an unwinder context (libunwind's unw_context_t) from a parked sp. */
 void goc__ctx_unwind_setup(void *unw_context, void *sp);
+/* The stack pointer of the context a signal interrupted (a ucontext_t). */
+void *goc__ctx_fault_sp(void *ucontext);
 
 /* ---- timers (timer.c) ------------------------------------------------- */
 
@@ -124,6 +127,7 @@ enum goc__gstatus {
     GOC__G_RUNNING,  /* on an M */
     GOC__G_WAITING,  /* parked */
     GOC__G_DEAD,     /* exited, in a free list */
+    GOC__G_DUMPING,  /* WAITING, pinned while a dump unwinds it */
 };
 
 enum goc__gflags {
@@ -158,9 +162,9 @@ struct goc__g {
 
 /* ---- processors ------------------------------------------------------- */
 
-#define GOC__RUNQ_SIZE   256
-#define GOC__STACK_CACHE 32         /* per P */
-#define GOC__STACK_GLOBAL_MAX 4096  /* spilled from Ps; beyond: unmapped */
+#define GOC__RUNQ_SIZE        256
+#define GOC__STACK_CACHE      32   /* per P */
+#define GOC__STACK_GLOBAL_MAX 4096 /* spilled from Ps; beyond: unmapped */
 
 enum goc__pstate {
     GOC__P_IDLE = 0,    /* on the idle list or being handed off */
@@ -288,7 +292,10 @@ struct goc__sched {
     _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
     goc__stack stackfree[GOC__STACK_GLOBAL_MAX];
     int32_t nstackfree_locked;
-    _Atomic int32_t nstackfree; /* nstackfree_locked, readable without lock */
+    _Atomic int32_t nstackfree;
+    goc__g *stackwait; /* [L] runnable Gs waiting for a stack */
+    _Atomic int32_t nstackwait;
+        /* [L] written; read without the lock */ /* nstackfree_locked, readable without lock */
 };
 
 extern struct goc__sched goc__sched;
@@ -371,7 +378,11 @@ void goc__sysmon_wake(void);
 
 /* Goroutine lifetime (proc.c). */
 goc__g *goc__galloc(goc__p *p);
-void goc__gstart(goc__p *p, goc__g *g);
+bool goc__gstart(goc__p *p, goc__g *g);
+bool goc__gstart_if_oom(goc__p *p, goc__g *g);
+void goc__stackwait_put(goc__g *g);
+void goc__gfree_unstarted(goc__p *p, goc__g *g);
+void goc__stackwait_retry(void);
 void goc__gfree(goc__p *p, goc__g *g);
 void goc__gentry(void *unused);
 

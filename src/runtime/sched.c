@@ -133,8 +133,7 @@ static goc__p *acquirep_try(goc__m *m)
 
 static void check_canary(goc__g *g)
 {
-    if (GOC_UNLIKELY(!g->stack.guarded) && !(g->flags & GOC__GF_G0) &&
-        *(uint64_t *)g->stack.lo != GOC__STACK_CANARY)
+    if (GOC_UNLIKELY(g->stack.canary != NULL) && *g->stack.canary != GOC__STACK_CANARY)
         goc__fatal("stack overflow in goroutine %llu (unguarded stack of %zu bytes)",
                    (unsigned long long)g->id, (size_t)(g->stack.hi - g->stack.lo));
 }
@@ -147,6 +146,9 @@ static void run_after(goc__m *m)
     case GOC__AFTER_NONE:
         return;
     case GOC__AFTER_PARK:
+        /* WAITING only now that g's registers are saved: a dump may
+         * unwind it from here on. */
+        atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_release);
         if (m->unlockf && !m->unlockf(g, m->unlockarg)) {
             atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
             goc__runqput(m->p, g, true);
@@ -185,8 +187,18 @@ void goc__after_switch(void)
 void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
 {
     check_canary(cur);
-    if (GOC_UNLIKELY(!next->sp))
-        goc__gstart(m->p, next);
+    while (GOC_UNLIKELY(!next->sp) && !goc__gstart(m->p, next)) {
+        /* No memory for its stack: it waits (sysmon retries); run another. */
+        pthread_mutex_lock(&goc__sched.lock);
+        goc__stackwait_put(next);
+        pthread_mutex_unlock(&goc__sched.lock);
+        bool inherit;
+        next = goc__pick_local(m->p, &inherit);
+        if (!next)
+            next = &m->g0;
+    }
+    if (next == cur)
+        return; /* g0 found nothing it could start */
     m->curg = next;
     next->m = m;
     cur->m = NULL;
@@ -283,7 +295,6 @@ void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
     m = goc__getm();
     goc__g *g = m->curg;
     g->waitreason = reason;
-    atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_relaxed);
     m->after = GOC__AFTER_PARK;
     m->afterg = g;
     m->unlockf = unlockf;
@@ -312,10 +323,15 @@ void goc__ready(goc__g *g)
         return;
     }
     uint32_t st = GOC__G_WAITING;
-    if (!atomic_compare_exchange_strong_explicit(&g->status, &st, GOC__G_RUNNABLE,
-                                                 memory_order_relaxed, memory_order_relaxed))
-        goc__fatal("goc__ready of goroutine %llu, which is not waiting (status %u)",
-                   (unsigned long long)g->id, st);
+    while (!atomic_compare_exchange_weak_explicit(&g->status, &st, GOC__G_RUNNABLE,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+        if (st == GOC__G_DUMPING) /* a dump is unwinding it: wait */
+            sched_yield();
+        else if (st != GOC__G_WAITING)
+            goc__fatal("goc__ready of goroutine %llu, which is not waiting (status %u)",
+                       (unsigned long long)g->id, st);
+        st = GOC__G_WAITING;
+    }
     goc__m *m = goc__getm();
     goc__p *p = m ? acquirep_try(m) : NULL;
     if (p) {

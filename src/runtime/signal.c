@@ -66,8 +66,11 @@ static void overflow(goc__g *g, void *addr)
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     goc__m *m = goc__getm();
-    if (m && m->curg && m->curg != &m->g0 &&
-        goc__stack_is_guard_fault(&m->curg->stack, si->si_addr))
+    /* An overflow: the fault is in the guard page, or (unguarded stacks)
+     * the stack pointer itself has left the stack. */
+    if (m && m->curg && m->curg != &m->g0 && m->curg->stack.lo &&
+        (goc__stack_is_guard_fault(&m->curg->stack, si->si_addr) ||
+         (char *)goc__ctx_fault_sp(uc) < m->curg->stack.lo))
         overflow(m->curg, si->si_addr);
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
     if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {

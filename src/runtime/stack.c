@@ -141,27 +141,37 @@ static int alloc_guarded(goc__stack *s, size_t size)
     return 0;
 }
 
-/* Take a slot from an unguarded chunk, mapping a new chunk if none is free. */
+/* Take a slot from an unguarded chunk, mapping a new chunk if none is free.
+ *
+ * A chunk is one page, then CHUNK_SLOTS stacks. Each slot keeps the canary
+ * of the slot above it in its own top word (hi - 8), and the first slot's
+ * in the leading page: an overflow out of a slot clobbers the word just
+ * below its lo first. These words sit in pages that are touched anyway (a
+ * stack's top page), so the canary costs no memory. A free slot's list
+ * link is at hi - 16, for the same reason. */
 static int alloc_packed(goc__stack *s, size_t size)
 {
     pthread_mutex_lock(&chunk_lock);
     if (!chunk_free) {
-        char *c = mmap(NULL, size * CHUNK_SLOTS, PROT_READ | PROT_WRITE,
+        char *c = mmap(NULL, size * CHUNK_SLOTS + pagesz, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (c == MAP_FAILED) {
             pthread_mutex_unlock(&chunk_lock);
             return -ENOMEM;
         }
+        *(uint64_t *)(c + pagesz - 8) = GOC__STACK_CANARY;
         for (int i = CHUNK_SLOTS - 1; i >= 0; i--) {
-            char *slot = c + (size_t)i * size;
-            *(char **)slot = chunk_free;
-            chunk_free = slot;
+            char *hi = c + pagesz + (size_t)(i + 1) * size;
+            *(uint64_t *)(hi - 8) = GOC__STACK_CANARY;
+            *(char **)(hi - 16) = chunk_free;
+            chunk_free = hi;
         }
     }
-    char *slot = chunk_free;
-    chunk_free = *(char **)slot;
+    char *hi = chunk_free;
+    chunk_free = *(char **)(hi - 16);
     pthread_mutex_unlock(&chunk_lock);
-    *s = (goc__stack){.lo = slot, .hi = slot + size, .map = slot, .maplen = 0, .guarded = false};
+    *s = (goc__stack){.lo = hi - size, .hi = hi, .map = hi - size, .maplen = 0, .guarded = false};
+    s->canary = (uint64_t *)(s->lo - 8);
     return 0;
 }
 
@@ -173,6 +183,8 @@ static int alloc_plain(goc__stack *s, size_t size)
     if (p == MAP_FAILED)
         return -ENOMEM;
     *s = (goc__stack){.lo = p, .hi = p + size, .map = p, .maplen = size, .guarded = false};
+    s->canary = (uint64_t *)p; /* costs this stack its bottom page */
+    *s->canary = GOC__STACK_CANARY;
     return 0;
 }
 
@@ -188,7 +200,6 @@ int goc__stack_alloc(goc__stack *s, size_t size)
         rc = size == default_size ? alloc_packed(s, size) : alloc_plain(s, size);
         if (rc != 0)
             return rc;
-        *(uint64_t *)s->lo = GOC__STACK_CANARY;
     }
     account(s, size, +1);
     s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
@@ -204,11 +215,12 @@ void goc__stack_free(goc__stack *s)
     if (s->maplen) {
         munmap(s->map, s->maplen);
     } else {
-        /* Give the pages back but keep the slot (and the chunk) mapped. */
-        madvise(s->lo, size, MADV_DONTNEED);
+        /* Give the pages back but keep the slot (and the chunk) mapped,
+         * and the top page, which holds the canary of the slot above. */
+        madvise(s->lo, size - pagesz, MADV_DONTNEED);
         pthread_mutex_lock(&chunk_lock);
-        *(char **)s->lo = chunk_free;
-        chunk_free = s->lo;
+        *(char **)(s->hi - 16) = chunk_free;
+        chunk_free = s->hi;
         pthread_mutex_unlock(&chunk_lock);
     }
     s->lo = s->hi = s->map = NULL;

@@ -75,7 +75,8 @@ static void sigquit_dump(void)
 static bool maybe_wait(void)
 {
     pthread_mutex_lock(&goc__sched.lock);
-    bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0;
+    bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0 &&
+                atomic_load(&goc__sched.nstackwait) == 0;
     if (idle) {
         goc__sched.sysmonwait = true;
         goc__note_clear(&goc__sched.sysmonnote);
@@ -91,6 +92,7 @@ static void *sysmon(void *unused)
     (void)unused;
     int64_t delay = 20 * GOC_MICROSECOND;
     int idle = 0;
+    int64_t last_retry = 0;
     for (;;) {
         struct timespec ts = {0, delay};
         nanosleep(&ts, NULL);
@@ -101,7 +103,12 @@ static void *sysmon(void *unused)
             delay = 20 * GOC_MICROSECOND;
             continue;
         }
-        if (retake(goc_now())) {
+        int64_t now = goc_now();
+        if (atomic_load(&goc__sched.nstackwait) > 0 && now - last_retry >= RETAKE_AFTER) {
+            last_retry = now;
+            goc__stackwait_retry();
+        }
+        if (retake(now)) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;
         } else if (++idle > 50 && delay < 10 * GOC_MILLISECOND) {

@@ -30,6 +30,7 @@ static const char *state_name(goc__g *g)
     case GOC__G_RUNNING:
         return "running";
     case GOC__G_WAITING:
+    case GOC__G_DUMPING:
         return g->waitreason ? g->waitreason : "waiting";
     default:
         return "dead";
@@ -56,6 +57,15 @@ static void print_frames(FILE *f, unw_context_t *uc)
     }
 }
 
+/* Keep a parked g from being resumed while we unwind it (goc__ready
+ * waits while it is DUMPING). */
+static bool pin(goc__g *g)
+{
+    uint32_t st = GOC__G_WAITING;
+    return atomic_compare_exchange_strong_explicit(&g->status, &st, GOC__G_DUMPING,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
 static void print_g(FILE *f, goc__g *g, goc__g *self)
 {
     fprintf(f, "goroutine %llu [%s]", (unsigned long long)g->id, state_name(g));
@@ -66,15 +76,14 @@ static void print_g(FILE *f, goc__g *g, goc__g *self)
     if (g == self) {
         unw_getcontext(&uc);
         print_frames(f, &uc);
-    } else if (atomic_load_explicit(&g->status, memory_order_acquire) == GOC__G_RUNNING) {
-        goc__m *m = g->m;
-        fprintf(f, "\t(running on thread M%u; no backtrace)\n", m ? m->id : 0);
-    } else if (!g->sp) {
-        fprintf(f, "\t(not started yet)\n");
+    } else if (!pin(g)) {
+        /* Running, or runnable (it may start running any moment). */
+        fprintf(f, "\t(not parked: no backtrace)\n");
     } else {
         unw_getcontext(&uc);
         goc__ctx_unwind_setup(&uc, g->sp);
         print_frames(f, &uc);
+        atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_release);
     }
     fprintf(f, "\n");
 }

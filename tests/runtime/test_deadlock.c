@@ -23,8 +23,8 @@ Test(deadlock, all_asleep_is_fatal_with_dump, .timeout = 30)
     test_proc p;
     run_helper(&p, "all", 20000);
     const char *err = p.err.data ? p.err.data : "";
-    cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 2, "status %d, stderr:\n%s",
-              p.status, err);
+    cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 2, "status %d, stderr:\n%s", p.status,
+              err);
     cr_assert(strstr(err, "fatal error: all goroutines are asleep - deadlock!"), "%s", err);
     /* Every goroutine is listed with its wait reason and a backtrace. */
     cr_assert(strstr(err, "goroutine 1 [select (no cases)]"), "%s", err);

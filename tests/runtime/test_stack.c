@@ -1,0 +1,257 @@
+/*
+ * test_stack.c — goroutine stacks: an overflow is a clear fatal error naming
+ * the goroutine, stacks are reused rather than leaked, and a million parked
+ * goroutines fit in a few KiB each on a stock kernel (vm.max_map_count 65530).
+ */
+#include <alloca.h>
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+
+#include "util.h"
+
+#define U(x) ((unsigned long long)(x))
+
+static int run_main(int (*fn)(void *), void *arg)
+{
+    int r = goc_run(fn, arg);
+    GO_CHECK_REPORT();
+    return r;
+}
+
+/* ---- overflow ----------------------------------------------------------- */
+
+static void check_overflow(const char *mode)
+{
+    const char *args[] = {mode, NULL};
+    test_proc p;
+    cr_assert_eq(test_run_helper(&p, "helper_overflow", args, NULL, 20000), 0, "spawn");
+    char st[64];
+    test_status_str(p.status, st, sizeof st);
+    cr_assert(!p.timed_out, "%s: helper hung after overflowing; stderr:\n%s", mode, p.err.data);
+    cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 2,
+              "%s: helper %s, want exit status 2; stderr:\n%s", mode, st, p.err.data);
+    cr_assert_not_null(strstr(p.err.data, "stack overflow"), "%s: stderr:\n%s", mode, p.err.data);
+    const char *id = strstr(p.out.data, "id=");
+    cr_assert_not_null(id, "%s: helper printed no id; stdout: %s", mode, p.out.data);
+    char want[64];
+    snprintf(want, sizeof want, "goroutine %llu", strtoull(id + 3, NULL, 10));
+    cr_assert_not_null(strstr(p.err.data, want), "%s: stderr does not name \"%s\":\n%s", mode, want,
+                       p.err.data);
+    test_proc_free(&p);
+}
+
+/* Unbounded recursion in a goroutine stops the program with "stack
+ * overflow" and the goroutine's id, exit status 2 — never silent memory
+ * corruption or a bare SIGSEGV. */
+Test(stack, overflow_in_goroutine_is_fatal_error, .timeout = 30)
+{
+    check_overflow("child");
+}
+
+Test(stack, overflow_in_main_is_fatal_error, .timeout = 30)
+{
+    check_overflow("main");
+}
+
+Test(stack, overflow_of_minimum_stack_is_fatal_error, .timeout = 30)
+{
+    check_overflow("small");
+}
+
+/* Past the guard-page budget (vm.max_map_count), stacks come without guard
+ * pages; an overflow there must still be the same clear fatal error, not a
+ * crash elsewhere or corruption of a neighbouring goroutine's stack. */
+Test(stack, overflow_of_unguarded_stack_is_fatal_error, .timeout = 30)
+{
+    if (TEST_TSAN)
+        cr_skip_test("ThreadSanitizer supports only a few thousand fibers");
+    check_overflow("unguarded");
+}
+
+/* ---- near the limit ----------------------------------------------------- */
+
+static atomic_long near_done;
+static volatile unsigned char sink;
+
+static void use_48k(void *arg)
+{
+    (void)arg;
+    unsigned char *buf = alloca(48 * 1024);
+    memset(buf, 7, 48 * 1024);
+    sink = buf[100] + buf[48 * 1024 - 1];
+    atomic_fetch_add(&near_done, 1);
+}
+
+static int main_near_limit(void *arg)
+{
+    (void)arg;
+    goc_go_opts o = {.stack_size = 64 * 1024};
+    for (int i = 0; i < 100; i++)
+        GO_CHECK(goc_go_with(use_48k, NULL, &o) == 0, "goc_go_with");
+    GO_CHECK(go_wait_ge(&near_done, 100, 10000), "%ld done", atomic_load(&near_done));
+    return 0;
+}
+
+/* A goroutine may use most of the stack it asked for (no false overflow). */
+Test(stack, most_of_a_small_stack_is_usable, .timeout = 20)
+{
+    cr_assert_eq(run_main(main_near_limit, NULL), 0);
+}
+
+/* ---- reuse -------------------------------------------------------------- */
+
+static atomic_long round_done;
+
+static void touch_stack(void *arg)
+{
+    (void)arg;
+    unsigned char *buf = alloca(16 * 1024);
+    memset(buf, 1, 16 * 1024);
+    sink = buf[5];
+    goc_yield();
+    atomic_fetch_add(&round_done, 1);
+}
+
+static long vm_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0)
+            v = strtol(line + klen, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int main_reuse(void *arg)
+{
+    uint64_t *max_mapped = arg;
+    long per_round = *(long *)max_mapped;
+    enum { ROUNDS = 20 };
+    long rss_first = 0;
+    *max_mapped = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        atomic_store(&round_done, 0);
+        for (long i = 0; i < per_round; i++)
+            GO_CHECK(goc_go(touch_stack, NULL) == 0, "goc_go");
+        GO_CHECK(go_wait_ge(&round_done, per_round, 10000), "round %d stalled", r);
+        goc_sleep(5 * GOC_MILLISECOND);
+        goc_stats st;
+        goc_read_stats(&st);
+        if (st.stacks_mapped > *max_mapped)
+            *max_mapped = st.stacks_mapped;
+        if (r == 0)
+            rss_first = vm_kib("VmRSS:");
+    }
+    long rss_last = vm_kib("VmRSS:");
+    /* 19 more rounds of 5000 x 20 KiB would add ~1.9 GB if nothing were
+     * reused or released. */
+    GO_CHECK(rss_last - rss_first < 200 * 1024, "RSS grew from %ld to %ld KiB over %d rounds",
+             rss_first, rss_last, ROUNDS);
+    return 0;
+}
+
+/* Stacks of finished goroutines are reused or released: running rounds of
+ * short goroutines again and again does not grow memory or mappings beyond
+ * what one round needs. */
+Test(stack, stacks_are_reused, .timeout = 60)
+{
+    long per_round = test_scale(5000);
+    uint64_t max_mapped = (uint64_t)per_round;
+    cr_assert_eq(run_main(main_reuse, &max_mapped), 0);
+    cr_log_info("at most %llu stacks mapped over 20 rounds of %ld goroutines", U(max_mapped),
+                per_round);
+    /* Each round ends before the next starts: at most one round's worth of
+     * goroutines (plus main) is ever alive. */
+    cr_assert_leq(max_mapped, (uint64_t)(2 * per_round + 64),
+                  "%llu stacks mapped for rounds of %ld goroutines", U(max_mapped), per_round);
+}
+
+/* ---- a million goroutines ----------------------------------------------- */
+
+static atomic_long million_started, million_woke;
+
+static void million_sleeper(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&million_started, 1);
+    goc_sleep(GOC_HOUR);
+    atomic_fetch_add(&million_woke, 1);
+}
+
+struct million {
+    long n;
+    long rss0, rss1; /* KiB */
+    size_t alive;    /* goc_numgoroutine() with all of them parked */
+    long maps;       /* lines in /proc/self/maps then */
+    long pte;        /* KiB of page tables then */
+    goc_stats st;
+    int64_t spawn_ns;
+};
+
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    long n = 0;
+    int c;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static int main_million(void *arg)
+{
+    struct million *m = arg;
+    m->rss0 = vm_kib("VmRSS:");
+    int64_t t0 = goc_now();
+    for (long i = 0; i < m->n; i++) {
+        int r = goc_go(million_sleeper, NULL);
+        if (r != 0) {
+            GO_CHECK(r == 0, "goc_go #%ld of %ld: %s", i, m->n, goc_strerror(r));
+            return 1;
+        }
+    }
+    GO_CHECK(go_wait_ge(&million_started, m->n, 30000), "%ld of %ld started",
+             atomic_load(&million_started), m->n);
+    m->spawn_ns = goc_now() - t0;
+    m->alive = goc_numgoroutine();
+    m->rss1 = vm_kib("VmRSS:");
+    m->maps = count_maps();
+    m->pte = vm_kib("VmPTE:");
+    goc_read_stats(&m->st);
+    GO_CHECK(atomic_load(&million_woke) == 0, "a goroutine woke from an hour's sleep");
+    return 0; /* abandons them */
+}
+
+/* A million goroutines parked in goc_sleep fit on a stock kernel (65530
+ * mappings at most) in a few KiB each. */
+Test(stack, million_parked_goroutines, .timeout = 120)
+{
+    if (TEST_TSAN)
+        cr_skip_test("ThreadSanitizer supports only a few thousand fibers");
+    if (test_on_valgrind())
+        cr_skip_test("too slow under valgrind");
+    const char *procs = getenv("GOC_MAXPROCS");
+    if (procs && strcmp(procs, "2") != 0)
+        cr_skip_test("runs in the GOC_MAXPROCS=2 instance only (slow)");
+
+    struct million m = {.n = TEST_ASAN ? 100000 : 1000000};
+    cr_assert_eq(run_main(main_million, &m), 0);
+    long per_g = m.rss1 > m.rss0 ? (m.rss1 - m.rss0) * 1024 / m.n : 0;
+    cr_log_info("%ld goroutines: spawned in %lld ms, %ld bytes RSS each, %ld mappings, "
+                "%ld KiB page tables, %llu stacks mapped (%llu unguarded)",
+                m.n, (long long)test_ms(m.spawn_ns), per_g, m.maps, m.pte, U(m.st.stacks_mapped),
+                U(m.st.stacks_unguarded));
+    cr_assert_geq(m.alive, (size_t)m.n + 1, "numgoroutine %zu with %ld parked", m.alive, m.n);
+    cr_assert_geq(m.st.stacks_mapped, (uint64_t)m.n, "stacks_mapped %llu", U(m.st.stacks_mapped));
+    cr_assert_lt(m.maps, 65530, "%ld mappings", m.maps);
+    if (!TEST_ASAN)
+        cr_assert_leq(per_g, 8 * 1024, "%ld bytes of RSS per parked goroutine", per_g);
+}
