@@ -5,6 +5,7 @@
 #include "runtime/runtime.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ GOC_API int64_t goc_now(void)
 GOC_API const char *goc_strerror(int err)
 {
     if (err < 0)
-        err = -err;
+        err = err == INT_MIN ? 0x7fffffff : -err; /* no UB on INT_MIN */
     switch (err) {
     case 0:
         return "success";

@@ -31,6 +31,7 @@ Test(sigquit, sigquit_dumps_goroutines_and_exits_2, .timeout = 30)
     cr_assert_not_null(line);
     cr_assert_eq(sscanf(line, "ids=%llu %llu %llu", &ids[0], &ids[1], &ids[2]), 3);
 
+    test_nap_ms(200); /* "ready" is printed just before main parks: let it */
     cr_assert_eq(kill(p.pid, SIGQUIT), 0);
     test_proc_finish(&p, 10000);
     char st[64];
