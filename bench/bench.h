@@ -1,0 +1,96 @@
+/*
+ * bench.h — helpers shared by the goc benchmarks (header only: every
+ * bench/<name>.c is its own executable, so there is no library to link).
+ *
+ * Output protocol, shared with the Go twins in bench/go/ and parsed by
+ * bench/run.sh: each measured quantity is one line
+ *
+ *     RESULT name=<row> unit=<ops/s|ns/op|ms|us|KiB> value=<number>
+ *
+ * on stdout. Anything else a program prints starts with "# " and is for
+ * humans only.
+ */
+#ifndef GOC_BENCH_H
+#define GOC_BENCH_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Print one machine-readable result line and flush it at once, so that it
+ * survives a crash later in the program. */
+static inline void bench_result(const char *name, const char *unit, double value)
+{
+    printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value);
+    fflush(stdout);
+}
+
+/* Print a "# ..." note for humans. */
+static inline void bench_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("# ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    va_end(ap);
+}
+
+/* Stop the benchmark with a message on stderr and exit status 1. */
+static inline _Noreturn void bench_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* The workload size: argv[1] if given (a positive integer, handy for a quick
+ * try at a smaller size), else dflt. run.sh never passes it. */
+static inline long bench_count(int argc, char **argv, long dflt)
+{
+    if (argc < 2)
+        return dflt;
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end != '\0' || n <= 0)
+        bench_die("usage: %s [count]  (count: a positive integer)", argv[0]);
+    return n;
+}
+
+/* The resident set size of this process in KiB (VmRSS in
+ * /proc/self/status), or -1 if it cannot be read. */
+static inline long bench_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kib;
+}
+
+/* SplitMix64: a tiny, well-mixed PRNG whose exact sequence the Go twins
+ * reproduce, so both sides sleep for the very same durations. */
+static inline uint64_t bench_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+#endif /* GOC_BENCH_H */
