@@ -8,7 +8,7 @@ need=(cmake make gcc pkg-config libunwind-dev valgrind)
 case "${1:-build}" in
 test) need+=(libcriterion-dev) ;;
 bench) need+=(golang-go) ;;
-sanitize) need+=(libcriterion-dev clang libclang-rt-14-dev) ;;
+sanitize) need+=(libcriterion-dev) ;; # gcc brings libasan8/libtsan2; setarch is util-linux
 esac
 
 missing=()

@@ -74,7 +74,8 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
             goc__releasep_rt(m);
         return -ENOMEM;
     }
-    atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_relaxed);
+    /* release: a dump that sees RUNNABLE sees the fields above. */
+    atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_release);
     if (id)
         *id = g->id;
     if (p) {
