@@ -131,48 +131,6 @@ static void gput(goc__p *p, goc__g *g)
 
 /* ---- stacks ------------------------------------------------------------ */
 
-static bool stackget_cached(goc__p *p, goc__stack *out)
-{
-    if (p->nstack == 0 && atomic_load_explicit(&goc__sched.nstackfree, memory_order_relaxed) > 0) {
-        pthread_mutex_lock(&goc__sched.gflock);
-        while (p->nstack < GOC__STACK_CACHE / 2 && goc__sched.nstackfree_locked > 0)
-            p->stacks[p->nstack++] = goc__sched.stackfree[--goc__sched.nstackfree_locked];
-        atomic_store_explicit(&goc__sched.nstackfree, goc__sched.nstackfree_locked,
-                              memory_order_relaxed);
-        pthread_mutex_unlock(&goc__sched.gflock);
-    }
-    if (p->nstack == 0)
-        return false;
-    *out = p->stacks[--p->nstack];
-    return true;
-}
-
-static void stackput(goc__p *p, goc__stack *s)
-{
-#if defined(GOC_ASAN)
-    __asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
-#endif
-    if (p->nstack < GOC__STACK_CACHE) {
-        p->stacks[p->nstack++] = *s;
-        return;
-    }
-    /* Spill half of the local cache (and s) to the global list. */
-    goc__stack spill[GOC__STACK_CACHE / 2 + 1];
-    int n = 0;
-    while (p->nstack > GOC__STACK_CACHE / 2)
-        spill[n++] = p->stacks[--p->nstack];
-    spill[n++] = *s;
-    pthread_mutex_lock(&goc__sched.gflock);
-    int i = 0;
-    for (; i < n && goc__sched.nstackfree_locked < GOC__STACK_GLOBAL_MAX; i++)
-        goc__sched.stackfree[goc__sched.nstackfree_locked++] = spill[i];
-    atomic_store_explicit(&goc__sched.nstackfree, goc__sched.nstackfree_locked,
-                          memory_order_relaxed);
-    pthread_mutex_unlock(&goc__sched.gflock);
-    for (; i < n; i++)
-        goc__stack_free(&spill[i]);
-}
-
 /* Set when a stack allocation failed, cleared by the next success: while
  * set, goc_go allocates stacks eagerly so it can report -ENOMEM. */
 static _Atomic bool stack_oom;
@@ -181,7 +139,7 @@ static bool stack_for(goc__p *p, goc__g *g)
 {
     size_t def = goc__stack_default_size();
     bool dflt = g->stack_size == 0 || g->stack_size == def;
-    if (dflt && p && stackget_cached(p, &g->stack))
+    if (dflt && p && goc__stackcache_get(p, &g->stack))
         return true;
     if (goc__stack_alloc(&g->stack, dflt ? def : g->stack_size) != 0) {
         atomic_store_explicit(&stack_oom, true, memory_order_relaxed);
@@ -263,7 +221,7 @@ void goc__gfree(goc__p *p, goc__g *g)
     }
     size_t size = (size_t)(g->stack.hi - g->stack.lo);
     if (size == goc__stack_default_size())
-        stackput(p, &g->stack);
+        goc__stackcache_put(p, &g->stack);
     else
         goc__stack_free(&g->stack);
     g->stack = (goc__stack){0};

@@ -162,9 +162,8 @@ struct goc__g {
 
 /* ---- processors ------------------------------------------------------- */
 
-#define GOC__RUNQ_SIZE        256
-#define GOC__STACK_CACHE      32   /* per P */
-#define GOC__STACK_GLOBAL_MAX 4096 /* spilled from Ps; beyond: unmapped */
+#define GOC__RUNQ_SIZE   256
+#define GOC__STACK_CACHE 32 /* per P */
 
 enum goc__pstate {
     GOC__P_IDLE = 0,    /* on the idle list or being handed off */
@@ -285,22 +284,19 @@ struct goc__sched {
     _Atomic uint64_t nretake;
     _Atomic uint64_t ntimers; /* pending timers over all Ps */
 
-    /* Free descriptors and stacks spilled from the Ps, under gflock. */
+    /* Free descriptors spilled from the Ps, under gflock. */
     pthread_mutex_t gflock;
     goc__g *gfree;
     int32_t ngfree;
     _Atomic int32_t ngfree_hint; /* ngfree, readable without gflock */
-    goc__stack stackfree[GOC__STACK_GLOBAL_MAX];
-    int32_t nstackfree_locked;
-    _Atomic int32_t nstackfree;
-    goc__g *stackwait; /* [L] runnable Gs waiting for a stack */
-    _Atomic int32_t nstackwait;
-        /* [L] written; read without the lock */ /* nstackfree_locked, readable without lock */
+
+    goc__g *stackwait;          /* [L] runnable Gs waiting for a stack */
+    _Atomic int32_t nstackwait; /* [L] written; read without the lock */
 };
 
 extern struct goc__sched goc__sched;
 extern pthread_mutex_t goc__allg_lock;
-extern goc__g *goc__allg; /* under goc__allg_lock: every G with a stack */
+extern goc__g *goc__allg; /* under goc__allg_lock: every G descriptor */
 
 /* ---- scheduler entry points (sched.c, proc.c) ------------------------- */
 
@@ -381,6 +377,11 @@ goc__g *goc__galloc(goc__p *p);
 bool goc__gstart(goc__p *p, goc__g *g);
 bool goc__gstart_if_oom(goc__p *p, goc__g *g);
 void goc__stackwait_put(goc__g *g);
+/* Stack caches (stackcache.c). */
+bool goc__stackcache_get(goc__p *p, goc__stack *out);
+void goc__stackcache_put(goc__p *p, const goc__stack *s);
+bool goc__stackcache_excess(void);
+void goc__stackcache_scavenge(int64_t now);
 void goc__gfree_unstarted(goc__p *p, goc__g *g);
 void goc__stackwait_retry(void);
 void goc__gfree(goc__p *p, goc__g *g);

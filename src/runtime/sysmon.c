@@ -76,7 +76,7 @@ static bool maybe_wait(void)
 {
     pthread_mutex_lock(&goc__sched.lock);
     bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0 &&
-                atomic_load(&goc__sched.nstackwait) == 0;
+                atomic_load(&goc__sched.nstackwait) == 0 && !goc__stackcache_excess();
     if (idle) {
         goc__sched.sysmonwait = true;
         goc__note_clear(&goc__sched.sysmonnote);
@@ -108,6 +108,7 @@ static void *sysmon(void *unused)
             last_retry = now;
             goc__stackwait_retry();
         }
+        goc__stackcache_scavenge(now);
         if (retake(now)) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;
