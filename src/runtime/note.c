@@ -7,6 +7,7 @@
  * load-acquire, so whatever the waker wrote before waking is visible to
  * the sleeper after it returns.
  */
+#include "runtime/fiber.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
@@ -39,9 +40,21 @@ void goc__note_wakeup(goc__note *n)
 
 void goc__note_sleep(goc__note *n)
 {
+#ifdef GOC_TSAN
+    /* TSan delivers a signal only when the thread next calls a function
+     * it intercepts, and a raw futex is not one: wake up now and then and
+     * make such a call, or SIGQUIT would never reach a sleeping runtime. */
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        futex_wait(&n->key, 0, &ts);
+        struct timespec zero = {0, 0};
+        nanosleep(&zero, NULL);
+    }
+#else
     /* load-acquire: pairs with note_wakeup's release. */
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)
         futex_wait(&n->key, 0, NULL);
+#endif
 }
 
 bool goc__note_sleep_until(goc__note *n, int64_t deadline)
@@ -54,8 +67,16 @@ bool goc__note_sleep_until(goc__note *n, int64_t deadline)
         int64_t left = deadline - goc_now();
         if (left <= 0)
             return false;
+#ifdef GOC_TSAN
+        if (left > 50 * 1000 * 1000)
+            left = 50 * 1000 * 1000; /* see goc__note_sleep */
+#endif
         struct timespec ts = {left / 1000000000, left % 1000000000};
         futex_wait(&n->key, 0, &ts);
+#ifdef GOC_TSAN
+        struct timespec zero = {0, 0};
+        nanosleep(&zero, NULL);
+#endif
     }
     return true;
 }
