@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,4 +108,20 @@ int goc__maxprocs_compute(void)
     if (q > 0 && q < n)
         n = q;
     return n;
+}
+
+void goc__membarrier_init(void)
+{
+    goc__membarrier_ok =
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* A full fence on every running thread of the process (or, without
+ * membarrier, our own: the Ms then fence on their side). */
+void goc__membarrier(void)
+{
+    if (!goc__membarrier_ok)
+        atomic_thread_fence(memory_order_seq_cst);
+    else if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        goc__fatal("membarrier failed after registration"); /* Ms rely on it */
 }

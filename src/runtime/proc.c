@@ -61,6 +61,7 @@ static void init(void)
         goc__pidleput(allp[i]);
     pthread_mutex_unlock(&goc__sched.lock);
     goc__stack_default_size();
+    goc__membarrier_init();
     goc__signals_init();
     goc__sysmon_start();
 }
@@ -107,9 +108,10 @@ void goc__pidleput(goc__p *p)
 void goc__acquirep(goc__m *m, goc__p *p)
 {
     m->p = p;
-    /* release: publishes the handoff; the P's queues were published by
+    atomic_store_explicit(&p->owner, m, memory_order_relaxed);
+    /* release: publishes owner to sysmon; the P's queues were published by
      * whoever put it on the idle list (under sched.lock). */
-    atomic_store_explicit(&p->status, goc__pstatus(m->id, GOC__P_RUNTIME), memory_order_release);
+    atomic_store_explicit(&p->status, goc__pstatus(m->id, GOC__P_RUNNING), memory_order_release);
 }
 
 /* ---- Ms ---------------------------------------------------------------- */
@@ -138,7 +140,8 @@ static void *mstart_thread(void *arg)
     goc__fiber_thread(&m->g0);
     m->g0.flags = GOC__GF_G0;
     m->curg = &m->g0;
-    m->rtdepth = 1;
+    m->rtdepth = 1; /* g0 is always in the runtime */
+    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
     pthread_mutex_lock(&goc__sched.lock);
     goc__p *p = m->nextp;
     m->nextp = NULL;

@@ -166,9 +166,9 @@ struct goc__g {
 #define GOC__STACK_CACHE 32 /* per P */
 
 enum goc__pstate {
-    GOC__P_IDLE = 0,    /* on the idle list or being handed off */
-    GOC__P_RUNTIME = 1, /* owner is in the scheduler */
-    GOC__P_USER = 2,    /* owner runs goroutine code: sysmon may retake */
+    GOC__P_IDLE = 0,     /* on the idle list or being handed off */
+    GOC__P_RUNNING = 1,  /* owned by the M in the status word */
+    GOC__P_RETAKING = 2, /* sysmon is deciding whether to take it (sched.c) */
 };
 
 static inline uint64_t goc__pstatus(uint32_t mid, enum goc__pstate st)
@@ -177,9 +177,10 @@ static inline uint64_t goc__pstatus(uint32_t mid, enum goc__pstate st)
 }
 
 struct goc__p {
-    /* owner m id << 8 | enum goc__pstate. CAS by the owner (enter), by
-     * sysmon (retake USER -> IDLE), plain stores under sched.lock. */
+    /* owner m id << 8 | enum goc__pstate. Stored by acquirep/pidleput;
+     * CAS by sysmon (RUNNING -> RETAKING), see "P ownership" in sched.c. */
     _Atomic uint64_t status;
+    goc__m *_Atomic owner; /* the M in status, for sysmon */
     uint32_t id;
     goc__p *link; /* idle list, under sched.lock */
 
@@ -237,12 +238,13 @@ struct goc__m {
     goc__p *p;     /* held P, or NULL */
     goc__p *nextp; /* P handed by startm; under sched.lock */
     uint32_t id;
-    int rtdepth;       /* > 0: in the runtime (see invariants) */
-    bool spinning;     /* looking for work; counted in nmspinning */
-    bool lostp;        /* sysmon took p while we ran user code */
-    goc__note park;    /* where the idle M sleeps */
-    goc__m *schedlink; /* idle M list, under sched.lock */
-    goc__m *allnext;   /* all Ms, append-only */
+    int rtdepth;           /* > 0: in the runtime (see invariants); M only */
+    _Atomic uint32_t inrt; /* rtdepth > 0, for sysmon (P ownership, sched.c) */
+    bool spinning;         /* looking for work; counted in nmspinning */
+    bool lostp;            /* sysmon took p while we ran user code */
+    goc__note park;        /* where the idle M sleeps */
+    goc__m *schedlink;     /* idle M list, under sched.lock */
+    goc__m *allnext;       /* all Ms, append-only */
     pthread_t thread;
     uint64_t rand; /* fastrand state */
 
@@ -390,6 +392,10 @@ void goc__gentry(void *unused);
 /* ---- misc ------------------------------------------------------------- */
 
 uint32_t goc__fastrand(goc__m *m);
+/* membarrier(PRIVATE_EXPEDITED) is available (P ownership, sched.c). */
+extern bool goc__membarrier_ok;
+void goc__membarrier_init(void);
+void goc__membarrier(void);
 int goc__ncpu(void);
 int goc__maxprocs_compute(void);
 void goc__signals_init(void);

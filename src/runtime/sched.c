@@ -58,28 +58,77 @@ goc__g *goc__getg(void)
     return m->curg;
 }
 
-/* ---- entering and leaving the runtime --------------------------------- */
+/* ---- entering and leaving the runtime --------------------------------- *
+ *
+ * P ownership. An M owns its P (p->status == RUNNING|m->id) from acquirep
+ * until it gives the P up or sysmon retakes it; m->inrt says whether the
+ * M is in the runtime (touching its P) or running goroutine code, where
+ * sysmon may take the P away. Entering the runtime is a store and a load,
+ * no locked instruction:
+ *     M:       inrt = 1;  barrier;  check p->status == RUNNING|me
+ *     sysmon:  CAS p->status RUNNING|me -> RETAKING|me;  barrier;  read inrt
+ * With a barrier on both sides at least one of them sees the other's
+ * write (Dekker). sysmon's barrier is membarrier(PRIVATE_EXPEDITED), which
+ * runs a full fence on every thread of the process, so the M's side needs
+ * only a compiler barrier (a full fence where membarrier is missing). If
+ * sysmon sees inrt = 1 it puts RUNNING|me back and the M, which may have
+ * seen RETAKING, waits for that; otherwise the P is gone and the M, on
+ * seeing RETAKING or IDLE or another owner, takes the lost-P path.
+ */
 
-/* Take back our P after sysmon retook it: get any idle P, or park this G
- * on the global queue until an M with a P picks it up. Returns the P held
- * when we run again (depth 1). */
+bool goc__membarrier_ok;
+
+/* The P this M still owns after raising inrt, or NULL if it lost it. */
+static goc__p *enter_slow(goc__m *m, goc__p *p)
+{
+    if (!p)
+        return NULL;
+    uint64_t mine = goc__pstatus(m->id, GOC__P_RUNNING);
+    uint64_t deciding = goc__pstatus(m->id, GOC__P_RETAKING);
+    for (;;) {
+        /* acquire: pairs with sysmon's release when it gives the P back. */
+        uint64_t s = atomic_load_explicit(&p->status, memory_order_acquire);
+        if (s == mine)
+            return p;
+        if (s != deciding)
+            return NULL;
+        sched_yield(); /* sysmon decides within a membarrier */
+    }
+}
+
+static inline goc__p *enter(goc__m *m)
+{
+    goc__p *p = m->p;
+    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
+    if (GOC_LIKELY(goc__membarrier_ok))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    if (GOC_LIKELY(p && atomic_load_explicit(&p->status, memory_order_relaxed) ==
+                            goc__pstatus(m->id, GOC__P_RUNNING)))
+        return p;
+    return enter_slow(m, p);
+}
+
+/* Our P was retaken while we ran user code: get any idle P, or park this
+ * G on the global queue until an M with a P picks it up. Returns the P
+ * held when we run again (depth 1). */
 static goc__p *acquirep_lost(goc__m *m)
 {
     m->p = NULL;
+    m->rtdepth = 1;
     pthread_mutex_lock(&goc__sched.lock);
     goc__p *p = goc__pidleget();
     if (p) {
         goc__sched.nmsys--;
         pthread_mutex_unlock(&goc__sched.lock);
         goc__acquirep(m, p);
-        m->rtdepth = 1;
         return p;
     }
     pthread_mutex_unlock(&goc__sched.lock);
     /* No P: switch to g0, which queues us globally (AFTER_GLOBAL, which
      * also drops nmsys) and idles this M. */
     goc__g *g = m->curg;
-    m->rtdepth = 1;
     m->after = GOC__AFTER_GLOBAL;
     m->afterg = g;
     goc__switch(m, g, &m->g0);
@@ -87,19 +136,35 @@ static goc__p *acquirep_lost(goc__m *m)
     return m->p;
 }
 
+/* Entry from goroutine code in this file: like goc__acquirep_rt, inline,
+ * reloading *mp only if the slow path switched goroutines. */
+static inline goc__p *enter_rt(goc__m **mp)
+{
+    goc__m *m = *mp;
+    if (m->rtdepth++ > 0)
+        return m->p;
+    goc__p *p = enter(m);
+    if (GOC_UNLIKELY(!p)) {
+        p = acquirep_lost(m);
+        *mp = goc__getm();
+    }
+    return p;
+}
+
+/* The M at the entry of a public call, before any switch: one direct
+ * thread-local read (after a switch only goc__getm() is safe). */
+static inline goc__m *entry_m(void)
+{
+    return tls_m;
+}
+
 goc__p *goc__acquirep_rt(goc__m *m)
 {
     if (m->rtdepth++ > 0)
         return m->p;
-    goc__p *p = m->p;
-    uint64_t user = goc__pstatus(m->id, GOC__P_USER);
-    /* acquire: pairs with sysmon's retake and the previous owner's
-     * releases, so the P's queues are ours to touch after this. */
-    if (GOC_LIKELY(p && atomic_compare_exchange_strong_explicit(
-                            &p->status, &user, goc__pstatus(m->id, GOC__P_RUNTIME),
-                            memory_order_acquire, memory_order_relaxed)))
+    goc__p *p = enter(m);
+    if (GOC_LIKELY(p != NULL))
         return p;
-    m->rtdepth = 0;
     return acquirep_lost(m);
 }
 
@@ -107,8 +172,9 @@ void goc__releasep_rt(goc__m *m)
 {
     if (--m->rtdepth > 0)
         return;
-    /* store-release: our P's state is published before sysmon may take it. */
-    atomic_store_explicit(&m->p->status, goc__pstatus(m->id, GOC__P_USER), memory_order_release);
+    /* store-release: our P's state is published before sysmon, reading
+     * inrt = 0 with acquire, may hand the P to another M. */
+    atomic_store_explicit(&m->inrt, 0, memory_order_release);
 }
 
 /* Like goc__acquirep_rt, but never parks: NULL if this M has no P. */
@@ -118,14 +184,12 @@ static goc__p *acquirep_try(goc__m *m)
         m->rtdepth++;
         return m->p;
     }
-    goc__p *p = m->p;
-    uint64_t user = goc__pstatus(m->id, GOC__P_USER);
-    if (p && atomic_compare_exchange_strong_explicit(&p->status, &user,
-                                                     goc__pstatus(m->id, GOC__P_RUNTIME),
-                                                     memory_order_acquire, memory_order_relaxed)) {
+    goc__p *p = enter(m);
+    if (p) {
         m->rtdepth = 1;
         return p;
     }
+    atomic_store_explicit(&m->inrt, 0, memory_order_release);
     return NULL;
 }
 
@@ -286,13 +350,12 @@ static void park_thread(goc__g *g, bool (*unlockf)(goc__g *, void *), void *arg)
 
 void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
 {
-    goc__m *m = goc__getm();
+    goc__m *m = entry_m();
     if (!m || m->curg == &m->g0) {
         park_thread(goc__getg_or_thread(), unlockf, arg);
         return;
     }
-    goc__acquirep_rt(m);
-    m = goc__getm();
+    enter_rt(&m);
     goc__g *g = m->curg;
     g->waitreason = reason;
     m->after = GOC__AFTER_PARK;
@@ -349,13 +412,12 @@ void goc__ready(goc__g *g)
 
 GOC_API void goc_yield(void)
 {
-    goc__m *m = goc__getm();
+    goc__m *m = entry_m();
     if (!m || m->curg == &m->g0) {
         sched_yield();
         return;
     }
-    goc__p *p = goc__acquirep_rt(m);
-    m = goc__getm();
+    goc__p *p = enter_rt(&m);
     goc__g *g = m->curg;
     bool inherit;
     goc__g *next = goc__pick_local(p, &inherit);

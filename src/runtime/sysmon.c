@@ -34,6 +34,31 @@ static bool wants_p(goc__p *p, int64_t now)
     return atomic_load(&goc__sched.runqsize) > 0 && atomic_load(&goc__sched.npidle) == 0;
 }
 
+/* Take p from its owner if the owner runs user code (see "P ownership"
+ * in sched.c); true if it did. */
+static bool try_retake(goc__p *p, uint64_t s)
+{
+    goc__m *m = atomic_load_explicit(&p->owner, memory_order_relaxed);
+    if (!m || m->id != (uint32_t)(s >> 8) || atomic_load_explicit(&m->inrt, memory_order_relaxed))
+        return false;
+    uint64_t deciding = goc__pstatus(m->id, GOC__P_RETAKING);
+    if (!atomic_compare_exchange_strong_explicit(&p->status, &s, deciding, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return false;
+    goc__membarrier();
+    /* acquire: pairs with the owner's release of inrt = 0, so what it did
+     * to the P before leaving the runtime is visible to the next owner. */
+    if (atomic_load_explicit(&m->inrt, memory_order_acquire)) {
+        atomic_store_explicit(&p->status, s, memory_order_release); /* not now */
+        return false;
+    }
+    pthread_mutex_lock(&goc__sched.lock);
+    atomic_store_explicit(&p->status, goc__pstatus(0, GOC__P_IDLE), memory_order_release);
+    goc__sched.nmsys++;
+    pthread_mutex_unlock(&goc__sched.lock);
+    return true;
+}
+
 static bool retake(int64_t now)
 {
     bool any = false;
@@ -41,21 +66,12 @@ static bool retake(int64_t now)
         goc__p *p = goc__sched.allp[i];
         uint64_t s = atomic_load_explicit(&p->status, memory_order_acquire);
         uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-        if ((s & 0xff) != GOC__P_USER || tick != p->sysmon_tick) {
+        if ((s & 0xff) != GOC__P_RUNNING || tick != p->sysmon_tick) {
             p->sysmon_tick = tick;
             p->sysmon_when = now;
             continue;
         }
-        if (now - p->sysmon_when < RETAKE_AFTER || !wants_p(p, now))
-            continue;
-        pthread_mutex_lock(&goc__sched.lock);
-        bool ok =
-            atomic_compare_exchange_strong_explicit(&p->status, &s, goc__pstatus(0, GOC__P_IDLE),
-                                                    memory_order_acq_rel, memory_order_relaxed);
-        if (ok)
-            goc__sched.nmsys++;
-        pthread_mutex_unlock(&goc__sched.lock);
-        if (!ok)
+        if (now - p->sysmon_when < RETAKE_AFTER || !wants_p(p, now) || !try_retake(p, s))
             continue;
         atomic_fetch_add_explicit(&goc__sched.nretake, 1, memory_order_relaxed);
         p->sysmon_when = now;
