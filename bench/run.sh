@@ -69,6 +69,14 @@ for p in "${programs[@]}"; do
         die "missing $build/bench/bench_$p (configure with -DGOC_BENCH=ON and build)"
 done
 
+# One run at a time per build directory: two would share the logs (each run
+# starts by clearing them) and the CPUs, and measure nothing useful.
+exec 9>"$build/.bench.lock"
+if ! flock -n 9; then
+    echo "bench/run.sh: another run on $build is in progress; waiting for it ..." >&2
+    flock 9
+fi
+
 # ---- the machine -------------------------------------------------------------
 
 cpu="$(grep -m 1 -E '^(model name|Model|Hardware)[[:space:]]*:' /proc/cpuinfo | cut -d: -f2- |
@@ -77,7 +85,8 @@ machine="${cpu:-$(uname -m)}, $(nproc) CPUs (nproc), Linux $(uname -r)"
 when="$(date '+%Y-%m-%d %H:%M:%S %Z')"
 commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo 'none')"
 echo "goc benchmarks — $when"
-echo "machine: $machine; load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $machine; load average $load at start"
 
 # ---- the Go twins ------------------------------------------------------------
 
@@ -282,7 +291,8 @@ echo
 
 # The same as Markdown, for the README.
 {
-    echo "Measured $when on $machine; $gover; goc commit $commit."
+    echo "Measured $when on $machine (load average $load at start); $gover;"
+    echo "goc commit $commit."
     echo "Median of $reps run(s) of each program; ratio > 1 means goc is better"
     echo "(goc/Go for rates, Go/goc for times and memory)."
     echo
