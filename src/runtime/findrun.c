@@ -13,9 +13,48 @@
 
 #define STEAL_TRIES 4
 
-/* The global queue; lock held. max 0: take a fair share (and fill p's
- * ring with the rest). */
-goc__g *goc__globrunqget(goc__p *p, int32_t max)
+/* The global run queue is two FIFO lists: goroutines that have run before
+ * (readied, yielded, spilled from a full P) and goroutines that have not
+ * started yet. Takers prefer the first: a burst of a hundred thousand
+ * spawns must not delay every woken sleeper behind it (each start costs
+ * a stack). Every 61st slice a P takes from the second first (fair=true),
+ * so new goroutines always start. All under sched.lock. */
+
+static void gq_push(goc__gqueue *q, goc__g *g)
+{
+    g->schedlink = NULL;
+    if (q->tail)
+        q->tail->schedlink = g;
+    else
+        q->head = g;
+    q->tail = g;
+}
+
+static goc__g *gq_pop(goc__gqueue *q)
+{
+    goc__g *g = q->head;
+    if (g) {
+        q->head = g->schedlink;
+        if (!q->head)
+            q->tail = NULL;
+        g->schedlink = NULL;
+    }
+    return g;
+}
+
+static goc__g *globpop(bool fair)
+{
+    goc__g *g = fair ? gq_pop(&goc__sched.newq) : NULL;
+    if (!g)
+        g = gq_pop(&goc__sched.runq);
+    if (!g)
+        g = gq_pop(&goc__sched.newq);
+    return g;
+}
+
+/* Take from the global queue; lock held. max 0: a fair share, the rest
+ * into p's ring (which must have room: callers' rings are empty). */
+goc__g *goc__globrunqget(goc__p *p, int32_t max, bool fair)
 {
     int32_t size = atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed);
     if (size == 0)
@@ -28,28 +67,16 @@ goc__g *goc__globrunqget(goc__p *p, int32_t max)
     if (n > GOC__RUNQ_SIZE / 2)
         n = GOC__RUNQ_SIZE / 2;
     atomic_store_explicit(&goc__sched.runqsize, size - n, memory_order_relaxed);
-    goc__g *g = goc__sched.runqhead;
-    goc__sched.runqhead = g->schedlink;
-    for (int32_t i = 1; i < n; i++) {
-        goc__g *x = goc__sched.runqhead;
-        goc__sched.runqhead = x->schedlink;
-        goc__runq_put(p, x); /* p's ring is not full: it had room for n */
-    }
-    if (!goc__sched.runqhead)
-        goc__sched.runqtail = NULL;
-    g->schedlink = NULL;
+    goc__g *g = globpop(fair);
+    for (int32_t i = 1; i < n; i++)
+        goc__runq_put(p, globpop(false));
     return g;
 }
 
 /* Lock held. */
 void goc__globrunqput(goc__g *g)
 {
-    g->schedlink = NULL;
-    if (goc__sched.runqtail)
-        goc__sched.runqtail->schedlink = g;
-    else
-        goc__sched.runqhead = g;
-    goc__sched.runqtail = g;
+    gq_push(g->sp ? &goc__sched.runq : &goc__sched.newq, g);
     atomic_fetch_add_explicit(&goc__sched.runqsize, 1, memory_order_seq_cst);
 }
 
@@ -115,7 +142,7 @@ top:;
     *inherit = false;
     if (atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sched.lock);
-        g = goc__globrunqget(p, 0);
+        g = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);
         if (g)
             goto found;
@@ -141,7 +168,7 @@ top:;
     /* Nothing: give back the P, then make sure nothing arrived meanwhile. */
     pthread_mutex_lock(&goc__sched.lock);
     if (atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
-        g = goc__globrunqget(p, 0);
+        g = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);
         goto found;
     }

@@ -258,9 +258,14 @@ struct goc__m {
 
 /* ---- the scheduler's global state (sched.c) --------------------------- */
 
+typedef struct goc__gqueue {
+    goc__g *head, *tail; /* linked through schedlink */
+} goc__gqueue;
+
 struct goc__sched {
     pthread_mutex_t lock;         /* guards the fields marked [L] */
-    goc__g *runqhead, *runqtail;  /* [L] global run queue */
+    goc__gqueue runq;             /* [L] global run queue: started Gs */
+    goc__gqueue newq;             /* [L] and Gs not started yet (findrun.c) */
     _Atomic int32_t runqsize;     /* [L] written; read without the lock */
     goc__p *pidle;                /* [L] idle Ps */
     _Atomic int32_t npidle;       /* [L] written; read without the lock */
@@ -335,7 +340,7 @@ void goc__wakep_timer(void);
 
 /* Global run queue. sched.lock must be held. */
 void goc__globrunqput(goc__g *g);
-goc__g *goc__globrunqget(goc__p *p, int32_t max);
+goc__g *goc__globrunqget(goc__p *p, int32_t max, bool fair);
 
 /* Ps and Ms (proc.c). sched.lock held for the list operations. */
 goc__p *goc__pidleget(void);

@@ -289,7 +289,7 @@ goc__g *goc__pick_local(goc__p *p, bool *inherit)
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     if (tick % 61 == 0 && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sched.lock);
-        goc__g *g = goc__globrunqget(p, 1);
+        goc__g *g = goc__globrunqget(p, 1, true);
         pthread_mutex_unlock(&goc__sched.lock);
         if (g)
             return g;
@@ -423,7 +423,7 @@ GOC_API void goc_yield(void)
     goc__g *next = goc__pick_local(p, &inherit);
     if (!next && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sched.lock);
-        next = goc__globrunqget(p, 0);
+        next = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);
         inherit = false;
     }
