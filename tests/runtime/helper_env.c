@@ -23,6 +23,7 @@ __attribute__((noinline)) static void use_stack(void *arg)
     (void)arg;
     unsigned char *buf = alloca(use_bytes);
     memset(buf, 0x5a, use_bytes);
+    __asm__ volatile("" : : "r"(buf) : "memory"); /* really write it */
     unsigned sum = 0;
     for (size_t i = 0; i < use_bytes; i += 4096)
         sum += buf[i];

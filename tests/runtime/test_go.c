@@ -58,16 +58,15 @@ Test(go, invalid_arguments_are_einval, .timeout = 10)
 /* ---- options ------------------------------------------------------------ */
 
 static atomic_long opt_done;
-static volatile unsigned char sink;
-
 __attribute__((noinline)) static void use_locals(size_t bytes)
 {
     unsigned char *buf = alloca(bytes);
     memset(buf, 0xa5, bytes);
+    test_use_memory(buf);
     unsigned sum = 0;
     for (size_t i = 0; i < bytes; i += 512)
         sum += buf[i];
-    sink = (unsigned char)sum;
+    test_sink(sum);
 }
 
 static void use_8k(void *arg)
@@ -83,7 +82,7 @@ static void big_array_1m(void *arg)
     volatile unsigned char big[1 << 20];
     memset((unsigned char *)big, 1, sizeof big);
     big[sizeof big - 1] = 2;
-    sink = big[12345] + big[sizeof big - 1];
+    test_sink(big[12345] + big[sizeof big - 1]);
     atomic_fetch_add(&opt_done, 1);
 }
 
@@ -93,9 +92,10 @@ __attribute__((noinline)) static void use_megabytes(int n)
 {
     unsigned char *buf = alloca(1 << 20);
     memset(buf, n, 1 << 20);
+    test_use_memory(buf);
     if (n > 1)
         use_megabytes(n - 1);
-    sink = buf[n];
+    test_sink(buf[n]);
 }
 
 static void use_6m(void *arg)
@@ -352,7 +352,7 @@ static void libc_heavy(void *arg)
     localtime_r(&now, &tm);
     GO_CHECK(strftime(buf, sizeof buf, "%c %Z", &tm) > 0, "strftime");
     unsigned sum = frame_recursion(depth);
-    sink = (unsigned char)sum;
+    test_sink(sum);
     atomic_fetch_add(&heavy_done, 1);
 }
 
@@ -424,10 +424,16 @@ Test(go, concurrent_first_goc_go, .timeout = 20)
 
 /* ---- out of memory ------------------------------------------------------ */
 
-static void park_hour(void *arg)
+static atomic_int oom_release;
+static atomic_long oom_parked_done;
+
+/* Waits without timers (they would need memory too): only yields. */
+static void park_until_release(void *arg)
 {
     (void)arg;
-    goc_sleep(GOC_HOUR);
+    while (!atomic_load(&oom_release))
+        goc_yield();
+    atomic_fetch_add(&oom_parked_done, 1);
 }
 
 static atomic_long after_oom_ran;
@@ -479,26 +485,28 @@ static int main_oom(void *arg)
     struct rlimit old, lim;
     getrlimit(RLIMIT_AS, &old);
     lim = old;
-    lim.rlim_cur = (rlim_t)(vm_size_kib() + 64 * 1024) * 1024; /* 64 MiB more */
+    lim.rlim_cur = (rlim_t)(vm_size_kib() + 16 * 1024) * 1024; /* 16 MiB more */
     GO_CHECK(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit");
     int r = 0;
-    while (o->spawned < 2000000 && (r = goc_go(park_hour, NULL)) == 0)
+    while (o->spawned < 2000000 && (r = goc_go(park_until_release, NULL)) == 0)
         o->spawned++;
     o->err = r;
-    /* The runtime goes on: timers fire, the scheduler runs main. */
-    goc_sleep(GOC_MILLISECOND);
-    goc_yield();
     setrlimit(RLIMIT_AS, &old);
-    /* With memory back, spawning works again. */
+    /* With memory back, the runtime goes on: what was spawned runs, and
+     * spawning works again. */
+    atomic_store(&oom_release, 1);
     for (int i = 0; i < 10; i++)
         GO_CHECK(goc_go(after_oom, NULL) == 0, "goc_go after memory came back");
-    GO_CHECK(go_wait_ge(&after_oom_ran, 10, 5000), "goroutines spawned after ENOMEM did not run");
+    GO_CHECK(go_wait_ge(&after_oom_ran, 10, 20000), "goroutines spawned after ENOMEM did not run");
+    GO_CHECK(go_wait_ge(&oom_parked_done, o->spawned, 30000),
+             "%ld of %ld goroutines spawned before ENOMEM finished", atomic_load(&oom_parked_done),
+             o->spawned);
     return 0;
 }
 
 /* When no stack can be allocated goc_go returns -ENOMEM and the runtime keeps
  * working. */
-Test(go, enomem_leaves_runtime_working, .timeout = 30)
+Test(go, enomem_leaves_runtime_working, .timeout = 60)
 {
     if (TEST_ASAN || TEST_TSAN || test_on_valgrind())
         cr_skip_test("address-space limits break sanitizers and valgrind");

@@ -385,3 +385,153 @@ Test(sched, blocked_reads_do_not_starve_others, .timeout = 20)
     cr_assert_lt(flag_late, 250 * GOC_MILLISECOND * test_slack(), "flagger ran after %lld ms",
                  (long long)test_ms(flag_late));
 }
+
+/* ---- the global run queue ---------------------------------------------- */
+
+static atomic_int gq_release;
+static atomic_long gq_done;
+
+static void gq_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&gq_release))
+        goc_yield();
+    atomic_fetch_add(&gq_done, 1);
+}
+
+static void *gq_watchdog(void *arg)
+{
+    (void)arg;
+    test_nap_ms(3000);
+    atomic_store(&gq_release, 1); /* let the test end if main starved */
+    return NULL;
+}
+
+static int main_global_queue(void *arg)
+{
+    int64_t *resume_late = arg;
+    int n = 4 * goc_maxprocs();
+    for (int i = 0; i < n; i++)
+        GO_CHECK(goc_go(gq_yielder, NULL) == 0, "goc_go");
+    goc_yield();
+    /* Hold the thread without entering the runtime: the monitor hands main's
+     * P to the yielders meanwhile, so main comes back without a P. */
+    busy_ns(100 * GOC_MILLISECOND);
+    pthread_t t;
+    pthread_create(&t, NULL, gq_watchdog, NULL);
+    pthread_detach(t);
+    int64_t t0 = goc_now();
+    goc_yield(); /* must get a P back although every P runs yielders */
+    *resume_late = atomic_load(&gq_release) ? -1 : goc_now() - t0;
+    atomic_store(&gq_release, 1);
+    GO_CHECK(go_wait_ge(&gq_done, n, 5000), "%ld of %d yielders stopped", atomic_load(&gq_done), n);
+    return 0;
+}
+
+/* A goroutine that lost its P (or any goroutine in the global run queue) is
+ * not starved by goroutines that keep yielding on every P: Go's scheduler
+ * looks at the global queue every 61st tick. */
+Test(sched, global_queue_not_starved_by_yielders, .timeout = 20)
+{
+    int64_t late = 0;
+    cr_assert_eq(goc_run(main_global_queue, &late), 0);
+    GO_CHECK_REPORT();
+    cr_log_info("main resumed %lld us after its yield", (long long)late / 1000);
+    cr_assert_geq(late, 0, "main only resumed when the watchdog stopped the yielders (3 s)");
+    cr_assert_lt(late, 500 * GOC_MILLISECOND * test_slack(), "main resumed after %lld ms",
+                 (long long)test_ms(late));
+}
+
+enum { GQ_MARKERS = 2000 };
+static atomic_long gq_marks, gq_marks_late;
+
+static void gq_marker(void *arg)
+{
+    (void)arg;
+    if (atomic_load(&gq_release))
+        atomic_fetch_add(&gq_marks_late, 1);
+    atomic_fetch_add(&gq_marks, 1);
+}
+
+static int main_overflow_to_global(void *arg)
+{
+    (void)arg;
+    int n = 4 * goc_maxprocs();
+    for (int i = 0; i < n; i++)
+        GO_CHECK(goc_go(gq_yielder, NULL) == 0, "goc_go");
+    goc_yield();
+    /* More than a P's local run queue holds: the rest go to the global one. */
+    for (int i = 0; i < GQ_MARKERS; i++)
+        GO_CHECK(goc_go(gq_marker, NULL) == 0, "goc_go");
+    pthread_t t;
+    pthread_create(&t, NULL, gq_watchdog, NULL);
+    pthread_detach(t);
+    go_wait_ge(&gq_marks, GQ_MARKERS, 10000);
+    atomic_store(&gq_release, 1);
+    GO_CHECK(go_wait_ge(&gq_done, n, 5000), "%ld of %d yielders stopped", atomic_load(&gq_done), n);
+    GO_CHECK(go_wait_ge(&gq_marks, GQ_MARKERS, 5000), "%ld of %d markers ran",
+             atomic_load(&gq_marks), GQ_MARKERS);
+    return 0;
+}
+
+/* Goroutines that overflowed into the global run queue run although the
+ * local queues never empty (every P busy with yielding goroutines). */
+Test(sched, overflowed_goroutines_not_starved_by_yielders, .timeout = 30)
+{
+    cr_assert_eq(goc_run(main_overflow_to_global, NULL), 0);
+    GO_CHECK_REPORT();
+    cr_assert_eq(atomic_load(&gq_marks_late), 0,
+                 "%ld of %d spawned goroutines only ran after the yielders stopped (3 s)",
+                 atomic_load(&gq_marks_late), GQ_MARKERS);
+}
+
+static atomic_int many_release;
+static atomic_long many_started;
+
+static void many_yielder(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&many_started, 1);
+    while (!atomic_load(&many_release))
+        goc_yield();
+}
+
+static void *many_watchdog(void *arg)
+{
+    (void)arg;
+    test_nap_ms(10000);
+    atomic_store(&many_release, 1); /* let the test end if main starved */
+    return NULL;
+}
+
+static int main_yield_behind_many(void *arg)
+{
+    int64_t *late = arg;
+    long n = test_scale(100000);
+    for (long i = 0; i < n; i++)
+        GO_CHECK(goc_go(many_yielder, NULL) == 0, "goc_go");
+    pthread_t t;
+    pthread_create(&t, NULL, many_watchdog, NULL);
+    pthread_detach(t);
+    int64_t t0 = goc_now();
+    goc_yield();
+    *late = atomic_load(&many_release) ? -1 : goc_now() - t0;
+    atomic_store(&many_release, 1);
+    return 0;
+}
+
+/* A goroutine that yields behind 100,000 runnable goroutines (most of them
+ * not started yet, all yielding) gets the CPU back after about one turn of
+ * each — tens of milliseconds, as in Go (2 s allowed for a loaded machine) —
+ * not after all the new ones have been started one per 61 slices. */
+Test(sched, yield_resumes_behind_many_goroutines, .timeout = 30)
+{
+    int64_t late = 0;
+    cr_assert_eq(goc_run(main_yield_behind_many, &late), 0);
+    GO_CHECK_REPORT();
+    cr_log_info("main resumed %lld ms after yielding behind %ld goroutines",
+                (long long)test_ms(late), test_scale(100000));
+    cr_assert_geq(late, 0, "main only resumed when the watchdog stopped the yielders (10 s)");
+    cr_assert_lt(late, 2 * GOC_SECOND * test_slack(), "main resumed %lld ms after its yield",
+                 (long long)test_ms(late));
+}

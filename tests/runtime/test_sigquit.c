@@ -94,13 +94,11 @@ static char *dump_to_string(int *ret)
     return r.buf.data;
 }
 
-static volatile int sink;
-
 __attribute__((noinline)) void dump_target_fn(void *arg)
 {
     (void)arg;
     goc_sleep(30 * GOC_SECOND);
-    sink = 1; /* not a tail call: keep this frame on the stack */
+    test_sink(1); /* not a tail call: keep this frame on the stack */
 }
 
 struct dump_result {
@@ -198,29 +196,44 @@ Test(sigquit, goc_dump_from_plain_thread, .timeout = 20)
     free(d.text);
 }
 
+static atomic_long many_parked;
+
+struct dump_many {
+    long n;     /* goroutines to park */
+    int64_t el; /* out: how long goc_dump took */
+};
+
+static void dump_many_target(void *arg)
+{
+    atomic_fetch_add(&many_parked, 1);
+    dump_target_fn(arg);
+}
+
 static int main_dump_many(void *arg)
 {
-    int64_t *el = arg;
-    for (int i = 0; i < 2000; i++)
-        GO_CHECK(goc_go(dump_target_fn, NULL) == 0, "goc_go");
-    goc_sleep(20 * GOC_MILLISECOND);
+    struct dump_many *d = arg;
+    for (long i = 0; i < d->n; i++)
+        GO_CHECK(goc_go(dump_many_target, NULL) == 0, "goc_go");
+    GO_CHECK(go_wait_ge(&many_parked, d->n, 10000), "%ld of %ld started", atomic_load(&many_parked),
+             d->n);
+    goc_sleep(20 * GOC_MILLISECOND); /* all parked in goc_sleep now */
     int fd = open("/dev/null", O_WRONLY);
     int64_t t0 = goc_now();
     GO_CHECK(goc_dump(fd) == 0, "goc_dump");
-    *el = goc_now() - t0;
+    d->el = goc_now() - t0;
     close(fd);
     return 0;
 }
 
-/* Dumping thousands of goroutines finishes promptly. */
-Test(sigquit, goc_dump_many_goroutines, .timeout = 30)
+/* Dumping thousands of parked goroutines finishes promptly. */
+Test(sigquit, goc_dump_many_goroutines, .timeout = 60)
 {
-    int64_t el = 0;
-    cr_assert_eq(goc_run(main_dump_many, &el), 0);
+    struct dump_many d = {test_scale(2000), 0};
+    cr_assert_eq(goc_run(main_dump_many, &d), 0);
     GO_CHECK_REPORT();
-    cr_log_info("dump of 2001 goroutines: %lld ms", (long long)test_ms(el));
-    cr_assert_lt(el, 5 * GOC_SECOND * test_slack(), "goc_dump took %lld ms",
-                 (long long)test_ms(el));
+    cr_log_info("dump of %ld goroutines: %lld ms", d.n + 1, (long long)test_ms(d.el));
+    cr_assert_lt(d.el, 5 * GOC_SECOND * test_slack(), "goc_dump took %lld ms",
+                 (long long)test_ms(d.el));
 }
 
 /* ---- dumps during churn ------------------------------------------------- */

@@ -139,17 +139,20 @@ Test(sleep, ten_thousand_sleepers, .timeout = 30)
     cr_assert_lt(el, 2 * GOC_SECOND * test_slack(), "took %lld ms", (long long)test_ms(el));
 }
 
-enum { ORDER_N = 8 };
+/* Gaps wide enough that OS scheduling delays on a loaded 2-core machine (4
+ * workers) cannot reorder the wakeups. */
+enum { ORDER_N = 6, ORDER_GAP_MS = 40 };
 static int wake_order[ORDER_N];
-static atomic_long order_idx;
+static atomic_long order_idx, order_done;
 
 static void ordered_sleeper(void *arg)
 {
     int k = (int)(intptr_t)arg;
-    goc_sleep((k + 1) * 15 * GOC_MILLISECOND);
+    goc_sleep((k + 1) * ORDER_GAP_MS * GOC_MILLISECOND);
     long i = atomic_fetch_add(&order_idx, 1);
     if (i < ORDER_N)
         wake_order[i] = k;
+    atomic_fetch_add(&order_done, 1); /* publishes wake_order[i] */
 }
 
 static int main_order(void *arg)
@@ -158,7 +161,7 @@ static int main_order(void *arg)
     /* Spawned longest first, so spawn order can't explain the result. */
     for (int k = ORDER_N - 1; k >= 0; k--)
         GO_CHECK(goc_go(ordered_sleeper, (void *)(intptr_t)k) == 0, "goc_go");
-    GO_CHECK(go_wait_ge(&order_idx, ORDER_N, 5000), "sleepers did not all wake");
+    GO_CHECK(go_wait_ge(&order_done, ORDER_N, 5000), "sleepers did not all wake");
     return 0;
 }
 
@@ -168,7 +171,7 @@ Test(sleep, wake_in_deadline_order, .timeout = 10)
     cr_assert_eq(run_main(main_order, NULL), 0);
     for (int i = 0; i < ORDER_N; i++)
         cr_assert_eq(wake_order[i], i, "wake #%d was the %d ms sleeper", i,
-                     (wake_order[i] + 1) * 15);
+                     (wake_order[i] + 1) * ORDER_GAP_MS);
 }
 
 /* ---- plain threads ------------------------------------------------------ */

@@ -84,14 +84,13 @@ Test(stack, overflow_of_unguarded_stack_is_fatal_error, .timeout = 30)
 /* ---- near the limit ----------------------------------------------------- */
 
 static atomic_long near_done;
-static volatile unsigned char sink;
-
 static void use_48k(void *arg)
 {
     (void)arg;
     unsigned char *buf = alloca(48 * 1024);
     memset(buf, 7, 48 * 1024);
-    sink = buf[100] + buf[48 * 1024 - 1];
+    test_use_memory(buf);
+    test_sink(buf[100] + buf[48 * 1024 - 1]);
     atomic_fetch_add(&near_done, 1);
 }
 
@@ -120,7 +119,8 @@ static void touch_stack(void *arg)
     (void)arg;
     unsigned char *buf = alloca(16 * 1024);
     memset(buf, 1, 16 * 1024);
-    sink = buf[5];
+    test_use_memory(buf);
+    test_sink(buf[5]);
     goc_yield();
     atomic_fetch_add(&round_done, 1);
 }

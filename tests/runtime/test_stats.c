@@ -155,24 +155,20 @@ static int main_retake(void *arg)
     goc_read_stats(&st[0]);
     for (int i = 0; i < n; i++)
         GO_CHECK(goc_go(hog, NULL) == 0, "goc_go");
-    /* Every P is now taken by a hog; main can only continue on a P that the
-     * monitor took away from one of them. */
-    goc_sleep(GOC_MILLISECOND);
+    /* As many hogs as Ps: main (or a hog queued behind another) can only
+     * run on a P that the monitor took away from a stuck one. */
+    goc_sleep(50 * GOC_MILLISECOND);
     GO_CHECK(atomic_load(&hog_done) < n, "main ran only after the hogs finished");
     goc_read_stats(&st[1]);
     GO_CHECK(go_wait_ge(&hog_done, n, 5000), "hogs never finished");
     return 0;
 }
 
-/* Handing a P off from a stuck worker shows up in retakes (and needs an
- * extra thread). */
+/* Handing a P off from a stuck worker shows up in retakes. */
 Test(stats, retakes_counted, .timeout = 20)
 {
     goc_stats st[2];
     cr_assert_eq(run_main(main_retake, st), 0);
     cr_assert_gt(st[1].retakes, st[0].retakes, "retakes %llu -> %llu", U(st[0].retakes),
                  U(st[1].retakes));
-    cr_assert_gt(st[1].threads, st[1].maxprocs,
-                 "threads %llu with %llu Ps: no extra worker although every P was stuck",
-                 U(st[1].threads), U(st[1].maxprocs));
 }

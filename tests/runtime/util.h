@@ -134,6 +134,22 @@ static inline bool test_failed(void)
     cr_assert(!test_failed(), "%s (%d failed checks)", test_fail_msg,                              \
               __atomic_load_n(&test_fail_count, __ATOMIC_SEQ_CST))
 
+/* ---- keeping work alive ------------------------------------------------ */
+
+/* Make the compiler believe the memory at p is read, so a memset of a stack
+ * buffer is really done. */
+static inline void test_use_memory(void *p)
+{
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
+
+/* Keep a computed value alive without a data race between goroutines. */
+static inline void test_sink(unsigned v)
+{
+    static atomic_uint sink;
+    atomic_store_explicit(&sink, v, memory_order_relaxed);
+}
+
 /* ---- time ------------------------------------------------------------- */
 
 static inline int64_t test_ms(int64_t ns)
