@@ -97,7 +97,7 @@ GOC_API int goc_maxprocs(void);
 /* Goroutines that exist now (runnable, running or blocked). Any thread. */
 GOC_API size_t goc_numgoroutine(void);
 
-/* The calling goroutine's id (1 for goc_run's main), or 0 on a thread that
+/* The calling goroutine's id (1 for the first goc_run's main), or 0 on a thread that
  * is not a goroutine. Ids are never reused. */
 GOC_API uint64_t goc_id(void);
 

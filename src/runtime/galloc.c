@@ -103,9 +103,9 @@ goc__g *goc__galloc(goc__p *p)
     g->sp = NULL;
     g->stack = (goc__stack){0};
     g->stack_size = 0;
-    g->name = NULL;
+    __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
     g->flags = 0;
-    g->waitreason = NULL;
+    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
     g->m = NULL;
     return g;
 }

@@ -19,13 +19,26 @@ struct run_arg {
     goc__note done;
 };
 
+/* Goroutine 1 is the first goc_run's main, as in Go; ids from goidgen
+ * start at 2. */
+static _Atomic bool main1_taken;
+
+static uint64_t newid(goc__p *p);
+
+static uint64_t mainid(void)
+{
+    if (!atomic_exchange_explicit(&main1_taken, true, memory_order_relaxed))
+        return 1;
+    return newid(NULL);
+}
+
 static uint64_t newid(goc__p *p)
 {
     if (!p)
-        return atomic_fetch_add_explicit(&goc__sched.goidgen, 1, memory_order_relaxed) + 1;
+        return atomic_fetch_add_explicit(&goc__sched.goidgen, 1, memory_order_relaxed) + 2;
     if (p->goid_next == p->goid_end) {
         p->goid_next =
-            atomic_fetch_add_explicit(&goc__sched.goidgen, GOID_BATCH, memory_order_relaxed) + 1;
+            atomic_fetch_add_explicit(&goc__sched.goidgen, GOID_BATCH, memory_order_relaxed) + 2;
         p->goid_end = p->goid_next + GOID_BATCH;
     }
     return p->goid_next++;
@@ -61,12 +74,12 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
             goc__releasep_rt(m);
         return -ENOMEM;
     }
-    g->id = newid(p);
+    __atomic_store_n(&g->id, (flags & GOC__GF_MAIN) ? mainid() : newid(p), __ATOMIC_RELAXED);
     g->fn = fn;
     g->arg = arg;
-    g->name = name;
+    __atomic_store_n(&g->name, name, __ATOMIC_RELAXED);
     g->flags = flags;
-    g->waitreason = NULL;
+    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
     g->stack_size = stack;
     if (!goc__gstart_if_oom(p, g)) {
         goc__gfree_unstarted(p, g);

@@ -357,7 +357,7 @@ void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
     }
     enter_rt(&m);
     goc__g *g = m->curg;
-    g->waitreason = reason;
+    __atomic_store_n(&g->waitreason, reason, __ATOMIC_RELAXED); /* read by dumps */
     m->after = GOC__AFTER_PARK;
     m->afterg = g;
     m->unlockf = unlockf;
@@ -410,6 +410,24 @@ void goc__ready(goc__g *g)
 
 /* ---- public: yield, exit, sleep ---------------------------------------- */
 
+/* One pass over the other Ps for half of a run queue; p's ring is empty. */
+static goc__g *steal_for_yield(goc__m *m, goc__p *p)
+{
+    int32_t n = goc__sched.nprocs;
+    if (n == 1)
+        return NULL;
+    uint32_t start = goc__fastrand(m) % (uint32_t)n;
+    for (int32_t i = 0; i < n; i++) {
+        goc__p *v = goc__sched.allp[(start + (uint32_t)i) % (uint32_t)n];
+        if (v == p)
+            continue;
+        goc__g *g = goc__runq_steal(p, v, false);
+        if (g)
+            return g;
+    }
+    return NULL;
+}
+
 GOC_API void goc_yield(void)
 {
     goc__m *m = entry_m();
@@ -425,6 +443,13 @@ GOC_API void goc_yield(void)
         pthread_mutex_lock(&goc__sched.lock);
         next = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);
+        inherit = false;
+    }
+    if (!next) {
+        /* Balance: a lone yielder must not run ten times as often as the
+         * goroutines queued on a busier P (Go's Gosched goes through the
+         * global queue for the same reason). */
+        next = steal_for_yield(m, p);
         inherit = false;
     }
     if (!next) {

@@ -147,7 +147,7 @@ static int alloc_guarded(goc__stack *s, size_t size)
         return -ENOMEM;
     if (mprotect(p, pagesz, PROT_NONE) != 0) {
         munmap(p, len);
-        return -ENOMEM; /* out of mappings: the caller falls back */
+        return -EMFILE; /* out of mappings: the caller falls back */
     }
     *s = (goc__stack){.lo = p + pagesz, .hi = p + len, .map = p, .maplen = len, .guarded = true};
     return 0;
@@ -171,8 +171,8 @@ static int refill_batch(size_t size)
     for (int i = 0; i < GUARD_BATCH; i++) {
         char *m = p + (size_t)i * len;
         if (mprotect(m, pagesz, PROT_NONE) != 0) {
-            munmap(m, len * (size_t)(GUARD_BATCH - i)); /* out of mappings */
-            break;
+            munmap(m, len * (size_t)(GUARD_BATCH - i));
+            return nbatch > 0 ? 0 : -EMFILE; /* out of mappings */
         }
         batch[nbatch++] =
             (goc__stack){.lo = m + pagesz, .hi = m + len, .map = m, .maplen = len, .guarded = true};
@@ -241,9 +241,13 @@ int goc__stack_alloc(goc__stack *s, size_t size)
 {
     pthread_once(&init_once, stack_init);
     size = round_page(size ? size : default_size);
-    int rc = -ENOMEM;
+    /* -EMFILE: no guard page for want of mappings (our budget, or the
+     * kernel's limit); -ENOMEM: no memory, and no point in falling back. */
+    int rc = -EMFILE;
     if (atomic_load_explicit(&nguarded, memory_order_relaxed) < guard_budget)
         rc = size == default_size ? alloc_guarded_default(s, size) : alloc_guarded(s, size);
+    if (rc == -ENOMEM)
+        return rc;
     if (rc != 0) {
         warn_unguarded();
         rc = size == default_size ? alloc_packed(s, size) : alloc_plain(s, size);

@@ -30,26 +30,51 @@ static const char *state_name(goc__g *g)
     case GOC__G_RUNNING:
         return "running";
     case GOC__G_WAITING:
-    case GOC__G_DUMPING:
-        return g->waitreason ? g->waitreason : "waiting";
+    case GOC__G_DUMPING: {
+        const char *r = __atomic_load_n(&g->waitreason, __ATOMIC_RELAXED);
+        return r ? r : "waiting";
+    }
     default:
         return "dead";
     }
 }
 
-static void print_frames(FILE *f, unw_context_t *uc)
+/* Symbol lookups are slow (libunwind reads the symbol tables each time),
+ * and a dump of thousands of goroutines repeats the same few pcs: cache
+ * them for the length of one dump. */
+#define SYMCACHE 1024
+
+struct sym {
+    unw_word_t ip, off;
+    bool ok;
+    char name[96];
+};
+
+static const struct sym *lookup(struct sym *cache, unw_cursor_t *c, unw_word_t ip, struct sym *tmp)
+{
+    struct sym *e = cache ? &cache[(ip >> 2) % SYMCACHE] : tmp;
+    if (!cache || e->ip != ip) {
+        e->ip = ip;
+        e->ok = unw_get_proc_name(c, e->name, sizeof e->name, &e->off) == 0;
+    }
+    return e;
+}
+
+static void print_frames(FILE *f, unw_context_t *uc, struct sym *cache)
 {
     unw_cursor_t c;
     if (unw_init_local(&c, uc) != 0)
         return;
     for (int i = 0; i < MAX_FRAMES; i++) {
-        unw_word_t ip = 0, off = 0;
-        char name[128];
+        unw_word_t ip = 0;
+        struct sym tmp;
         unw_get_reg(&c, UNW_REG_IP, &ip);
         if (ip == 0)
             break;
-        if (unw_get_proc_name(&c, name, sizeof name, &off) == 0)
-            fprintf(f, "%s(...)\n\t+0x%lx pc=0x%lx\n", name, (unsigned long)off, (unsigned long)ip);
+        const struct sym *s = lookup(cache, &c, ip, &tmp);
+        if (s->ok)
+            fprintf(f, "%s(...)\n\t+0x%lx pc=0x%lx\n", s->name, (unsigned long)s->off,
+                    (unsigned long)ip);
         else
             fprintf(f, "?(...)\n\tpc=0x%lx\n", (unsigned long)ip);
         if (unw_step(&c) <= 0)
@@ -66,23 +91,27 @@ static bool pin(goc__g *g)
                                                    memory_order_acq_rel, memory_order_relaxed);
 }
 
-static void print_g(FILE *f, goc__g *g, goc__g *self)
+static void print_g(FILE *f, goc__g *g, goc__g *self, struct sym *cache)
 {
-    fprintf(f, "goroutine %llu [%s]", (unsigned long long)g->id, state_name(g));
-    if (g->name)
-        fprintf(f, " \"%s\"", g->name);
+    /* Relaxed atomic reads: a G that is not pinned may be recycled while
+     * we print it (the dump is a snapshot); its fields are never torn. */
+    const char *name = __atomic_load_n(&g->name, __ATOMIC_RELAXED);
+    fprintf(f, "goroutine %llu [%s]", (unsigned long long)__atomic_load_n(&g->id, __ATOMIC_RELAXED),
+            state_name(g));
+    if (name)
+        fprintf(f, " \"%s\"", name);
     fprintf(f, ":\n");
     unw_context_t uc;
     if (g == self) {
         unw_getcontext(&uc);
-        print_frames(f, &uc);
+        print_frames(f, &uc, cache);
     } else if (!pin(g)) {
         /* Running, or runnable (it may start running any moment). */
         fprintf(f, "\t(not parked: no backtrace)\n");
     } else {
         unw_getcontext(&uc);
         goc__ctx_unwind_setup(&uc, g->sp);
-        print_frames(f, &uc);
+        print_frames(f, &uc, cache);
         atomic_store_explicit(&g->status, GOC__G_WAITING, memory_order_release);
     }
     fprintf(f, "\n");
@@ -97,15 +126,17 @@ void goc__dump_all(int fd, const char *header)
     if (header)
         fprintf(f, "%s\n\n", header);
     goc__g *self = goc__getg();
+    struct sym *cache = calloc(SYMCACHE, sizeof *cache); /* NULL: no cache */
     if (self)
-        print_g(f, self, self);
+        print_g(f, self, self, cache);
     pthread_mutex_lock(&goc__allg_lock);
     for (goc__g *g = goc__allg; g; g = g->allnext) {
         uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
         if (g != self && st != GOC__G_DEAD && st != GOC__G_IDLE)
-            print_g(f, g, self);
+            print_g(f, g, self, cache);
     }
     pthread_mutex_unlock(&goc__allg_lock);
+    free(cache);
     fclose(f);
 }
 
@@ -131,7 +162,7 @@ static _Noreturn void vfatal(bool all, const char *fmt, va_list ap)
             int d = dup(2);
             FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
             if (f) {
-                print_g(f, g, g);
+                print_g(f, g, g, NULL);
                 fclose(f);
             }
         } else {
