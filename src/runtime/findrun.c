@@ -37,6 +37,8 @@ static goc__g *gq_pop(goc__gqueue *q)
         q->head = g->schedlink;
         if (!q->head)
             q->tail = NULL;
+        else
+            __builtin_prefetch(q->head, 1); /* likely queued by another P */
         g->schedlink = NULL;
     }
     return g;

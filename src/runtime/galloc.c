@@ -91,6 +91,10 @@ goc__g *goc__galloc(goc__p *p)
         if (g) {
             p->gfree = g->schedlink;
             p->ngfree--;
+            /* The next spawn's descriptor was likely freed on another P:
+             * start fetching it now. */
+            if (p->gfree)
+                __builtin_prefetch(p->gfree, 1);
         }
     } else {
         g = gget_global();
@@ -99,14 +103,9 @@ goc__g *goc__galloc(goc__p *p)
         g = slab_alloc();
     if (!g)
         return NULL;
+    /* sp, stack and m are already clear: gfree and switching cleared
+     * them, or the slab was zeroed. The caller sets the rest. */
     g->schedlink = NULL;
-    g->sp = NULL;
-    g->stack = (goc__stack){0};
-    g->stack_size = 0;
-    __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
-    g->flags = 0;
-    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
-    g->m = NULL;
     return g;
 }
 

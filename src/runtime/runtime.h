@@ -137,28 +137,28 @@ enum goc__gflags {
 };
 
 struct goc__g {
-    void *sp;          /* saved sp while not running */
-    goc__stack stack;  /* attached when it first runs (galloc.c) */
-    size_t stack_size; /* requested; 0: default */
-    uint64_t id;
+    /* First cache line: what spawning, switching and queueing touch. */
+    void *sp;                /* saved sp while not running; NULL: not started */
     _Atomic uint32_t status; /* enum goc__gstatus */
     uint32_t flags;
     void (*fn)(void *);
     void *arg;
-    const char *name;       /* user-given, or NULL */
-    const char *waitreason; /* why it is WAITING (static string) */
-    int64_t waitsince;      /* goc_now() when it parked */
-    goc__g *schedlink;      /* global runq / free lists */
+    goc__g *schedlink; /* run queues / free lists */
+    goc__m *m;         /* M running it, NULL if not running */
+    uint64_t id;       /* relaxed atomic stores: dumps read it */
+    size_t stack_size; /* requested; 0: default */
+
+    goc__stack stack;       /* attached when it first runs (galloc.c) */
+    const char *name;       /* user-given, or NULL (relaxed atomic, as id) */
+    const char *waitreason; /* why it is WAITING (relaxed atomic, as id) */
     goc__g *allnext;        /* all-Gs list, under goc__allg_lock */
-    goc__g **allprevp;
-    goc__m *m;             /* M running it, NULL if not running */
-    goc__timer sleeptimer; /* goc_sleep */
-    goc__note threadnote;  /* thread-G: where its thread blocks */
-    void *asan_fake_stack; /* sanitizer fiber state */
+    goc__timer sleeptimer;  /* goc_sleep */
+    goc__note threadnote;   /* thread-G: where its thread blocks */
+    void *asan_fake_stack;  /* sanitizer fiber state */
     void *tsan_fiber;
     const void *asan_bottom; /* g0: bounds of the thread stack, for ASan */
     size_t asan_size;
-};
+} __attribute__((aligned(64)));
 
 /* ---- processors ------------------------------------------------------- */
 
