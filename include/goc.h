@@ -130,6 +130,70 @@ GOC_API void goc_read_stats(goc_stats *st);
  * SIGQUIT does. Any thread. Returns 0. */
 GOC_API int goc_dump(int fd);
 
+/* ---- channels ---------------------------------------------------------
+ *
+ * A channel carries fixed-size elements (elem_size bytes, copied with
+ * memcpy) between goroutines and threads, with Go's semantics: FIFO, an
+ * unbuffered channel is a rendezvous, a buffered one a ring of cap
+ * elements. Element size is the caller's contract: every elem pointer
+ * passed for a channel must point to elem_size bytes (nothing for a
+ * signal channel of size 0). Channels are reference counted: make returns
+ * one reference; the last release frees the channel (goroutines still
+ * blocked on it then are a bug, as a leak is in Go). All functions work
+ * from goroutines and from plain threads (which block).
+ */
+
+typedef struct goc_chan goc_chan;
+
+/* A channel of elem_size-byte elements and capacity cap (0: unbuffered).
+ * NULL if out of memory. */
+GOC_API goc_chan *goc_chan_make(size_t elem_size, size_t cap);
+GOC_API goc_chan *goc_chan_retain(goc_chan *c); /* returns c */
+GOC_API void goc_chan_release(goc_chan *c);     /* NULL is ignored */
+
+/* Send *elem, blocking until a receiver takes it or there is room.
+ * 0; -EPIPE if the channel is closed (or gets closed while waiting);
+ * -EINVAL if c is NULL. */
+GOC_API int goc_chan_send(goc_chan *c, const void *elem);
+/* Receive into *elem (may be NULL to discard), blocking until a value
+ * arrives. 0; -EPIPE when the channel is closed and drained (*elem is
+ * zeroed); -EINVAL if c is NULL. */
+GOC_API int goc_chan_recv(goc_chan *c, void *elem);
+/* Non-blocking forms: -EAGAIN where the blocking form would wait. */
+GOC_API int goc_chan_try_send(goc_chan *c, const void *elem);
+GOC_API int goc_chan_try_recv(goc_chan *c, void *elem);
+/* Close: receivers drain what is buffered, then get -EPIPE; blocked and
+ * later senders get -EPIPE. 0; -EPIPE if already closed; -EINVAL. */
+GOC_API int goc_chan_close(goc_chan *c);
+GOC_API size_t goc_chan_len(goc_chan *c); /* buffered elements now */
+GOC_API size_t goc_chan_cap(goc_chan *c);
+
+typedef enum goc_op { GOC_OP_SEND = 1, GOC_OP_RECV = 2 } goc_op;
+
+typedef struct goc_case {
+    goc_chan *chan; /* NULL: the case is never ready, as a nil channel in Go */
+    goc_op op;
+    void *elem;  /* value to send, or where to store the received one (or NULL) */
+    bool closed; /* out: the case proceeded because the channel was closed */
+} goc_case;
+
+#define GOC_SEND(c, p) ((goc_case){.chan = (c), .op = GOC_OP_SEND, .elem = (void *)(p)})
+#define GOC_RECV(c, p) ((goc_case){.chan = (c), .op = GOC_OP_RECV, .elem = (p)})
+
+/* Go's select: wait until one of the n cases can proceed, perform it and
+ * return its index; among several ready cases one is chosen uniformly at
+ * random. timeout 0: -EAGAIN if none is ready (Go's default case);
+ * timeout > 0: -ETIMEDOUT when it expires; GOC_FOREVER: wait. A send case
+ * on a closed channel proceeds with closed = true and sends nothing (Go
+ * panics there). -EINVAL if cases is NULL with n > 0 or n > 65536. With no
+ * ready-able case and GOC_FOREVER it blocks forever (select {}). */
+GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout);
+
+/* Like time.After: a channel (elem int64_t, cap 1) that receives
+ * goc_now() once, d from now. The caller owns one reference. NULL if out
+ * of memory. */
+GOC_API goc_chan *goc_after(goc_duration d);
+
 /* ---- errors ----------------------------------------------------------- */
 
 /* A message for a negative (or positive) errno value returned by goc.

@@ -58,6 +58,33 @@ void goc__note_sleep(goc__note *n);
  * deadline). Returns true if woken. */
 bool goc__note_sleep_until(goc__note *n, int64_t deadline);
 
+/* ---- a futex mutex (lock.c) ------------------------------------------ */
+
+/* Zero value unlocked. Unlike a pthread mutex it may be released by
+ * another goroutine on the same thread (park's unlockf). Never held
+ * across a blocking call. */
+typedef struct goc__lock {
+    _Atomic uint32_t key;
+} goc__lock;
+
+void goc__lock_slow(goc__lock *l);
+void goc__unlock_slow(goc__lock *l);
+
+static inline void goc__lock_acquire(goc__lock *l)
+{
+    uint32_t v = 0;
+    /* acquire: pairs with the release in goc__lock_release. */
+    if (!atomic_compare_exchange_strong_explicit(&l->key, &v, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        goc__lock_slow(l);
+}
+
+static inline void goc__lock_release(goc__lock *l)
+{
+    if (atomic_exchange_explicit(&l->key, 0, memory_order_release) == 2)
+        goc__unlock_slow(l);
+}
+
 /* ---- stacks (stack.c) ------------------------------------------------- */
 
 typedef struct goc__stack {
@@ -110,6 +137,9 @@ struct goc__timer {
 
 /* Add t (fn, arg and when set) to the current P's heap. In the runtime. */
 void goc__timer_add(goc__p *p, goc__timer *t);
+/* Add t from any context: the current P's heap, or P 0's from a thread
+ * that holds none. */
+void goc__timer_start(goc__timer *t);
 /* Remove t if pending; returns true if it was pending. Any context. */
 bool goc__timer_del(goc__timer *t);
 /* Run p's expired timers. Returns the next pending when, or 0. */

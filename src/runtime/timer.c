@@ -107,11 +107,14 @@ void goc__timer_add(goc__p *p, goc__timer *t)
     if (first)
         update_timer0(p);
     pthread_mutex_unlock(&p->tlock);
-    /* An idle M may be sleeping until a later deadline: wake it. */
+    /* An idle M may be sleeping until a later deadline: wake it; or none
+     * is waiting for timers: wake an idle P's M, which will. */
     if (first) {
         int64_t until = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_acquire);
         if (until != 0 && t->when < until)
             goc__wakep_timer();
+        else if (until == 0)
+            goc__wakep();
     }
 }
 
@@ -190,4 +193,16 @@ int64_t goc__timers_earliest(void)
             best = w;
     }
     return best;
+}
+
+void goc__timer_start(goc__timer *t)
+{
+    goc__m *m = goc__getm();
+    if (m) {
+        goc__p *p = goc__acquirep_rt(m);
+        goc__timer_add(p, t);
+        goc__releasep_rt(goc__getm());
+        return;
+    }
+    goc__timer_add(goc__sched.allp[0], t);
 }
