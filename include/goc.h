@@ -194,6 +194,72 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout);
  * of memory. */
 GOC_API goc_chan *goc_after(goc_duration d);
 
+/* ---- sync -------------------------------------------------------------
+ *
+ * Go's sync primitives. The zero value of each is ready to use
+ * (goc_mutex mu = {0}; static goc_waitgroup wg;). They work from
+ * goroutines and from plain threads (which block), and must not be copied
+ * after first use. Misuse that Go panics on (unlocking an unlocked mutex,
+ * a negative WaitGroup counter) stops the program with a message naming
+ * the goroutine. The fields are private.
+ */
+
+typedef struct goc_mutex {
+    int32_t state_;
+    uint32_t sema_;
+} goc_mutex;
+
+/* sync.Mutex, with Go's normal and starvation modes: a waiter that has
+ * waited over 1 ms gets the lock handed to it, so none starves. */
+GOC_API void goc_mutex_lock(goc_mutex *m);
+GOC_API bool goc_mutex_trylock(goc_mutex *m);
+GOC_API void goc_mutex_unlock(goc_mutex *m);
+
+typedef struct goc_rwmutex {
+    goc_mutex w_;
+    uint32_t writer_sem_, reader_sem_;
+    int32_t reader_count_, reader_wait_;
+} goc_rwmutex;
+
+/* sync.RWMutex: a waiting writer holds off new readers. */
+GOC_API void goc_rwmutex_rlock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_runlock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_lock(goc_rwmutex *m);
+GOC_API void goc_rwmutex_unlock(goc_rwmutex *m);
+
+typedef struct goc_waitgroup {
+    uint64_t state_; /* counter << 32 | waiters */
+    uint32_t sema_;
+} goc_waitgroup;
+
+/* sync.WaitGroup. add with a delta that makes the counter negative stops
+ * the program; wait blocks until the counter is zero. */
+GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int64_t delta);
+GOC_API void goc_waitgroup_done(goc_waitgroup *wg);
+GOC_API void goc_waitgroup_wait(goc_waitgroup *wg);
+
+typedef struct goc_once {
+    uint32_t done_;
+    goc_mutex m_;
+} goc_once;
+
+/* sync.Once: run fn(arg) exactly once over all calls on o; every caller
+ * returns after it has completed. */
+GOC_API void goc_once_do(goc_once *o, void (*fn)(void *arg), void *arg);
+
+typedef struct goc_cond {
+    uint32_t wait_, notify_; /* tickets */
+    uint32_t lock_;
+    void *head_, *tail_;
+} goc_cond;
+
+/* sync.Cond with an explicit mutex: wait atomically unlocks m and parks,
+ * and relocks m before returning (spurious wakeups are possible only as
+ * in Go: recheck the condition in a loop). */
+GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m);
+GOC_API void goc_cond_signal(goc_cond *c);
+GOC_API void goc_cond_broadcast(goc_cond *c);
+
 /* ---- errors ----------------------------------------------------------- */
 
 /* A message for a negative (or positive) errno value returned by goc.

@@ -1,0 +1,94 @@
+/*
+ * cond.c — goc_cond: Go's sync.Cond (runtime notifyList).
+ *
+ * Tickets make wakeups exact: a waiter takes ticket wait++ before it
+ * unlocks the user's mutex; signal wakes the waiter holding ticket
+ * notify++ (or, if that waiter has not queued yet, it will see its ticket
+ * already notified and not sleep); broadcast notifies every ticket taken.
+ * Waiters queue on their own stacks under the list lock.
+ */
+#include "sync/sema.h"
+
+typedef struct condwaiter {
+    goc__g *g;
+    uint32_t ticket;
+    struct condwaiter *next;
+} condwaiter;
+
+static goc__lock *list_lock(goc_cond *c)
+{
+    return (goc__lock *)&c->lock_; /* a goc__lock is one 32-bit word */
+}
+
+static bool unlock_list(goc__g *g, void *arg)
+{
+    (void)g;
+    goc__lock_release(arg);
+    return true;
+}
+
+GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
+{
+    uint32_t t = __atomic_fetch_add(&c->wait_, 1, __ATOMIC_ACQ_REL);
+    goc_mutex_unlock(m);
+    goc__lock_acquire(list_lock(c));
+    /* Already notified (signal ran between our ticket and now)? */
+    if ((int32_t)(t - c->notify_) < 0) {
+        goc__lock_release(list_lock(c));
+    } else {
+        condwaiter w = {.g = goc__getg_or_thread(), .ticket = t};
+        if (c->tail_)
+            ((condwaiter *)c->tail_)->next = &w;
+        else
+            c->head_ = &w;
+        c->tail_ = &w;
+        goc__park(unlock_list, list_lock(c), "sync.Cond.Wait");
+    }
+    goc_mutex_lock(m);
+}
+
+GOC_API void goc_cond_signal(goc_cond *c)
+{
+    if (__atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE) ==
+        __atomic_load_n(&c->notify_, __ATOMIC_ACQUIRE))
+        return;
+    goc__lock_acquire(list_lock(c));
+    uint32_t t = c->notify_;
+    if (t == __atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE)) {
+        goc__lock_release(list_lock(c));
+        return;
+    }
+    __atomic_store_n(&c->notify_, t + 1, __ATOMIC_RELEASE);
+    condwaiter *prev = NULL, *w = c->head_;
+    for (; w; prev = w, w = w->next) {
+        if (w->ticket != t)
+            continue;
+        if (prev)
+            prev->next = w->next;
+        else
+            c->head_ = w->next;
+        if (c->tail_ == w)
+            c->tail_ = prev;
+        break;
+    }
+    goc__lock_release(list_lock(c));
+    if (w)
+        goc__ready(w->g);
+}
+
+GOC_API void goc_cond_broadcast(goc_cond *c)
+{
+    if (__atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE) ==
+        __atomic_load_n(&c->notify_, __ATOMIC_ACQUIRE))
+        return;
+    goc__lock_acquire(list_lock(c));
+    __atomic_store_n(&c->notify_, __atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    condwaiter *w = c->head_;
+    c->head_ = c->tail_ = NULL;
+    goc__lock_release(list_lock(c));
+    while (w) {
+        condwaiter *next = w->next; /* w is gone once its owner runs */
+        goc__ready(w->g);
+        w = next;
+    }
+}
