@@ -138,7 +138,7 @@ static goc__g *findrunnable(goc__m *m, bool *inherit)
 {
 top:;
     goc__p *p = m->p;
-    goc__g *g = goc__pick_local(p, inherit);
+    goc__g *g = goc__pick_local(p, inherit, true);
     if (g)
         goto found;
     *inherit = false;

@@ -398,7 +398,7 @@ void goc__setm(goc__m *m);
 void goc__switch(goc__m *m, goc__g *cur, goc__g *next);
 void goc__after_switch(void);
 /* Next G from p alone (runnext, ring, due timers, global every 61st). */
-goc__g *goc__pick_local(goc__p *p, bool *inherit);
+goc__g *goc__pick_local(goc__p *p, bool *inherit, bool timers);
 void goc__new_slice(goc__p *p, bool inherit);
 _Noreturn void goc__goexit(goc__m *m);
 /* The main goroutine of goc_run finished with result. */

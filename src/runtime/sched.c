@@ -257,7 +257,7 @@ void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
         goc__stackwait_put(next);
         pthread_mutex_unlock(&goc__sched.lock);
         bool inherit;
-        next = goc__pick_local(m->p, &inherit);
+        next = goc__pick_local(m->p, &inherit, false);
         if (!next)
             next = &m->g0;
     }
@@ -280,12 +280,21 @@ void goc__switch(goc__m *m, goc__g *cur, goc__g *next)
 /* ---- picking the next G ------------------------------------------------ */
 
 /* The next G from p alone, or NULL. *inherit: it came from runnext. */
-goc__g *goc__pick_local(goc__p *p, bool *inherit)
+goc__g *goc__pick_local(goc__p *p, bool *inherit, bool timers)
 {
     *inherit = false;
     int64_t t0 = atomic_load_explicit(&p->timer0, memory_order_relaxed);
-    if (t0 != 0)
-        goc__timers_run(p, goc_now());
+    if (t0 != 0) {
+        int64_t now = goc_now();
+        if (t0 <= now) {
+            /* A parking goroutine may still hold the lock its unlockf
+             * releases, and a timer callback may need that lock (a
+             * channel's): then let g0 run the timers, after the switch. */
+            if (!timers)
+                return NULL;
+            goc__timers_run(p, now);
+        }
+    }
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     if (tick % 61 == 0 && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sched.lock);
@@ -326,7 +335,7 @@ void goc__new_slice(goc__p *p, bool inherit)
 static void schedule_from(goc__m *m, goc__g *cur)
 {
     bool inherit;
-    goc__g *next = goc__pick_local(m->p, &inherit);
+    goc__g *next = goc__pick_local(m->p, &inherit, false);
     if (next)
         goc__new_slice(m->p, inherit);
     else
@@ -438,7 +447,7 @@ GOC_API void goc_yield(void)
     goc__p *p = enter_rt(&m);
     goc__g *g = m->curg;
     bool inherit;
-    goc__g *next = goc__pick_local(p, &inherit);
+    goc__g *next = goc__pick_local(p, &inherit, true);
     if (!next && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&goc__sched.lock);
         next = goc__globrunqget(p, 0, false);
