@@ -194,6 +194,76 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout);
  * of memory. */
 GOC_API goc_chan *goc_after(goc_duration d);
 
+/* ---- timers -------------------------------------------------------------
+ *
+ * time.Timer, time.Ticker and time.AfterFunc on the per-P timer heaps.
+ * A goc_timer is reference counted (new returns one reference); release
+ * stops it and drops the reference. Stopping is O(1): a stopped timer is
+ * only marked, and swept from its heap later, so a server can arm and
+ * disarm a deadline per request cheaply. Any thread.
+ */
+
+typedef struct goc_timer goc_timer;
+
+/* A timer whose channel (goc_timer_chan; int64_t, cap 1) receives
+ * goc_now() once, d from now. NULL if out of memory. */
+GOC_API goc_timer *goc_timer_new(goc_duration d);
+/* A ticker: its channel receives goc_now() every period (ticks are dropped
+ * while the channel is full, as Go's). NULL if period <= 0 or ENOMEM. */
+GOC_API goc_timer *goc_ticker_new(goc_duration period);
+/* Run fn(arg) in a new goroutine d from now (time.AfterFunc); it has no
+ * channel. NULL if out of memory. */
+GOC_API goc_timer *goc_after_func(goc_duration d, void (*fn)(void *arg), void *arg);
+/* The timer's channel, borrowed: valid while the caller holds the timer
+ * (retain it to keep it longer). NULL for goc_after_func timers. */
+GOC_API goc_chan *goc_timer_chan(goc_timer *t);
+/* Stop it: true if this prevented a pending fire (time.Timer.Stop). A
+ * value already sent stays in the channel. */
+GOC_API bool goc_timer_stop(goc_timer *t);
+/* Re-arm it for d from now (a ticker: period d; d <= 0 is -EINVAL for a
+ * ticker). Returns 1 if it was pending, 0 if not, or a negative errno. */
+GOC_API int goc_timer_reset(goc_timer *t, goc_duration d);
+GOC_API goc_timer *goc_timer_retain(goc_timer *t);
+GOC_API void goc_timer_release(goc_timer *t); /* also stops it; NULL ignored */
+
+/* ---- context ---------------------------------------------------------------
+ *
+ * Go's context: cancellation, deadlines and request-scoped values that
+ * flow down a tree. Contexts are reference counted; a child holds its
+ * parent. Cancelling a context cancels every descendant. The background
+ * context is static: retain/release do nothing on it. Any thread.
+ */
+
+typedef struct goc_ctx goc_ctx;
+
+/* The root: never cancelled, no deadline, no values. Never NULL. */
+GOC_API goc_ctx *goc_ctx_background(void);
+/* Children. NULL if out of memory (or parent NULL). A child of a context
+ * that is already cancelled starts cancelled. */
+GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent);
+GOC_API goc_ctx *goc_ctx_with_timeout(goc_ctx *parent, goc_duration d);
+/* deadline is a goc_now() time. */
+GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline);
+/* key is compared by address (use the address of a static as Go uses an
+ * unexported type); value is borrowed. */
+GOC_API goc_ctx *goc_ctx_with_value(goc_ctx *parent, const void *key, void *value);
+/* Cancel c and its descendants with -ECANCELED (a no-op on background,
+ * value-only contexts' cancel cancels nothing of the parent). */
+GOC_API void goc_ctx_cancel(goc_ctx *c);
+/* A channel that is closed when c is cancelled (borrowed, valid while c
+ * is held); NULL for a context that can never be cancelled, which
+ * goc_select treats as never ready, as Go treats a nil Done(). */
+GOC_API goc_chan *goc_ctx_done(goc_ctx *c);
+/* 0 while not cancelled; -ECANCELED, or -ETIMEDOUT if the deadline
+ * passed. */
+GOC_API int goc_ctx_err(goc_ctx *c);
+/* The value for key, searching up the tree; NULL if none. */
+GOC_API void *goc_ctx_value(goc_ctx *c, const void *key);
+/* The deadline (a goc_now() time), or 0 if none. */
+GOC_API int64_t goc_ctx_deadline(goc_ctx *c);
+GOC_API goc_ctx *goc_ctx_retain(goc_ctx *c);
+GOC_API void goc_ctx_release(goc_ctx *c); /* NULL ignored */
+
 /* ---- sync -------------------------------------------------------------
  *
  * Go's sync primitives. The zero value of each is ready to use
