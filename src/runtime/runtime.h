@@ -127,12 +127,23 @@ typedef struct goc__timer goc__timer;
 /* Called by the scheduler (in the runtime, holding a P, no locks held). */
 typedef void (*goc__timer_fn)(goc__timer *t, void *arg, int64_t now);
 
+enum goc__tstate {
+    GOC__T_NONE = 0, /* not in a heap */
+    GOC__T_WAITING,  /* in a heap, will fire */
+    GOC__T_DELETED,  /* in a heap, stopped: swept later (O(1) stop) */
+};
+
 struct goc__timer {
     int64_t when; /* monotonic ns; guarded by the owning P's tlock */
     goc__timer_fn fn;
     void *arg;
-    int32_t idx;       /* heap index, -1 when not in a heap */
-    goc__p *_Atomic p; /* heap it is in (NULL: none); written under its tlock */
+    int32_t idx;                  /* heap index, -1 when not in a heap */
+    goc__p *_Atomic p;            /* heap it is in (NULL: none); written under its tlock */
+    _Atomic uint32_t state;       /* enum goc__tstate; changes under the tlock, or by
+                                     goc__timer_stop's CAS WAITING -> DELETED */
+    void (*swept)(goc__timer *t); /* called when a DELETED timer leaves its heap,
+                                     under that heap's lock: must not block or
+                                     take locks (free is fine); may be NULL */
 };
 
 /* Add t (fn, arg and when set) to the current P's heap. In the runtime. */
@@ -142,6 +153,13 @@ void goc__timer_add(goc__p *p, goc__timer *t);
 void goc__timer_start(goc__timer *t);
 /* Remove t if pending; returns true if it was pending. Any context. */
 bool goc__timer_del(goc__timer *t);
+/* O(1): mark a pending t stopped (swept from its heap later); true if it
+ * was pending. Any context. */
+bool goc__timer_stop(goc__timer *t);
+/* Set t to fire at when: moved in place if it is still in a heap (pending,
+ * or stopped and not swept yet), else added to the current P's heap. */
+enum { GOC__REARM_ADDED, GOC__REARM_MOVED_PENDING, GOC__REARM_MOVED_STOPPED };
+int goc__timer_rearm(goc__timer *t, int64_t when);
 /* Run p's expired timers. Returns the next pending when, or 0. */
 int64_t goc__timers_run(goc__p *p, int64_t now);
 /* Try to run another P's timers without blocking on its lock. */
@@ -243,6 +261,7 @@ struct goc__p {
     pthread_mutex_t tlock;
     goc__timer **timers;
     int32_t ntimers, timerscap;
+    _Atomic int32_t ndeleted; /* DELETED timers in the heap */
     _Atomic int64_t timer0;
 
     /* Counters: written by the owner (relaxed), read by anyone. */

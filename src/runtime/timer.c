@@ -66,8 +66,9 @@ static void update_timer0(goc__p *p)
     atomic_store_explicit(&p->timer0, w, memory_order_release);
 }
 
-/* tlock held. */
-static void heap_remove(goc__p *p, goc__timer *t)
+/* tlock held. Returns the state t had (WAITING, or DELETED if it was
+ * stopped: a stop's CAS and this exchange decide who wins). */
+static uint32_t heap_remove(goc__p *p, goc__timer *t)
 {
     int32_t i = t->idx;
     goc__timer *last = p->timers[--p->ntimers];
@@ -77,8 +78,41 @@ static void heap_remove(goc__p *p, goc__timer *t)
         sift_up(p, last->idx);
     }
     t->idx = -1;
+    uint32_t was = atomic_exchange_explicit(&t->state, GOC__T_NONE, memory_order_acq_rel);
+    if (was == GOC__T_DELETED)
+        atomic_fetch_sub_explicit(&p->ndeleted, 1, memory_order_relaxed);
     atomic_store_explicit(&t->p, NULL, memory_order_release);
     atomic_fetch_sub_explicit(&goc__sched.ntimers, 1, memory_order_relaxed);
+    return was;
+}
+
+/* Rebuild p's heap without its DELETED timers once they are a quarter of
+ * it (amortised O(1) per stop). tlock held. */
+static void sweep(goc__p *p)
+{
+    int32_t n = p->ntimers;
+    if (atomic_load_explicit(&p->ndeleted, memory_order_relaxed) <= 64 ||
+        atomic_load_explicit(&p->ndeleted, memory_order_relaxed) < n / 4)
+        return;
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        goc__timer *t = p->timers[i];
+        if (atomic_load_explicit(&t->state, memory_order_relaxed) != GOC__T_DELETED) {
+            place(p, k++, t);
+            continue;
+        }
+        atomic_store_explicit(&t->state, GOC__T_NONE, memory_order_relaxed);
+        t->idx = -1;
+        atomic_store_explicit(&t->p, NULL, memory_order_release);
+        atomic_fetch_sub_explicit(&goc__sched.ntimers, 1, memory_order_relaxed);
+        if (t->swept)
+            t->swept(t);
+    }
+    atomic_store_explicit(&p->ndeleted, 0, memory_order_relaxed);
+    p->ntimers = k;
+    for (int32_t i = k / 2 - 1; i >= 0; i--)
+        sift_down(p, i);
+    update_timer0(p);
 }
 
 static bool heap_grow(goc__p *p)
@@ -99,6 +133,8 @@ void goc__timer_add(goc__p *p, goc__timer *t)
         pthread_mutex_unlock(&p->tlock);
         goc__fatal("out of memory growing the timer heap");
     }
+    sweep(p);
+    atomic_store_explicit(&t->state, GOC__T_WAITING, memory_order_relaxed);
     atomic_store_explicit(&t->p, p, memory_order_release);
     place(p, p->ntimers++, t);
     sift_up(p, t->idx);
@@ -139,13 +175,32 @@ bool goc__timer_del(goc__timer *t)
 }
 
 /* Pop one due timer; tlock held. */
-static goc__timer *pop_due(goc__p *p, int64_t now)
+/* Pop the top if due; tlock held. A timer stopped just now is swept
+ * instead of fired (*again: look at the new top). */
+static goc__timer *pop_due(goc__p *p, int64_t now, bool *again)
 {
+    *again = false;
     if (p->ntimers == 0 || p->timers[0]->when > now)
         return NULL;
     goc__timer *t = p->timers[0];
-    heap_remove(p, t);
+    if (heap_remove(p, t) == GOC__T_DELETED) {
+        if (t->swept)
+            t->swept(t);
+        *again = true;
+        return NULL;
+    }
     return t;
+}
+
+/* Drop DELETED timers from the top of the heap; tlock held. */
+static void drop_deleted_top(goc__p *p)
+{
+    while (p->ntimers > 0 &&
+           atomic_load_explicit(&p->timers[0]->state, memory_order_relaxed) == GOC__T_DELETED) {
+        goc__timer *t = p->timers[0];
+        if (heap_remove(p, t) == GOC__T_DELETED && t->swept)
+            t->swept(t);
+    }
 }
 
 static int64_t run(goc__p *p, int64_t now, bool trylock)
@@ -156,14 +211,19 @@ static int64_t run(goc__p *p, int64_t now, bool trylock)
     } else {
         pthread_mutex_lock(&p->tlock);
     }
-    goc__timer *t;
-    while ((t = pop_due(p, now))) {
+    for (;;) {
+        bool again;
+        drop_deleted_top(p);
+        goc__timer *t = pop_due(p, now, &again);
         update_timer0(p);
+        if (again)
+            continue;
+        if (!t)
+            break;
         pthread_mutex_unlock(&p->tlock);
         t->fn(t, t->arg, now);
         pthread_mutex_lock(&p->tlock);
     }
-    update_timer0(p);
     int64_t next = p->ntimers ? p->timers[0]->when : 0;
     pthread_mutex_unlock(&p->tlock);
     return next;
@@ -205,4 +265,45 @@ void goc__timer_start(goc__timer *t)
         return;
     }
     goc__timer_add(goc__sched.allp[0], t);
+}
+
+bool goc__timer_stop(goc__timer *t)
+{
+    uint32_t w = GOC__T_WAITING;
+    if (!atomic_compare_exchange_strong_explicit(&t->state, &w, GOC__T_DELETED,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
+    if (p)
+        atomic_fetch_add_explicit(&p->ndeleted, 1, memory_order_relaxed);
+    return true;
+}
+
+int goc__timer_rearm(goc__timer *t, int64_t when)
+{
+    for (;;) {
+        goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
+        if (!p) {
+            t->when = when;
+            goc__timer_start(t);
+            return GOC__REARM_ADDED;
+        }
+        pthread_mutex_lock(&p->tlock);
+        if (atomic_load_explicit(&t->p, memory_order_relaxed) != p) {
+            pthread_mutex_unlock(&p->tlock);
+            continue;
+        }
+        uint32_t was = atomic_exchange_explicit(&t->state, GOC__T_WAITING, memory_order_acq_rel);
+        if (was == GOC__T_DELETED)
+            atomic_fetch_sub_explicit(&p->ndeleted, 1, memory_order_relaxed);
+        t->when = when;
+        sift_down(p, t->idx);
+        sift_up(p, t->idx);
+        update_timer0(p);
+        pthread_mutex_unlock(&p->tlock);
+        int64_t until = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_acquire);
+        if (until != 0 && when < until)
+            goc__wakep_timer();
+        return was == GOC__T_WAITING ? GOC__REARM_MOVED_PENDING : GOC__REARM_MOVED_STOPPED;
+    }
 }
