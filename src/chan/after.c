@@ -1,60 +1,26 @@
 /*
- * after.c — goc_after (time.After), and the timeout case of goc_select.
- *
- * A goc__after_t is a heap timer that sends goc_now() on a channel of
- * capacity 1 when it fires. It holds its own reference to the channel;
- * whoever ends the timer — the callback after sending, or goc__after_stop
- * when it removes the timer before it fires — drops that reference and
- * frees the timer. Never both: goc__timer_del succeeds only for a timer
- * that has not been popped to fire.
+ * after.c — goc_after (time.After) and the timeout case of goc_select,
+ * both built on goc_timer (src/time/timer.c), whose reference counting
+ * keeps the timer alive until it has fired or been swept.
  */
 #include "chan/chan.h"
 
-#include <stdlib.h>
-
-struct goc__aftertimer {
-    goc__timer t;
-    goc_chan *c;
-};
-
-static void fire(goc__timer *t, void *arg, int64_t now)
+goc_chan *goc__after_start(goc_duration d, goc_timer **out)
 {
-    goc__after_t *a = arg;
-    (void)t;
-    goc_chan_try_send(a->c, &now); /* cap 1, sent once: never blocks */
-    goc_chan_release(a->c);
-    free(a);
-}
-
-goc_chan *goc__after_start(goc_duration d, goc__after_t **out)
-{
-    if (goc__init() != 0)
+    goc_timer *t = goc_timer_new(d);
+    if (!t)
         return NULL;
-    goc_chan *c = goc_chan_make(sizeof(int64_t), 1);
-    goc__after_t *a = malloc(sizeof *a);
-    if (!c || !a) {
-        goc_chan_release(c);
-        free(a);
-        return NULL;
-    }
-    int64_t now = goc_now();
-    a->c = goc_chan_retain(c);
-    a->t = (goc__timer){.when = d > INT64_MAX - now ? INT64_MAX : now + (d > 0 ? d : 0),
-                        .fn = fire,
-                        .arg = a,
-                        .idx = -1};
+    goc_chan *c = goc_chan_retain(goc_timer_chan(t));
     if (out)
-        *out = a;
-    goc__timer_start(&a->t);
+        *out = t;
+    else
+        goc__timer_unref(t); /* runs on, unstoppable, until it fires */
     return c;
 }
 
-void goc__after_stop(goc_chan *c, goc__after_t *a)
+void goc__after_stop(goc_chan *c, goc_timer *t)
 {
-    if (goc__timer_del(&a->t)) {
-        goc_chan_release(a->c);
-        free(a);
-    }
+    goc_timer_release(t); /* stops it unless it fired */
     goc_chan_release(c);
 }
 

@@ -38,8 +38,8 @@ typedef struct scase {
 typedef struct selstate {
     scase *cases; /* n user cases, then the timeout case */
     uint32_t ncases;
-    uint16_t *pollorder; /* indices into cases */
-    uint16_t *lockorder; /* indices, sorted by channel address */
+    uint32_t *pollorder; /* indices into cases */
+    uint32_t *lockorder; /* indices, sorted by channel address */
     uint32_t nlock;      /* distinct non-NULL channels in lockorder */
     goc__sudog *sudogs;
 } selstate;
@@ -63,7 +63,7 @@ static void shuffle(selstate *st)
     for (uint32_t i = 0; i < st->ncases; i++) {
         uint32_t j = rnd() % (i + 1);
         st->pollorder[i] = st->pollorder[j];
-        st->pollorder[j] = (uint16_t)i;
+        st->pollorder[j] = i;
     }
 }
 
@@ -80,7 +80,7 @@ static void sort_locks(selstate *st)
             st->lockorder[j] = st->lockorder[j - 1];
             j--;
         }
-        st->lockorder[j] = (uint16_t)i;
+        st->lockorder[j] = i;
     }
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -243,22 +243,22 @@ static int run(selstate *st, goc_case *cases, uint32_t n, goc_duration timeout)
 
 GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
 {
-    if ((n > 0 && !cases) || n >= MAX_CASES)
+    if ((n > 0 && !cases) || n > MAX_CASES)
         return -EINVAL;
     uint32_t total = (uint32_t)n + 1; /* room for the timeout case */
     scase small_cases[SMALL + 1];
-    uint16_t small_poll[SMALL + 1], small_lock[SMALL + 1];
+    uint32_t small_poll[SMALL + 1], small_lock[SMALL + 1];
     goc__sudog small_sudogs[SMALL + 1];
     selstate st = {small_cases, 0, small_poll, small_lock, 0, small_sudogs};
     void *heap = NULL;
     if (n > SMALL) {
-        size_t sz = total * (sizeof(scase) + 2 * sizeof(uint16_t) + sizeof(goc__sudog));
+        size_t sz = total * (sizeof(scase) + 2 * sizeof(uint32_t) + sizeof(goc__sudog));
         heap = malloc(sz);
         if (!heap)
             return -ENOMEM;
         st.sudogs = heap;
         st.cases = (scase *)(st.sudogs + total);
-        st.pollorder = (uint16_t *)(st.cases + total);
+        st.pollorder = (uint32_t *)(st.cases + total);
         st.lockorder = st.pollorder + total;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -270,7 +270,7 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
         }
     }
     st.ncases = (uint32_t)n;
-    goc__after_t *timer = NULL;
+    goc_timer *timer = NULL;
     int64_t tval;
     if (timeout > 0 && n > 0) {
         goc_chan *tc = goc__after_start(timeout, &timer);

@@ -32,6 +32,11 @@ static void unref(goc_timer *t)
     }
 }
 
+void goc__timer_unref(goc_timer *t)
+{
+    unref(t);
+}
+
 static void swept(goc__timer *rt)
 {
     unref((goc_timer *)rt);
@@ -137,10 +142,12 @@ GOC_API bool goc_timer_stop(goc_timer *t)
     if (!t)
         return false;
     goc__lock_acquire(&t->lock);
+    bool active = !t->stopped; /* a ticker is pending until stopped, even
+                                  while a tick is being delivered */
     t->stopped = true;
     bool was = goc__timer_stop(&t->rt);
     goc__lock_release(&t->lock);
-    return was;
+    return t->period > 0 ? active : was;
 }
 
 GOC_API int goc_timer_reset(goc_timer *t, goc_duration d)
@@ -148,11 +155,12 @@ GOC_API int goc_timer_reset(goc_timer *t, goc_duration d)
     if (!t || (t->period > 0 && d <= 0))
         return -EINVAL;
     goc__lock_acquire(&t->lock);
+    bool active = !t->stopped;
     if (t->period > 0)
         t->period = d;
     int rc = arm(t, deadline(d));
     goc__lock_release(&t->lock);
-    return rc;
+    return t->period > 0 ? active : rc;
 }
 
 GOC_API goc_timer *goc_timer_retain(goc_timer *t)
