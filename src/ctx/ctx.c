@@ -151,9 +151,9 @@ GOC_API void goc_ctx_cancel(goc_ctx *c)
 {
     if (!c || c->kind != CANCEL)
         return;
+    detach(c);
     goc_ctx_retain(c);
     cancel_tree(c, -ECANCELED);
-    detach(c);
 }
 
 static goc_ctx *new_ctx(goc_ctx *parent, enum kind kind)
@@ -205,8 +205,8 @@ GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent)
 static void deadline_fired(void *arg)
 {
     goc_ctx *c = arg;
+    detach(c);                  /* first: cancel_tree may free c */
     cancel_tree(c, -ETIMEDOUT); /* consumes the timer's reference */
-    detach(c);
 }
 
 GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
@@ -218,9 +218,9 @@ GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
     c->deadline = deadline;
     int64_t d = deadline - goc_now();
     if (d <= 0) {
+        detach(c);
         goc_ctx_retain(c);
         cancel_tree(c, -ETIMEDOUT);
-        detach(c);
         return c;
     }
     goc_ctx_retain(c); /* the timer's */
