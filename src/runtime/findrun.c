@@ -14,11 +14,12 @@
 #define STEAL_TRIES 4
 
 /* The global run queue is two FIFO lists: goroutines that have run before
- * (readied, yielded, spilled from a full P) and goroutines that have not
- * started yet. Takers prefer the first: a burst of a hundred thousand
- * spawns must not delay every woken sleeper behind it (each start costs
- * a stack). Every 61st slice a P takes from the second first (fair=true),
- * so new goroutines always start. All under sched.lock. */
+ * (readied, yielded, spilled from a full P, or queued by a worker that
+ * lost its P) and goroutines that have not started yet. Takers prefer the
+ * first: a burst of a hundred thousand spawns must not delay every woken
+ * sleeper behind it (each start costs a stack). The every-61st-slice
+ * fairness check (fair=true) alternates between the two, so neither can
+ * starve while local work keeps a P busy. All under sched.lock. */
 
 static void gq_push(goc__gqueue *q, goc__g *g)
 {
@@ -46,7 +47,8 @@ static goc__g *gq_pop(goc__gqueue *q)
 
 static goc__g *globpop(bool fair)
 {
-    goc__g *g = fair ? gq_pop(&goc__sched.newq) : NULL;
+    static uint32_t turn; /* under sched.lock */
+    goc__g *g = fair && (turn++ & 1) ? gq_pop(&goc__sched.newq) : NULL;
     if (!g)
         g = gq_pop(&goc__sched.runq);
     if (!g)
