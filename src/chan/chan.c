@@ -140,29 +140,29 @@ static int chan_send(goc_chan *c, const void *elem, bool block)
 {
     if (!c)
         return -EINVAL;
+    goc__m *m = goc__enter(); /* see goc__enter: no P loss while locked */
+    int rc = 0;
     goc__lock_acquire(&c->lock);
+    goc__sudog *r;
     if (c->closed) {
         goc__lock_release(&c->lock);
-        return -EPIPE;
-    }
-    goc__sudog *r = goc__waitq_dequeue(&c->recvq);
-    if (r) {
+        rc = -EPIPE;
+    } else if ((r = goc__waitq_dequeue(&c->recvq))) {
         goc__chan_send_to(c, r, elem);
-        return 0;
-    }
-    if (c->qcount < c->cap) {
+    } else if (c->qcount < c->cap) {
         buf_put(c, elem);
         goc__lock_release(&c->lock);
-        return 0;
-    }
-    if (!block) {
+    } else if (!block) {
         goc__lock_release(&c->lock);
-        return -EAGAIN;
+        rc = -EAGAIN;
+    } else {
+        goc__sudog s = {.g = goc__getg_or_thread(), .elem = (void *)elem, .c = c};
+        goc__waitq_enqueue(&c->sendq, &s);
+        goc__park_m(&m, unlock_chan, c, "chan send");
+        rc = s.success ? 0 : -EPIPE;
     }
-    goc__sudog s = {.g = goc__getg_or_thread(), .elem = (void *)elem, .c = c};
-    goc__waitq_enqueue(&c->sendq, &s);
-    goc__park(unlock_chan, c, "chan send");
-    return s.success ? 0 : -EPIPE;
+    goc__leave(m);
+    return rc;
 }
 
 GOC_API int goc_chan_send(goc_chan *c, const void *elem)
@@ -215,31 +215,31 @@ static int chan_recv(goc_chan *c, void *elem, bool block)
 {
     if (!c)
         return -EINVAL;
+    goc__m *m = goc__enter();
+    int rc = 0;
     goc__lock_acquire(&c->lock);
-    goc__sudog *s = goc__waitq_dequeue(&c->sendq);
-    if (s) {
+    goc__sudog *s;
+    if ((s = goc__waitq_dequeue(&c->sendq))) {
         goc__chan_recv_from(c, s, elem);
-        return 0;
-    }
-    if (c->qcount > 0) {
+    } else if (c->qcount > 0) {
         buf_take(c, elem);
         goc__lock_release(&c->lock);
-        return 0;
-    }
-    if (c->closed) {
+    } else if (c->closed) {
         goc__lock_release(&c->lock);
         if (elem && c->elemsize)
             memset(elem, 0, c->elemsize);
-        return -EPIPE;
-    }
-    if (!block) {
+        rc = -EPIPE;
+    } else if (!block) {
         goc__lock_release(&c->lock);
-        return -EAGAIN;
+        rc = -EAGAIN;
+    } else {
+        goc__sudog r = {.g = goc__getg_or_thread(), .elem = elem, .c = c};
+        goc__waitq_enqueue(&c->recvq, &r);
+        goc__park_m(&m, unlock_chan, c, "chan receive");
+        rc = r.success ? 0 : -EPIPE; /* close zeroed *elem */
     }
-    goc__sudog r = {.g = goc__getg_or_thread(), .elem = elem, .c = c};
-    goc__waitq_enqueue(&c->recvq, &r);
-    goc__park(unlock_chan, c, "chan receive");
-    return r.success ? 0 : -EPIPE; /* close zeroed *elem */
+    goc__leave(m);
+    return rc;
 }
 
 GOC_API int goc_chan_recv(goc_chan *c, void *elem)

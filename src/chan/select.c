@@ -176,7 +176,7 @@ static bool try_case(selstate *st, uint32_t k, bool *closed)
 }
 
 /* Passes 2 and 3: wait on every case; return the winner's index. */
-static uint32_t wait_all(selstate *st, bool *closed)
+static uint32_t wait_all(selstate *st, bool *closed, goc__m **mp)
 {
     goc__selwait sw = {0};
     goc__g *g = goc__getg_or_thread();
@@ -188,7 +188,7 @@ static uint32_t wait_all(selstate *st, bool *closed)
         *s = (goc__sudog){.g = g, .elem = cs->elem, .c = cs->c, .sel = &sw, .caseidx = i};
         goc__waitq_enqueue(cs->op == GOC_OP_SEND ? &cs->c->sendq : &cs->c->recvq, s);
     }
-    goc__park(unlock_all_f, st, "select");
+    goc__park_m(mp, unlock_all_f, st, "select");
     lock_all(st);
     for (uint32_t i = 0; i < st->ncases; i++) {
         scase *cs = &st->cases[i];
@@ -201,24 +201,27 @@ static uint32_t wait_all(selstate *st, bool *closed)
     return sw.winner->caseidx;
 }
 
-static int select_none(goc_duration timeout)
+static int select_none(goc_duration timeout, goc__m **mp)
 {
     if (timeout == 0)
         return -EAGAIN;
     if (timeout > 0) {
+        goc__leave(*mp);
         goc_sleep(timeout);
+        *mp = goc__enter();
         return -ETIMEDOUT;
     }
-    goc__park(NULL, NULL, "select (no cases)"); /* forever, as select {} */
+    goc__park_m(mp, NULL, NULL, "select (no cases)"); /* forever, as select {} */
     return -EAGAIN;
 }
 
-static int run(selstate *st, goc_case *cases, uint32_t n, goc_duration timeout)
+/* In the runtime (goc__enter) from before the first lock to the end. */
+static int run(selstate *st, goc_case *cases, uint32_t n, goc_duration timeout, goc__m **mp)
 {
     shuffle(st);
     sort_locks(st);
     if (st->nlock == 0)
-        return select_none(timeout);
+        return select_none(timeout, mp);
     bool closed = false;
     lock_all(st);
     for (uint32_t i = 0; i < st->ncases; i++) {
@@ -234,7 +237,7 @@ static int run(selstate *st, goc_case *cases, uint32_t n, goc_duration timeout)
         unlock_all(st);
         return -EAGAIN;
     }
-    uint32_t k = wait_all(st, &closed);
+    uint32_t k = wait_all(st, &closed, mp);
     if (k == n)
         return -ETIMEDOUT;
     cases[k].closed = closed;
@@ -281,7 +284,9 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
         st.cases[n] = (scase){tc, GOC_OP_RECV, &tval};
         st.ncases = total;
     }
-    int rc = run(&st, cases, (uint32_t)n, timeout);
+    goc__m *m = goc__enter();
+    int rc = run(&st, cases, (uint32_t)n, timeout, &m);
+    goc__leave(m);
     if (st.ncases == total)
         goc__after_stop(st.cases[n].c, timer);
     free(heap);

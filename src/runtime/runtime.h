@@ -378,6 +378,13 @@ void goc__releasep_rt(goc__m *m);
  * returns false g is made runnable again at once. reason is a static
  * string shown in dumps ("sleep", "chan receive", ...). Not in the runtime. */
 void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason);
+/* The same, for an operation that takes a lock before it parks: enter the
+ * runtime first (goc__enter; NULL on a plain thread), park with
+ * goc__park_m (which updates *mp: we may wake on another M), then
+ * goc__leave. See sched.c. */
+goc__m *goc__enter(void);
+void goc__leave(goc__m *m);
+void goc__park_m(goc__m **mp, bool (*unlockf)(goc__g *, void *), void *arg, const char *reason);
 /* Make a WAITING g runnable. Any thread, in or out of the runtime. */
 void goc__ready(goc__g *g);
 /* Put g on p's run queue; next: in runnext. In the runtime, holding p. */

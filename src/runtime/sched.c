@@ -228,6 +228,7 @@ static void run_after(goc__m *m)
         goc__globrunqput(g);
         goc__sched.nmsys--;
         pthread_mutex_unlock(&goc__sched.lock);
+        goc__wakep(); /* an idle P must pick it up */
         break;
     case GOC__AFTER_EXIT:
         goc__gfree(m->p, g);
@@ -357,14 +358,42 @@ static void park_thread(goc__g *g, bool (*unlockf)(goc__g *, void *), void *arg)
     atomic_store_explicit(&g->status, GOC__G_RUNNING, memory_order_relaxed);
 }
 
-void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
+/* Enter the runtime for an operation that may take a lock and then park
+ * (a channel, a semaphore): holding its P (in the runtime) from before the
+ * lock until the park, a goroutine cannot lose its P to sysmon while it
+ * holds the lock, and so never waits for a P with the lock held. Returns
+ * the M, or NULL on a thread that is not running a goroutine. */
+goc__m *goc__enter(void)
 {
     goc__m *m = entry_m();
+    if (!m)
+        return NULL;
+    if (m->curg == &m->g0) {
+        m->rtdepth++; /* a timer callback: already in */
+        return m;
+    }
+    enter_rt(&m);
+    return m;
+}
+
+void goc__leave(goc__m *m)
+{
+    if (m)
+        goc__releasep_rt(m);
+}
+
+/* Park between goc__enter and goc__leave: *mp is the M we wake on. */
+void goc__park_m(goc__m **mp, bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
+{
+    goc__m *m = *mp;
     if (!m || m->curg == &m->g0) {
+        if (m)
+            goc__fatal("blocking operation (%s) in a timer callback", reason);
         park_thread(goc__getg_or_thread(), unlockf, arg);
         return;
     }
-    enter_rt(&m);
+    if (m->rtdepth != 1)
+        goc__fatal("park at runtime depth %d (%s)", m->rtdepth, reason);
     goc__g *g = m->curg;
     __atomic_store_n(&g->waitreason, reason, __ATOMIC_RELAXED); /* read by dumps */
     m->after = GOC__AFTER_PARK;
@@ -372,7 +401,14 @@ void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
     m->unlockf = unlockf;
     m->unlockarg = arg;
     schedule_from(m, g);
-    goc__releasep_rt(goc__getm());
+    *mp = goc__getm();
+}
+
+void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
+{
+    goc__m *m = goc__enter();
+    goc__park_m(&m, unlockf, arg, reason);
+    goc__leave(m);
 }
 
 void goc__runqput(goc__p *p, goc__g *g, bool next)

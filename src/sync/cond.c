@@ -31,6 +31,7 @@ GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
 {
     uint32_t t = __atomic_fetch_add(&c->wait_, 1, __ATOMIC_ACQ_REL);
     goc_mutex_unlock(m);
+    goc__m *rm = goc__enter(); /* no P loss while the list is locked */
     goc__lock_acquire(list_lock(c));
     /* Already notified (signal ran between our ticket and now)? */
     if ((int32_t)(t - c->notify_) < 0) {
@@ -42,8 +43,9 @@ GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
         else
             c->head_ = &w;
         c->tail_ = &w;
-        goc__park(unlock_list, list_lock(c), "sync.Cond.Wait");
+        goc__park_m(&rm, unlock_list, list_lock(c), "sync.Cond.Wait");
     }
+    goc__leave(rm);
     goc_mutex_lock(m);
 }
 

@@ -98,21 +98,23 @@ void goc__semacquire(uint32_t *addr, bool lifo, const char *reason)
         return;
     semroot *r = root_of(addr);
     semwaiter w = {.g = goc__getg_or_thread(), .addr = addr};
+    goc__m *m = goc__enter(); /* no P loss while the bucket is locked */
     for (;;) {
         goc__lock_acquire(&r->lock);
         atomic_fetch_add_explicit(&r->nwait, 1, memory_order_seq_cst);
         if (try_acquire(addr)) {
             atomic_fetch_sub_explicit(&r->nwait, 1, memory_order_relaxed);
             goc__lock_release(&r->lock);
-            return;
+            break;
         }
         w.ticket = false;
         enqueue(r, &w, lifo);
-        goc__park(unlock_root, r, reason);
+        goc__park_m(&m, unlock_root, r, reason);
         if (w.ticket || try_acquire(addr))
-            return;
+            break;
         lifo = true; /* woken but beaten to it: wait at the front */
     }
+    goc__leave(m);
 }
 
 void goc__semrelease(uint32_t *addr, bool handoff)
