@@ -28,7 +28,9 @@ test-asan:
 	@tools/deps.sh sanitize
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_SANITIZE=address >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	# One test at a time: sanitizers slow everything several-fold, and the
+	# fairness and latency tests must not also compete with each other.
+	cd build-asan && ctest --output-on-failure -j 1
 
 test-tsan:
 	@tools/deps.sh sanitize

@@ -262,6 +262,11 @@ GOC_API void goc_read_stats(goc_stats *st)
         st->steals += atomic_load_explicit(&goc__sched.allp[i]->nsteal, memory_order_relaxed);
     }
     st->retakes = atomic_load(&goc__sched.nretake);
-    st->timers = atomic_load(&goc__sched.ntimers);
+    /* Live timers: the heaps' entries less those stopped and not yet swept
+     * (the second count is approximate, so clamp). */
+    int64_t live = (int64_t)atomic_load(&goc__sched.ntimers);
+    for (int32_t i = 0; i < goc__sched.nprocs; i++)
+        live -= atomic_load_explicit(&goc__sched.allp[i]->ndeleted, memory_order_relaxed);
+    st->timers = live > 0 ? (uint64_t)live : 0;
     goc__stack_stats(&st->stacks_mapped, &st->stacks_unguarded, &st->stack_bytes_mapped);
 }
