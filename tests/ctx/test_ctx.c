@@ -24,7 +24,7 @@ static int run_main(int (*fn)(void *), void *arg)
 #define GO_SPAWN(fn, arg)                                                                          \
     do {                                                                                           \
         int spawn_r_ = goc_go((fn), (void *)(arg));                                                \
-        GO_CHECK(spawn_r_ == 0, "goc_go(%s): %s", #fn, goc_strerror(spawn_r_));                   \
+        GO_CHECK(spawn_r_ == 0, "goc_go(%s): %s", #fn, goc_strerror(spawn_r_));                    \
     } while (0)
 
 static pthread_t start_thread(void *(*fn)(void *), void *arg)
@@ -80,7 +80,7 @@ static void background_checks(void)
     goc_ctx_release(bg);
     for (int i = 0; i < 100; i++)
         goc_ctx_release(bg); /* static: releasing does nothing */
-    goc_ctx_cancel(bg);       /* no-op */
+    goc_ctx_cancel(bg);      /* no-op */
     GO_CHECK(goc_ctx_err(bg) == 0, "background cancelled by cancel(): err %d", goc_ctx_err(bg));
     GO_CHECK(goc_ctx_done(bg) == NULL, "background done after cancel");
     goc_ctx_release(NULL);
@@ -236,8 +236,8 @@ static int main_tree(void *arg)
             GO_CHECK(done_closed(gk[i][j]), "grandchild %d.%d done open", i, j);
         }
     }
-    GO_CHECK(go_wait_ge(&woke, FAN, 2000), "%ld of %d grandchild waiters woke",
-             atomic_load(&woke), FAN);
+    GO_CHECK(go_wait_ge(&woke, FAN, 2000), "%ld of %d grandchild waiters woke", atomic_load(&woke),
+             FAN);
     /* Released in a mixed order: leaves first for half, parents first for
      * the rest. */
     for (int i = 0; i < FAN; i++) {
@@ -447,6 +447,11 @@ static int main_deadline_min(void *arg)
 
     GO_CHECK(wait_done(early, late_bound(20 * MS)), "early child never timed out");
     GO_CHECK(goc_ctx_err(early) == -ETIMEDOUT, "early: err %d", goc_ctx_err(early));
+    /* The timer's cancel walk may still be on its way down (as in Go, where
+     * a parent's Done closes before its children are cancelled): wait for
+     * the children's own done. */
+    GO_CHECK(wait_done(cc, late_bound(0)) && wait_done(vc, late_bound(0)),
+             "early's children never done");
     GO_CHECK(goc_ctx_err(vc) == -ETIMEDOUT && goc_ctx_err(cc) == -ETIMEDOUT,
              "early's children: %d %d", goc_ctx_err(cc), goc_ctx_err(vc));
     GO_CHECK(goc_ctx_err(p) == 0, "parent timed out with its earlier child");
@@ -455,8 +460,10 @@ static int main_deadline_min(void *arg)
     GO_CHECK(wait_done(late, late_bound(40 * MS)), "late child never done");
     GO_CHECK(goc_now() >= pd, "late child done before the parent's deadline");
     GO_CHECK(goc_ctx_err(p) == -ETIMEDOUT, "parent: err %d", goc_ctx_err(p));
-    GO_CHECK(goc_ctx_err(late) == -ETIMEDOUT, "child of a timed-out parent: err %d (Go: "
-             "DeadlineExceeded)", goc_ctx_err(late));
+    GO_CHECK(goc_ctx_err(late) == -ETIMEDOUT,
+             "child of a timed-out parent: err %d (Go: "
+             "DeadlineExceeded)",
+             goc_ctx_err(late));
     /* Propagation reaches siblings one after another (as in Go): wait. */
     GO_CHECK(wait_done(late2, late_bound(40 * MS)), "late2 never done");
     GO_CHECK(goc_ctx_err(late2) == -ETIMEDOUT, "late2: err %d", goc_ctx_err(late2));
@@ -504,7 +511,8 @@ static int main_timeout_release(void *arg)
     int64_t el = goc_now() - t0;
     goc_sleep(20 * MS);
     goc_read_stats(&st);
-    GO_CHECK(st.timers <= base + 2000, "timers %llu after %ld timeout ctx create+cancel (base %llu)",
+    GO_CHECK(st.timers <= base + 2000,
+             "timers %llu after %ld timeout ctx create+cancel (base %llu)",
              (unsigned long long)st.timers, n, (unsigned long long)base);
     GO_CHECK(el < 2 * GOC_SECOND * test_slack(), "%ld with_timeout+cancel took %lld ms", n,
              (long long)test_ms(el));
@@ -628,8 +636,7 @@ static int main_select(void *arg)
     deadline = goc_now() + late_bound(0);
     while (atomic_load(&sel_result) == -100 && goc_now() < deadline)
         goc_sleep(MS);
-    GO_CHECK(atomic_load(&sel_result) == 0, "select with live ctx: %ld",
-             atomic_load(&sel_result));
+    GO_CHECK(atomic_load(&sel_result) == 0, "select with live ctx: %ld", atomic_load(&sel_result));
     goc_ctx_cancel(sel_ctx);
     goc_ctx_release(sel_ctx);
     goc_chan_release(sel_ch);
