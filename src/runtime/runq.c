@@ -14,6 +14,8 @@
  */
 #include "runtime/runtime.h"
 
+#include <time.h>
+
 #define MASK (GOC__RUNQ_SIZE - 1)
 
 bool goc__runq_empty(goc__p *p)
@@ -95,8 +97,17 @@ static uint32_t runq_grab(goc__p *victim, goc__g **batch, bool stealnext)
             if (!stealnext)
                 return 0;
             /* Take runnext only as a last resort: the victim is likely
-             * about to run it (a ping-pong partner). */
+             * about to run it (a ping-pong partner). If the victim is
+             * running, give it a few microseconds to do so, as Go does:
+             * stealing splits the pair over two Ps, and every handoff
+             * then wakes a thread. */
             goc__g *g = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+            if (g && (atomic_load_explicit(&victim->status, memory_order_relaxed) & 0xff) ==
+                         GOC__P_RUNNING) {
+                struct timespec ts = {0, 3000};
+                nanosleep(&ts, NULL);
+                g = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+            }
             if (g && atomic_compare_exchange_strong_explicit(
                          &victim->runnext, &g, NULL, memory_order_acq_rel, memory_order_relaxed)) {
                 batch[0] = g;
