@@ -12,7 +12,8 @@
 #
 # Environment:
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
-#   BENCH_ONLY="..."     a subset of: spawn switch sleep memory
+#   BENCH_ONLY="..."     a subset of: spawn switch sleep memory pingpong-p1
+#                        pingpong-p2 buffered select mutex context
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
@@ -24,11 +25,20 @@ export LC_ALL=C # numbers with a decimal point, whatever the user's locale
 
 # ---- workloads ---------------------------------------------------------------
 
-programs=(spawn switch sleep memory)
+programs=(spawn switch sleep memory pingpong-p1 pingpong-p2 buffered select mutex context)
 
 # The RESULT rows each program must print.
 declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-late"
-    [memory]="memory")
+    [memory]="memory" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
+    [buffered]="buffered" [select]="select" [mutex]="mutex-contended mutex-uncontended"
+    [context]="context")
+
+# A workload that runs an executable of another name (bench_<bin>, go/<bin>);
+# default: its own name.
+declare -A bin_of=([pingpong-p1]=pingpong [pingpong-p2]=pingpong)
+
+# The Ps a workload runs on (GOC_MAXPROCS and GOMAXPROCS); default: all CPUs.
+declare -A procs_of=([switch]=1 [pingpong-p1]=1 [pingpong-p2]=2)
 
 # Per row: what the table calls it, and its goal: "ratio G" (goc at least G
 # times better than Go) or "max V UNIT" (goc's own value at most V, absolute).
@@ -38,9 +48,18 @@ declare -A label=(
     [sleep-wall]="sleep churn 100k: wall time"
     [sleep-late]="sleep churn 100k: mean lateness"
     [memory]="memory per parked goroutine (1M)"
+    [pingpong-p1]="pingpong unbuffered round trip, 1 P"
+    [pingpong-p2]="pingpong unbuffered round trip, 2 Ps"
+    [buffered]="buffered chan cap 1024, 4x4, 20M"
+    [select]="select over 4 chans, 4 producers"
+    [mutex-contended]="mutex, 8 goroutines contended"
+    [mutex-uncontended]="mutex, uncontended"
+    [context]="context tree 100k: create+cancel"
 )
 declare -A goal=([spawn]="ratio 3" [switch]="ratio 3" [sleep-wall]="ratio 1"
-    [sleep-late]="ratio 1" [memory]="max 5 KiB")
+    [sleep-late]="ratio 1" [memory]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
+    [buffered]="ratio 1.5" [select]="ratio 1.5" [mutex-contended]="ratio 1"
+    [mutex-uncontended]="ratio 1" [context]="ratio 1")
 
 # ---- arguments ---------------------------------------------------------------
 
@@ -65,8 +84,8 @@ if [ -n "${BENCH_ONLY:-}" ]; then
 fi
 
 for p in "${programs[@]}"; do
-    [ -x "$build/bench/bench_$p" ] ||
-        die "missing $build/bench/bench_$p (configure with -DGOC_BENCH=ON and build)"
+    [ -x "$build/bench/bench_${bin_of[$p]:-$p}" ] ||
+        die "missing $build/bench/bench_${bin_of[$p]:-$p} (configure with -DGOC_BENCH=ON and build)"
 done
 
 # One run at a time per build directory: two would share the logs (each run
@@ -115,14 +134,16 @@ status=0
 run_one() {
     local impl=$1 prog=$2 rep=$3 bin
     case $impl in
-    goc) bin="$build/bench/bench_$prog" ;;
-    go) bin="$build/go/$prog" ;;
+    goc) bin="$build/bench/bench_${bin_of[$prog]:-$prog}" ;;
+    go) bin="$build/go/${bin_of[$prog]:-$prog}" ;;
     esac
     local out="$logs/$prog.$impl.$rep.out" err="$logs/$prog.$impl.$rep.err"
 
-    # switch runs on one P; everything else on the defaults (all CPUs).
+    # switch and pingpong-p1 run on one P, pingpong-p2 on two (procs_of);
+    # everything else on the defaults (all CPUs).
     local -a envs=(env -u GOC_MAXPROCS -u GOMAXPROCS)
-    [ "$prog" = switch ] && envs+=(GOC_MAXPROCS=1 GOMAXPROCS=1)
+    [ -z "${procs_of[$prog]:-}" ] ||
+        envs+=(GOC_MAXPROCS="${procs_of[$prog]}" GOMAXPROCS="${procs_of[$prog]}")
 
     local rc=0
     "${envs[@]}" timeout --kill-after=10 "$timeout_s" "$bin" >"$out" 2>"$err" || rc=$?
@@ -184,7 +205,7 @@ for prog in "${programs[@]}"; do
     for ((rep = 1; rep <= reps; rep++)); do
         for impl in goc go; do
             [ -z "${failed[$impl,$prog]:-}" ] || continue # one failure is enough
-            printf '%-7s rep %d/%d %-3s ...' "$prog" "$rep" "$reps" "$impl" >&2
+            printf '%-11s rep %d/%d %-3s ...' "$prog" "$rep" "$reps" "$impl" >&2
             if run_one "$impl" "$prog" "$rep"; then
                 show "$impl" "$prog" >&2
             else
