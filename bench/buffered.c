@@ -17,9 +17,9 @@
 #include "bench.h"
 
 #define DEFAULT_COUNT 20000000L
-#define CAP 1024
-#define PRODUCERS 4
-#define CONSUMERS 4
+#define CAP           1024
+#define PRODUCERS     4
+#define CONSUMERS     4
 
 static goc_chan *ch;
 static goc_waitgroup producers, consumers;

@@ -18,8 +18,8 @@
 #include "bench.h"
 
 #define DEFAULT_COUNT 100000L
-#define ROUNDS 10
-#define FANOUT 10
+#define ROUNDS        10
+#define FANOUT        10
 
 static int bench_main(void *arg)
 {

@@ -17,10 +17,10 @@
 #include "bench.h"
 
 #define DEFAULT_COUNT 10000000L
-#define WORKERS 8
+#define WORKERS       8
 
 static goc_mutex mu; /* zero value */
-static long counter;  /* guarded by mu */
+static long counter; /* guarded by mu */
 static long per_worker;
 static goc_waitgroup wg;
 
@@ -53,8 +53,8 @@ static int bench_main(void *arg)
     goc_mutex_unlock(&mu);
     if (got != n)
         bench_die("mutex: counter %ld, want %ld", got, n);
-    bench_note("mutex-contended: %d goroutines, %ld increments in %.1f ms, maxprocs=%d",
-               WORKERS, n, elapsed / 1e6, goc_maxprocs());
+    bench_note("mutex-contended: %d goroutines, %ld increments in %.1f ms, maxprocs=%d", WORKERS, n,
+               elapsed / 1e6, goc_maxprocs());
     bench_result("mutex-contended", "ops/s", (double)n * 1e9 / (double)elapsed);
 
     /* Uncontended: a fresh mutex only this goroutine touches. */

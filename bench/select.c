@@ -15,7 +15,7 @@
 #include "bench.h"
 
 #define DEFAULT_COUNT 4000000L
-#define NCHAN 4
+#define NCHAN         4
 
 static goc_chan *chans[NCHAN];
 static goc_waitgroup wg;
