@@ -8,8 +8,8 @@
  *
  * Lifetime: a child holds a reference to its parent; a cancel context is
  * registered in the children list of its nearest cancel ancestor, which
- * holds no reference to it. Cancellation walks the tree with a work list
- * instead of recursion (chains of contexts may be deep): under a node's
+ * holds no reference to it. Cancellation walks the tree with a local work
+ * stack instead of recursion (chains of contexts may be deep): under a node's
  * lock it takes the children, each with a reference if it is not already
  * dying (refs 0: its last release is waiting on this lock to unlink it),
  * and cancels them after unlocking. A pending deadline timer holds a
@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum kind { BACKGROUND, CANCEL, VALUE };
 
@@ -112,39 +113,78 @@ static goc_ctx *cancel_ancestor(goc_ctx *c)
     return c && c->kind == CANCEL ? c : NULL;
 }
 
+/* A stack of contexts to cancel, local to one cancellation (several may
+ * run at once over overlapping subtrees). */
+struct worklist {
+    goc_ctx **v;
+    size_t n, cap;
+    goc_ctx *small[32];
+};
+
+static bool push(struct worklist *w, goc_ctx *c)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap * 2;
+        goc_ctx **v = w->v == w->small ? malloc(cap * sizeof *v) : realloc(w->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        if (w->v == w->small)
+            memcpy(v, w->small, sizeof w->small);
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = c;
+    return true;
+}
+
+static void cancel_tree(goc_ctx *root, int err);
+
+/* Cancel c (referenced by the caller; the reference is consumed) and queue
+ * its children. */
+static void cancel_one(struct worklist *w, goc_ctx *c, int err)
+{
+    goc__lock_acquire(&c->lock);
+    goc_timer *timer = NULL;
+    goc_ctx *overflow = NULL; /* children the list had no room for */
+    if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&c->err, err, memory_order_release);
+        goc_chan_close(c->done);
+        for (goc_ctx *ch = c->children; ch; ch = ch->next) {
+            ch->attached = false;
+            if (try_retain(ch) && !push(w, ch)) {
+                ch->work = overflow; /* under c->lock: only we link it */
+                overflow = ch;
+            }
+        }
+        c->children = NULL;
+        timer = c->timer;
+        c->timer = NULL;
+    }
+    goc__lock_release(&c->lock);
+    while (overflow) { /* out of memory for the list: recurse instead */
+        goc_ctx *ch = overflow;
+        overflow = ch->work;
+        cancel_tree(ch, err);
+    }
+    if (timer) {
+        if (goc_timer_stop(timer))
+            goc_ctx_release(c); /* the timer's reference */
+        goc_timer_release(timer);
+    }
+    goc_ctx_release(c);
+}
+
 /* Cancel root and its descendants with err; the caller holds a reference
  * to root, which this consumes. */
 static void cancel_tree(goc_ctx *root, int err)
 {
-    root->work = NULL;
-    goc_ctx *work = root;
-    while (work) {
-        goc_ctx *c = work;
-        work = c->work;
-        goc__lock_acquire(&c->lock);
-        goc_timer *timer = NULL;
-        if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
-            atomic_store_explicit(&c->err, err, memory_order_release);
-            goc_chan_close(c->done);
-            for (goc_ctx *ch = c->children; ch; ch = ch->next) {
-                ch->attached = false;
-                if (try_retain(ch)) {
-                    ch->work = work;
-                    work = ch;
-                }
-            }
-            c->children = NULL;
-            timer = c->timer;
-            c->timer = NULL;
-        }
-        goc__lock_release(&c->lock);
-        if (timer) {
-            if (goc_timer_stop(timer))
-                goc_ctx_release(c); /* the timer's reference */
-            goc_timer_release(timer);
-        }
-        goc_ctx_release(c);
-    }
+    struct worklist w = {.n = 0, .cap = 32};
+    w.v = w.small;
+    w.v[w.n++] = root;
+    while (w.n > 0)
+        cancel_one(&w, w.v[--w.n], err);
+    if (w.v != w.small)
+        free(w.v);
 }
 
 GOC_API void goc_ctx_cancel(goc_ctx *c)
