@@ -425,7 +425,9 @@ Test(ctx, with_timeout_and_deadline, .timeout = 20)
 static int main_deadline_min(void *arg)
 {
     (void)arg;
-    int64_t pd = goc_now() + 40 * MS;
+    /* Wide margins: the parent must outlive the early child's timeout and
+     * its propagation even on a loaded machine. */
+    int64_t pd = goc_now() + 400 * MS;
     goc_ctx *p = goc_ctx_with_deadline(goc_ctx_background(), pd);
     /* Later own deadline: the parent's wins. */
     goc_ctx *late = goc_ctx_with_timeout(p, GOC_HOUR);
@@ -435,7 +437,7 @@ static int main_deadline_min(void *arg)
     GO_CHECK(goc_ctx_deadline(late2) == pd, "deadline pd+1 under pd: %lld",
              (long long)(goc_ctx_deadline(late2) - pd));
     /* Earlier own deadline: its own. */
-    int64_t ed = pd - 20 * MS;
+    int64_t ed = pd - 350 * MS;
     goc_ctx *early = goc_ctx_with_deadline(p, ed);
     GO_CHECK(goc_ctx_deadline(early) == ed, "earlier child: deadline %lld",
              (long long)(goc_ctx_deadline(early) - ed));
@@ -457,7 +459,7 @@ static int main_deadline_min(void *arg)
     GO_CHECK(goc_ctx_err(p) == 0, "parent timed out with its earlier child");
     GO_CHECK(goc_ctx_err(late) == 0, "sibling timed out with the earlier child");
 
-    GO_CHECK(wait_done(late, late_bound(40 * MS)), "late child never done");
+    GO_CHECK(wait_done(late, late_bound(400 * MS)), "late child never done");
     GO_CHECK(goc_now() >= pd, "late child done before the parent's deadline");
     GO_CHECK(goc_ctx_err(p) == -ETIMEDOUT, "parent: err %d", goc_ctx_err(p));
     GO_CHECK(goc_ctx_err(late) == -ETIMEDOUT,
