@@ -11,14 +11,6 @@
 
 #include "runtime/util.h"
 
-/* goc_run, then report the first failed GO_CHECK of its goroutines. */
-static inline int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
 /* Fill n bytes at p with a pattern derived from seed. */
 static inline void fill_pattern(void *p, size_t n, uint64_t seed)
 {
@@ -56,32 +48,6 @@ static inline bool all_bytes(const void *p, size_t n, unsigned char v)
     return true;
 }
 
-/* ---- keepalive ------------------------------------------------------------
- * A goroutine that naps in a loop keeps a timer pending, so the runtime's
- * deadlock detector cannot fire while the main goroutine waits for a plain
- * thread that has not touched the runtime yet (it cannot know about such a
- * thread). Tests that are about plain threads use it so they test the
- * channel, not the detector. */
-static atomic_int keepalive_stop;
-
-static inline void keepalive_fn(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&keepalive_stop))
-        goc_sleep(2 * GOC_MILLISECOND);
-}
-
-static inline void keepalive_start(void)
-{
-    atomic_store(&keepalive_stop, 0);
-    goc_go(keepalive_fn, NULL);
-}
-
-static inline void keepalive_end(void)
-{
-    atomic_store(&keepalive_stop, 1);
-}
-
 /* ---- memory --------------------------------------------------------------- */
 
 /* Resident set size of this process in KiB (VmRSS), or -1. */
@@ -97,16 +63,6 @@ static inline long vm_rss_kib(void)
             break;
     fclose(f);
     return kib;
-}
-
-/* ---- a tiny plain-thread launcher ----------------------------------------- */
-
-static inline pthread_t start_thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    if (pthread_create(&t, NULL, fn, arg) != 0)
-        abort();
-    return t;
 }
 
 #endif /* GOC_TESTS_CHAN_CHANUTIL_H */

@@ -17,13 +17,6 @@ static void nothing(void *arg)
     (void)arg;
 }
 
-static int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
 /* ---- errors ------------------------------------------------------------- */
 
 static int main_go_errors(void *arg)

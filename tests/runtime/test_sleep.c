@@ -9,13 +9,6 @@
 
 #include "util.h"
 
-static int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
 /* ---- goc_now ------------------------------------------------------------ */
 
 /* goc_now is CLOCK_MONOTONIC in nanoseconds and never goes backwards. */

@@ -11,13 +11,6 @@
 
 #define U(x) ((unsigned long long)(x))
 
-static int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
 /* ---- overflow ----------------------------------------------------------- */
 
 static void check_overflow(const char *mode)

@@ -10,13 +10,6 @@
 
 #define U(x) ((unsigned long long)(x))
 
-static int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
 /* Before the runtime starts there is nothing to count, and reading is safe. */
 Test(stats, readable_before_start, .timeout = 10)
 {

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -448,6 +449,60 @@ static inline const char *test_status_str(int status, char *buf, size_t n)
     else
         snprintf(buf, n, "wait status 0x%x", status);
     return buf;
+}
+
+/* ---- running a test's goroutines ---------------------------------------- */
+
+/* goc_run, then report the first failed GO_CHECK of its goroutines. */
+static inline int run_main(int (*fn)(void *), void *arg)
+{
+    int r = goc_run(fn, arg);
+    GO_CHECK_REPORT();
+    return r;
+}
+
+/* goc_go that records a failed spawn as a failed check. */
+#define GO_SPAWN(fn, arg)                                                                          \
+    do {                                                                                           \
+        int spawn_r_ = goc_go((fn), (void *)(arg));                                                \
+        GO_CHECK(spawn_r_ == 0, "goc_go(%s): %s", #fn, goc_strerror(spawn_r_));                    \
+    } while (0)
+
+static inline pthread_t start_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        abort();
+    return t;
+}
+
+/* A goroutine that naps in a loop keeps a timer pending, so the deadlock
+ * detector cannot fire while a goroutine waits for a plain thread that has
+ * not touched the runtime yet (the runtime cannot know about such a
+ * thread). Tests about plain threads use it so they test the primitive,
+ * not the detector. */
+static inline atomic_int *keepalive_flag(void)
+{
+    static atomic_int stop;
+    return &stop;
+}
+
+static inline void keepalive_fn(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(keepalive_flag()))
+        goc_sleep(2 * GOC_MILLISECOND);
+}
+
+static inline void keepalive_start(void)
+{
+    atomic_store(keepalive_flag(), 0);
+    GO_SPAWN(keepalive_fn, NULL);
+}
+
+static inline void keepalive_end(void)
+{
+    atomic_store(keepalive_flag(), 1);
 }
 
 #endif /* GOC_TESTS_RUNTIME_UTIL_H */

@@ -15,26 +15,6 @@
 #include "runtime/util.h"
 
 /* goc_run, then report the first failed GO_CHECK of its goroutines. */
-static int run_main(int (*fn)(void *), void *arg)
-{
-    int r = goc_run(fn, arg);
-    GO_CHECK_REPORT();
-    return r;
-}
-
-#define GO_SPAWN(fn, arg)                                                                          \
-    do {                                                                                           \
-        int spawn_r_ = goc_go((fn), (void *)(arg));                                                \
-        GO_CHECK(spawn_r_ == 0, "goc_go(%s): %s", #fn, goc_strerror(spawn_r_));                    \
-    } while (0)
-
-static pthread_t start_thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    if (pthread_create(&t, NULL, fn, arg) != 0)
-        abort();
-    return t;
-}
 
 #define MS GOC_MILLISECOND
 
