@@ -11,8 +11,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -23,7 +23,7 @@ const (
 )
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	var elapsed time.Duration
 	for round := 0; round < rounds; round++ {
 		node := make([]context.Context, n+1)
@@ -45,23 +45,5 @@ func main() {
 	}
 	fmt.Printf("# context: %d rounds of %d contexts in %.1f ms\n", rounds, n+1,
 		float64(elapsed.Nanoseconds())/1e6)
-	result("context", "ops/s", float64(rounds)*float64(n+1)*1e9/float64(elapsed.Nanoseconds()))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result("context", "ops/s", float64(rounds)*float64(n+1)*1e9/float64(elapsed.Nanoseconds()))
 }

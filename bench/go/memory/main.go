@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
 	"runtime"
 	"strconv"
@@ -26,7 +27,7 @@ const (
 )
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	before := rssKiB()
 
 	var parked int64
@@ -52,7 +53,7 @@ func main() {
 	fmt.Printf("# memory: %d goroutines spawned in %.1f ms, all parked after %.1f ms\n",
 		n, ms(spawned), ms(allParked))
 	fmt.Printf("# memory: VmRSS %d KiB before, %d KiB after\n", before, after)
-	result("memory", "KiB", float64(after-before)/float64(n))
+	bench.Result("memory", "KiB", float64(after-before)/float64(n))
 	os.Exit(0)
 }
 
@@ -81,22 +82,4 @@ func rssKiB() int64 {
 func die(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 	os.Exit(1)
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
 }

@@ -1,8 +1,10 @@
 // mutex — sync.Mutex throughput, two rows:
-//   mutex-contended    8 goroutines increment one shared counter under one
-//                      mutex, 10,000,000 increments in total;
-//   mutex-uncontended  one goroutine locks and unlocks a mutex 40,000,000
-//                      times (4x the count).
+//
+//	mutex-contended    8 goroutines increment one shared counter under one
+//	                   mutex, 10,000,000 increments in total;
+//	mutex-uncontended  one goroutine locks and unlocks a mutex 40,000,000
+//	                   times (4x the count).
+//
 // Both in lock+unlock pairs per second.
 //
 // Go twin of bench/mutex.c. Rows: mutex-contended, mutex-uncontended, ops/s
@@ -11,9 +13,9 @@ package main
 
 import (
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -32,7 +34,7 @@ var (
 )
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	if n < workers {
 		fmt.Fprintf(os.Stderr, "bench: mutex needs a count of at least %d\n", workers)
 		os.Exit(1)
@@ -64,7 +66,7 @@ func main() {
 	}
 	fmt.Printf("# mutex-contended: %d goroutines, %d increments in %.1f ms, GOMAXPROCS=%d\n",
 		workers, n, float64(elapsed.Nanoseconds())/1e6, runtime.GOMAXPROCS(0))
-	result("mutex-contended", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
+	bench.Result("mutex-contended", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
 
 	m := 4 * n
 	start = time.Now()
@@ -76,23 +78,5 @@ func main() {
 	elapsed = time.Since(start)
 	fmt.Printf("# mutex-uncontended: %d lock/unlock pairs in %.1f ms\n", m,
 		float64(elapsed.Nanoseconds())/1e6)
-	result("mutex-uncontended", "ops/s", float64(m)*1e9/float64(elapsed.Nanoseconds()))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result("mutex-uncontended", "ops/s", float64(m)*1e9/float64(elapsed.Nanoseconds()))
 }

@@ -9,9 +9,9 @@ package main
 
 import (
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -19,7 +19,7 @@ import (
 const defaultCount = 10000000
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	ping := make(chan int)
 	pong := make(chan int)
 	var wg sync.WaitGroup
@@ -45,23 +45,5 @@ func main() {
 
 	row := fmt.Sprintf("pingpong-p%d", runtime.GOMAXPROCS(0))
 	fmt.Printf("# %s: %d round trips in %.1f ms\n", row, n, float64(elapsed.Nanoseconds())/1e6)
-	result(row, "ns/op", float64(elapsed.Nanoseconds())/float64(n))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result(row, "ns/op", float64(elapsed.Nanoseconds())/float64(n))
 }

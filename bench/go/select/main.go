@@ -8,9 +8,9 @@ package main
 
 import (
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -18,7 +18,7 @@ import (
 const defaultCount = 4000000
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	if n < 4 {
 		fmt.Fprintln(os.Stderr, "bench: select needs a count of at least 4")
 		os.Exit(1)
@@ -68,23 +68,5 @@ func main() {
 	}
 	fmt.Printf("# select: %d values in %.1f ms (per channel %v), GOMAXPROCS=%d\n", n,
 		float64(elapsed.Nanoseconds())/1e6, got, runtime.GOMAXPROCS(0))
-	result("select", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result("select", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
 }

@@ -10,9 +10,8 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"gocbench/internal/bench"
 	"sort"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -41,7 +40,7 @@ func splitmix64(state *uint64) uint64 {
 }
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	s := make([]sleeper, n)
 	rng := uint64(seed)
 	for i := range s {
@@ -68,8 +67,8 @@ func main() {
 	}
 
 	fmt.Printf("# sleep: %d goroutines, spawned in %.1f ms\n", n, float64(spawned.Nanoseconds())/1e6)
-	result("sleep-wall", "ms", float64(end)/1e6)
-	result("sleep-late", "us", meanLateness(s))
+	bench.Result("sleep-wall", "ms", float64(end)/1e6)
+	bench.Result("sleep-late", "us", meanLateness(s))
 }
 
 // meanLateness returns the mean lateness in microseconds and prints the
@@ -87,22 +86,4 @@ func meanLateness(s []sleeper) float64 {
 	fmt.Printf("# sleep-late: p50=%.1f us p99=%.1f us max=%.1f us min=%.1f us\n",
 		us(late[n/2]), us(late[n-1-n/100]), us(late[n-1]), us(late[0]))
 	return sum / float64(n) / 1e3
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
 }

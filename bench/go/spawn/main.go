@@ -7,9 +7,8 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"gocbench/internal/bench"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -17,7 +16,7 @@ import (
 const defaultCount = 1000000
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 
 	var wg sync.WaitGroup
 	wg.Add(n)
@@ -30,23 +29,5 @@ func main() {
 
 	fmt.Printf("# spawn: %d goroutines in %.1f ms, GOMAXPROCS=%d\n",
 		n, float64(elapsed.Nanoseconds())/1e6, runtime.GOMAXPROCS(0))
-	result("spawn", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result("spawn", "ops/s", float64(n)*1e9/float64(elapsed.Nanoseconds()))
 }

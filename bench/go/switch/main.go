@@ -9,9 +9,9 @@ package main
 
 import (
 	"fmt"
+	"gocbench/internal/bench"
 	"os"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -19,7 +19,7 @@ import (
 const defaultCount = 10000000
 
 func main() {
-	n := count(defaultCount)
+	n := bench.Count(defaultCount)
 	if n < 2 {
 		fmt.Fprintln(os.Stderr, "bench: switch needs a count of at least 2")
 		os.Exit(1)
@@ -44,23 +44,5 @@ func main() {
 	elapsed := time.Since(start)
 
 	fmt.Printf("# switch: %d yields in %.1f ms\n", 2*half, float64(elapsed.Nanoseconds())/1e6)
-	result("switch", "ns/op", float64(elapsed.Nanoseconds())/float64(2*half))
-}
-
-// result prints the line bench/run.sh parses (same format as bench/bench.h).
-func result(name, unit string, value float64) {
-	fmt.Printf("RESULT name=%s unit=%s value=%.3f\n", name, unit, value)
-}
-
-// count returns os.Args[1] if given (a positive integer), else dflt.
-func count(dflt int) int {
-	if len(os.Args) < 2 {
-		return dflt
-	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n <= 0 {
-		fmt.Fprintf(os.Stderr, "usage: %s [count]  (count: a positive integer)\n", os.Args[0])
-		os.Exit(1)
-	}
-	return n
+	bench.Result("switch", "ns/op", float64(elapsed.Nanoseconds())/float64(2*half))
 }
