@@ -64,6 +64,17 @@ static inline long bench_count(int argc, char **argv, long dflt)
     return n;
 }
 
+/* main's usual body: the count from argv (see bench_count), then
+ * bench_main(&count) as goc_run's main goroutine. */
+static inline int bench_run(int argc, char **argv, long dflt, int (*bench_main)(void *))
+{
+    long n = bench_count(argc, argv, dflt);
+    int rc = goc_run(bench_main, &n);
+    if (rc < 0)
+        bench_die("goc_run: %s", goc_strerror(rc));
+    return rc;
+}
+
 /* The resident set size of this process in KiB (VmRSS in
  * /proc/self/status), or -1 if it cannot be read. */
 static inline long bench_rss_kib(void)

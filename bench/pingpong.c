@@ -71,9 +71,5 @@ static int bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = bench_count(argc, argv, DEFAULT_COUNT);
-    int rc = goc_run(bench_main, &n);
-    if (rc < 0)
-        bench_die("goc_run: %s", goc_strerror(rc));
-    return rc;
+    return bench_run(argc, argv, DEFAULT_COUNT, bench_main);
 }
