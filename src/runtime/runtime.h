@@ -151,8 +151,6 @@ void goc__timer_add(goc__p *p, goc__timer *t);
 /* Add t from any context: the current P's heap, or P 0's from a thread
  * that holds none. */
 void goc__timer_start(goc__timer *t);
-/* Remove t if pending; returns true if it was pending. Any context. */
-bool goc__timer_del(goc__timer *t);
 /* O(1): mark a pending t stopped (swept from its heap later); true if it
  * was pending. Any context. */
 bool goc__timer_stop(goc__timer *t);

@@ -154,26 +154,6 @@ void goc__timer_add(goc__p *p, goc__timer *t)
     }
 }
 
-bool goc__timer_del(goc__timer *t)
-{
-    for (;;) {
-        /* t->p can change only while t fires (it is set to NULL under the
-         * old P's lock); recheck after locking. */
-        goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
-        if (!p)
-            return false;
-        pthread_mutex_lock(&p->tlock);
-        if (atomic_load_explicit(&t->p, memory_order_relaxed) != p) {
-            pthread_mutex_unlock(&p->tlock);
-            continue;
-        }
-        heap_remove(p, t);
-        update_timer0(p);
-        pthread_mutex_unlock(&p->tlock);
-        return true;
-    }
-}
-
 /* Pop one due timer; tlock held. */
 /* Pop the top if due; tlock held. A timer stopped just now is swept
  * instead of fired (*again: look at the new top). */
