@@ -330,6 +330,54 @@ GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m);
 GOC_API void goc_cond_signal(goc_cond *c);
 GOC_API void goc_cond_broadcast(goc_cond *c);
 
+typedef struct goc_semaphore {
+    int64_t size_, cur_; /* under lock_ */
+    uint32_t lock_;
+    void *head_, *tail_; /* FIFO of waiters, on their stacks */
+} goc_semaphore;
+
+/* A weighted semaphore (golang.org/x/sync/semaphore.Weighted) of n
+ * units: GOC_SEMAPHORE_INIT(n) or goc_semaphore_init(s, n) before use;
+ * the zero value has no units. Waiters are served first come first
+ * served: a large request at the front holds off smaller ones behind it. */
+#define GOC_SEMAPHORE_INIT(n) {.size_ = (n)}
+GOC_API void goc_semaphore_init(goc_semaphore *s, int64_t n);
+/* Take n units, waiting until they are free or ctx (NULL: never) is
+ * done. 0; goc_ctx_err(ctx) if ctx was done first (then nothing is
+ * taken, even if the units were free); -EINVAL if n < 0 or n exceeds
+ * the semaphore's size; -ENOMEM if it had to wait with a ctx and could
+ * not allocate the wait. */
+GOC_API int goc_semaphore_acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n);
+/* Take n units without waiting; false if they are not free (or others
+ * are waiting ahead). */
+GOC_API bool goc_semaphore_try_acquire(goc_semaphore *s, int64_t n);
+/* Give back n units. Releasing more than is held stops the program. */
+GOC_API void goc_semaphore_release(goc_semaphore *s, int64_t n);
+
+/* sync.Pool: a cache of free objects that goroutines share, so a hot
+ * path (an HTTP request's buffers) reuses memory instead of allocating.
+ * Each P keeps its own small stack of objects, so get and put are
+ * lock-free while a P's cache neither runs empty nor overflows; the rest
+ * sits in a shared list. As Go drops pooled objects at each collection,
+ * goc frees (with free_fn) those that no get has taken for one to two
+ * seconds, so an idle pool does not hold a peak's memory forever.
+ * A cached object is the pool's: it stores a link in the object's first
+ * pointer-sized word, so objects must be at least sizeof(void *) long. */
+typedef struct goc_pool goc_pool;
+
+/* new_fn(arg) makes an object when the pool is empty (NULL: get returns
+ * NULL then); free_fn(obj, arg) frees one (NULL: free()). NULL on
+ * ENOMEM. */
+GOC_API goc_pool *goc_pool_new(void *(*new_fn)(void *arg), void (*free_fn)(void *obj, void *arg),
+                               void *arg);
+/* A cached object, or a new one from new_fn. Any thread. */
+GOC_API void *goc_pool_get(goc_pool *p);
+/* Give obj back (NULL ignored). The caller must not touch it after. */
+GOC_API void goc_pool_put(goc_pool *p, void *obj);
+/* Free every cached object and the pool. No get or put may be running
+ * or follow. NULL ignored. */
+GOC_API void goc_pool_free(goc_pool *p);
+
 /* ---- errors ----------------------------------------------------------- */
 
 /* A message for a negative (or positive) errno value returned by goc.

@@ -337,6 +337,10 @@ struct goc__sched {
     _Atomic uint64_t nexited_foreign;
     _Atomic uint64_t nretake;
     _Atomic uint64_t ntimers; /* pending timers over all Ps */
+    /* Bumped by sysmon about once a second while anything runs: a coarse
+     * clock for layers above that age their caches (sync/pool.c), read
+     * with one relaxed load instead of a clock call. */
+    _Atomic uint32_t epoch;
 
     /* Free descriptors spilled from the Ps, under gflock. */
     pthread_mutex_t gflock;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define RETAKE_AFTER (10 * GOC_MILLISECOND)
+#define EPOCH_EVERY  (1 * GOC_SECOND) /* goc__sched.epoch */
 
 static bool wants_p(goc__p *p, int64_t now)
 {
@@ -108,7 +109,7 @@ static void *sysmon(void *unused)
     (void)unused;
     int64_t delay = 20 * GOC_MICROSECOND;
     int idle = 0;
-    int64_t last_retry = 0;
+    int64_t last_retry = 0, last_epoch = 0;
     for (;;) {
         struct timespec ts = {0, delay};
         nanosleep(&ts, NULL);
@@ -125,6 +126,10 @@ static void *sysmon(void *unused)
             goc__stackwait_retry();
         }
         goc__stackcache_scavenge(now);
+        if (now - last_epoch >= EPOCH_EVERY) {
+            last_epoch = now;
+            atomic_fetch_add_explicit(&goc__sched.epoch, 1, memory_order_relaxed);
+        }
         if (retake(now)) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;

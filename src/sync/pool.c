@@ -1,0 +1,252 @@
+/*
+ * pool.c — goc_pool: Go's sync.Pool for C.
+ *
+ * Two levels, as in Go (and tcmalloc): each P has a small array of free
+ * objects that only the goroutine running on that P touches, inside the
+ * runtime (goc__enter), so sysmon cannot hand the P to another M midway
+ * and no lock or atomic is needed; behind them a shared list under a lock
+ * takes batches of half an array when a P's array overflows, and gives
+ * them back when one runs dry. Plain threads (no P) use the shared list.
+ *
+ * Go empties its pools at each garbage collection, keeping one
+ * generation as a "victim" cache so a steady workload does not start
+ * cold. goc has no collector; the runtime's coarse epoch (bumped by
+ * sysmon once a second, runtime.h) stands in: at each epoch the shared
+ * victim list is freed and the primary list becomes the victim. A P's
+ * array is moved to the primary list the first time the P uses the pool
+ * in a new epoch. So an object nobody took back is freed one to two
+ * epochs after it was put; a P that never touches the pool again keeps at
+ * most LOCAL_CAP objects until goc_pool_free.
+ *
+ * Cached objects are linked through their first word (the header says
+ * so), so the shared lists never allocate.
+ */
+#include "sync/sema.h"
+
+#include <goc.h>
+#include <stdlib.h>
+
+#define LOCAL_CAP 64
+#define BATCH     (LOCAL_CAP / 2)
+
+typedef struct poollocal {
+    void *objs[LOCAL_CAP];
+    int32_t n;
+    uint32_t epoch; /* goc__sched.epoch the objects were counted in */
+} __attribute__((aligned(64))) poollocal;
+
+struct goc_pool {
+    void *(*new_fn)(void *arg);
+    void (*free_fn)(void *obj, void *arg);
+    void *arg;
+
+    goc__lock lock;           /* guards the fields below */
+    void *primary, *victim;   /* linked through the objects' first word */
+    uint32_t epoch;           /* goc__sched.epoch at the last aging */
+    poollocal *_Atomic local; /* nlocal arrays, made at first use on a P */
+    int32_t nlocal;
+};
+
+static inline void *next_of(void *obj)
+{
+    return *(void **)obj;
+}
+
+static inline void push(void **list, void *obj)
+{
+    *(void **)obj = *list;
+    *list = obj;
+}
+
+static inline uint32_t epoch_now(void)
+{
+    return atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+}
+
+static void free_list(goc_pool *pl, void *obj)
+{
+    while (obj) {
+        void *next = next_of(obj);
+        if (pl->free_fn)
+            pl->free_fn(obj, pl->arg);
+        else
+            free(obj);
+        obj = next;
+    }
+}
+
+/* Holding lock: move to a new epoch. Returns what must be freed (once the
+ * lock is dropped: free_fn is the user's and may be slow). */
+static void *age(goc_pool *pl, uint32_t now)
+{
+    void *dead = NULL;
+    if (pl->epoch == now)
+        return NULL;
+    dead = pl->victim;
+    pl->victim = pl->primary;
+    pl->primary = NULL;
+    if (now - pl->epoch > 1) { /* idle over a whole epoch: all is old */
+        void *v = pl->victim;
+        while (v) {
+            void *next = next_of(v);
+            push(&dead, v);
+            v = next;
+        }
+        pl->victim = NULL;
+    }
+    pl->epoch = now;
+    return dead;
+}
+
+/* Holding lock: the array of the P running us, or NULL (no P, or no
+ * memory for the arrays: everything then goes through the lists). */
+static poollocal *local_of(goc_pool *pl, goc__m *m)
+{
+    if (!m || !m->p)
+        return NULL;
+    poollocal *l = atomic_load_explicit(&pl->local, memory_order_acquire);
+    if (l)
+        return &l[m->p->id];
+    if (pl->nlocal)
+        return NULL; /* allocation failed before; don't retry per call */
+    int32_t n = goc__sched.nprocs;
+    l = aligned_alloc(_Alignof(poollocal), (size_t)n * sizeof *l);
+    pl->nlocal = -1;
+    if (!l)
+        return NULL;
+    for (int32_t i = 0; i < n; i++)
+        l[i] = (poollocal){.epoch = pl->epoch};
+    pl->nlocal = n;
+    atomic_store_explicit(&pl->local, l, memory_order_release);
+    return &l[m->p->id];
+}
+
+/* Holding lock: bring l into the pool's epoch, moving its objects to the
+ * primary list if it was counted in an older one. */
+static void local_sync(goc_pool *pl, poollocal *l)
+{
+    if (l->epoch == pl->epoch)
+        return;
+    while (l->n > 0)
+        push(&pl->primary, l->objs[--l->n]);
+    l->epoch = pl->epoch;
+}
+
+static void *pop_shared(goc_pool *pl)
+{
+    void **list = pl->primary ? &pl->primary : &pl->victim;
+    void *obj = *list;
+    if (obj)
+        *list = next_of(obj);
+    return obj;
+}
+
+/* In the runtime (m may be NULL: a plain thread). *dead: objects to free
+ * once out of the runtime (free_fn may block). */
+static void *get_slow(goc_pool *pl, goc__m *m, void **dead)
+{
+    goc__lock_acquire(&pl->lock);
+    *dead = age(pl, epoch_now());
+    poollocal *l = local_of(pl, m);
+    if (l)
+        local_sync(pl, l);
+    void *obj = l && l->n > 0 ? l->objs[--l->n] : pop_shared(pl);
+    while (obj && l && l->n < BATCH) { /* refill for the next gets */
+        void *more = pop_shared(pl);
+        if (!more)
+            break;
+        l->objs[l->n++] = more;
+    }
+    goc__lock_release(&pl->lock);
+    return obj;
+}
+
+static void put_slow(goc_pool *pl, goc__m *m, void *obj, void **dead)
+{
+    goc__lock_acquire(&pl->lock);
+    *dead = age(pl, epoch_now());
+    poollocal *l = local_of(pl, m);
+    if (l) {
+        local_sync(pl, l);
+        if (l->n == LOCAL_CAP) { /* spill the older half */
+            for (int32_t i = 0; i < BATCH; i++)
+                push(&pl->primary, l->objs[i]);
+            for (int32_t i = BATCH; i < LOCAL_CAP; i++)
+                l->objs[i - BATCH] = l->objs[i];
+            l->n -= BATCH;
+        }
+        l->objs[l->n++] = obj;
+    } else {
+        push(&pl->primary, obj);
+    }
+    goc__lock_release(&pl->lock);
+}
+
+/* The fast path's array: only if the arrays exist and this P's is in the
+ * current epoch (else the slow path syncs it). In the runtime. */
+static inline poollocal *local_fast(goc_pool *pl, goc__m *m)
+{
+    if (!m || !m->p)
+        return NULL;
+    poollocal *l = atomic_load_explicit(&pl->local, memory_order_acquire);
+    if (!l)
+        return NULL;
+    l = &l[m->p->id];
+    return l->epoch == epoch_now() ? l : NULL;
+}
+
+GOC_API void *goc_pool_get(goc_pool *pl)
+{
+    void *dead = NULL;
+    goc__m *m = goc__enter();
+    poollocal *l = local_fast(pl, m);
+    void *obj = l && l->n > 0 ? l->objs[--l->n] : get_slow(pl, m, &dead);
+    goc__leave(m);
+    free_list(pl, dead);
+    if (!obj && pl->new_fn)
+        obj = pl->new_fn(pl->arg); /* outside the runtime: it may block */
+    return obj;
+}
+
+GOC_API void goc_pool_put(goc_pool *pl, void *obj)
+{
+    if (!obj)
+        return;
+    void *dead = NULL;
+    goc__m *m = goc__enter();
+    poollocal *l = local_fast(pl, m);
+    if (l && l->n < LOCAL_CAP)
+        l->objs[l->n++] = obj;
+    else
+        put_slow(pl, m, obj, &dead);
+    goc__leave(m);
+    free_list(pl, dead);
+}
+
+GOC_API goc_pool *goc_pool_new(void *(*new_fn)(void *arg), void (*free_fn)(void *obj, void *arg),
+                               void *arg)
+{
+    goc_pool *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return NULL;
+    pl->new_fn = new_fn;
+    pl->free_fn = free_fn;
+    pl->arg = arg;
+    pl->epoch = epoch_now();
+    return pl;
+}
+
+GOC_API void goc_pool_free(goc_pool *pl)
+{
+    if (!pl)
+        return;
+    poollocal *l = atomic_load_explicit(&pl->local, memory_order_acquire);
+    for (int32_t i = 0; l && i < pl->nlocal; i++) {
+        while (l[i].n > 0)
+            push(&pl->primary, l[i].objs[--l[i].n]);
+    }
+    free_list(pl, pl->primary);
+    free_list(pl, pl->victim);
+    free(l);
+    free(pl);
+}
