@@ -67,6 +67,16 @@ typedef struct goc__lock {
     _Atomic uint32_t key;
 } goc__lock;
 
+/* A spin-wait hint to the CPU (x86 PAUSE, arm64 YIELD). */
+static inline void goc__cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 void goc__lock_slow(goc__lock *l);
 void goc__unlock_slow(goc__lock *l);
 

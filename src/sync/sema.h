@@ -14,13 +14,4 @@ void goc__semacquire(uint32_t *addr, bool lifo, const char *reason);
  * mode), so no newcomer can take it first. */
 void goc__semrelease(uint32_t *addr, bool handoff);
 
-static inline void goc__cpu_relax(void)
-{
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 #endif /* GOC_SEMA_H */
