@@ -268,9 +268,15 @@ GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
     if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0)
         c->timer = goc_after_func(d, deadline_fired, c);
     bool armed = c->timer != NULL;
+    bool oom = !armed && atomic_load_explicit(&c->err, memory_order_relaxed) == 0;
     goc__lock_release(&c->lock);
     if (!armed)
-        goc_ctx_release(c); /* cancelled meanwhile, or out of memory */
+        goc_ctx_release(c); /* the timer's: cancelled meanwhile, or no memory */
+    if (oom) { /* a context that would never time out is worse than none */
+        goc_ctx_cancel(c);
+        goc_ctx_release(c);
+        return NULL;
+    }
     return c;
 }
 

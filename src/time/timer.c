@@ -63,12 +63,26 @@ static int64_t deadline(goc_duration d)
     return d > INT64_MAX - now ? INT64_MAX : now + d;
 }
 
+/* after_func's goroutine could not be made: re-arm for a retry (keeping
+ * the heap's reference) unless stop or reset got there first. Losing the
+ * call would silently break what it stands for (a context's deadline). */
+static bool retry_later(goc_timer *t, int64_t now)
+{
+    goc__lock_acquire(&t->lock);
+    bool retry = !t->stopped && !atomic_load_explicit(&t->rt.p, memory_order_acquire);
+    if (retry)
+        goc__timer_rearm(&t->rt, now + GOC_MILLISECOND);
+    goc__lock_release(&t->lock);
+    return retry;
+}
+
 static void fire(goc__timer *rt, void *arg, int64_t now)
 {
     goc_timer *t = arg;
     (void)rt;
     if (t->fn) {
-        goc_go(t->fn, t->arg); /* -ENOMEM: the callback is lost, as a panic would */
+        if (goc_go(t->fn, t->arg) != 0 && retry_later(t, now))
+            return; /* no memory for the goroutine: try again in 1 ms */
     } else if (t->c) {
         goc_chan_try_send(t->c, &now); /* full: the tick is dropped */
     }
