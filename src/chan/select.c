@@ -10,7 +10,8 @@
  *      channel), perform it, unlock all, return its index.
  *   3. Nothing ready and timeout 0: unlock all, -EAGAIN. A timeout > 0 is
  *      one more receive case, on an internal goc_after-like channel.
- *   4. Pass 2: queue one sudog per case, all sharing one selwait, and park;
+ *   4. Pass 2: queue one sudog per case (in poll order), all sharing one
+ *      selwait, and park;
  *      park's unlockf unlocks every channel once we are saved.
  *   5. A waker dequeues one of our sudogs; the first to CAS selwait.done
  *      wins, records itself as winner, completes that case and readies us.
@@ -180,7 +181,11 @@ static uint32_t wait_all(selstate *st, bool *closed, goc__m **mp)
 {
     goc__selwait sw = {0};
     goc__g *g = goc__getg_or_thread();
-    for (uint32_t i = 0; i < st->ncases; i++) {
+    /* In poll order, so that when several of our cases wait on one
+     * channel, the partner that dequeues the first one picks a random
+     * case (Go enqueues in lock order, whose ties follow the poll order). */
+    for (uint32_t j = 0; j < st->ncases; j++) {
+        uint32_t i = st->pollorder[j];
         scase *cs = &st->cases[i];
         if (!cs->c)
             continue;

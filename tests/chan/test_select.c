@@ -560,6 +560,47 @@ Test(select, duplicate_recv_cases_take_one_value, .timeout = 10)
     cr_assert_eq(run_main(main_dup_cases, NULL), 0);
 }
 
+/* Two blocked send cases on one channel: the receiver that arrives takes
+ * either case about half the time (the sudogs are queued in the random
+ * poll order, not in case order). */
+static goc_chan *tie_c;
+
+static void tie_receiver(void *arg)
+{
+    (void)arg;
+    int v;
+    while (goc_chan_recv(tie_c, &v) == 0)
+        ;
+}
+
+static int main_blocked_ties(void *arg)
+{
+    (void)arg;
+    enum { ROUNDS = 2000 };
+    tie_c = goc_chan_make(sizeof(int), 0);
+    int one = 1, two = 2;
+    GO_SPAWN(tie_receiver, NULL);
+    int wins[2] = {0, 0};
+    for (int i = 0; i < ROUNDS; i++) {
+        goc_case cs[] = {GOC_SEND(tie_c, &one), GOC_SEND(tie_c, &two)};
+        int r = goc_select(cs, 2, GOC_FOREVER);
+        GO_CHECK(r == 0 || r == 1, "select: %d", r);
+        if (r == 0 || r == 1)
+            wins[r]++;
+    }
+    goc_chan_close(tie_c);
+    /* Binomial(2000, 0.5): sd 22; 800 is 9 sd away. (When the receiver
+     * is already waiting, pass 1 picks in poll order, also uniform.) */
+    GO_CHECK(wins[0] > 800 && wins[1] > 800, "case 0 won %d, case 1 won %d", wins[0], wins[1]);
+    goc_chan_release(tie_c);
+    return 0;
+}
+
+Test(select, blocked_cases_on_one_channel_win_evenly, .timeout = 30)
+{
+    cr_assert_eq(run_main(main_blocked_ties, NULL), 0);
+}
+
 /* ---- Go's TestPseudoRandomSend ---------------------------------------------------------- */
 
 static goc_chan *prs_c;
