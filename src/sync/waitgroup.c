@@ -8,13 +8,14 @@
  */
 #include "sync/sema.h"
 
-GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int64_t delta)
+/* who: the public call, named in misuse messages. */
+static void add(goc_waitgroup *wg, int64_t delta, const char *who)
 {
     uint64_t state = __atomic_add_fetch(&wg->state_, (uint64_t)delta << 32, __ATOMIC_ACQ_REL);
     int32_t v = (int32_t)(state >> 32);
     uint32_t w = (uint32_t)state;
     if (v < 0)
-        goc__fatal("sync: negative WaitGroup counter (goc_waitgroup_add)");
+        goc__fatal("sync: negative WaitGroup counter (%s)", who);
     if (w != 0 && delta > 0 && v == (int32_t)delta)
         goc__fatal("sync: WaitGroup misuse: goc_waitgroup_add called concurrently with wait");
     if (v > 0 || w == 0)
@@ -28,9 +29,14 @@ GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int64_t delta)
         goc__semrelease(&wg->sema_, false);
 }
 
+GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int64_t delta)
+{
+    add(wg, delta, "goc_waitgroup_add");
+}
+
 GOC_API void goc_waitgroup_done(goc_waitgroup *wg)
 {
-    goc_waitgroup_add(wg, -1);
+    add(wg, -1, "goc_waitgroup_done");
 }
 
 GOC_API void goc_waitgroup_wait(goc_waitgroup *wg)
