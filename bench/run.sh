@@ -13,7 +13,7 @@
 # Environment:
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
 #   BENCH_ONLY="..."     a subset of: spawn switch sleep memory pingpong-p1
-#                        pingpong-p2 buffered select mutex context
+#                        pingpong-p2 buffered select mutex context pool
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
@@ -25,13 +25,13 @@ export LC_ALL=C # numbers with a decimal point, whatever the user's locale
 
 # ---- workloads ---------------------------------------------------------------
 
-programs=(spawn switch sleep memory pingpong-p1 pingpong-p2 buffered select mutex context)
+programs=(spawn switch sleep memory pingpong-p1 pingpong-p2 buffered select mutex context pool)
 
 # The RESULT rows each program must print.
 declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-late"
     [memory]="memory" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
     [buffered]="buffered" [select]="select" [mutex]="mutex-contended mutex-uncontended"
-    [context]="context")
+    [context]="context" [pool]="pool")
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
@@ -55,11 +55,12 @@ declare -A label=(
     [mutex-contended]="mutex, 8 goroutines contended"
     [mutex-uncontended]="mutex, uncontended"
     [context]="context tree 100k: create+cancel"
+    [pool]="pool get+put, 8 goroutines, 20M"
 )
 declare -A goal=([spawn]="ratio 3" [switch]="ratio 3" [sleep-wall]="ratio 1"
     [sleep-late]="ratio 1" [memory]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
     [buffered]="ratio 1.5" [select]="ratio 1.5" [mutex-contended]="ratio 1"
-    [mutex-uncontended]="ratio 1" [context]="ratio 1")
+    [mutex-uncontended]="ratio 1" [context]="ratio 1" [pool]="ratio 1")
 
 # ---- arguments ---------------------------------------------------------------
 
