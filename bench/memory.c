@@ -1,6 +1,8 @@
 /*
  * memory — resident memory per parked goroutine: 1,000,000 goroutines each
- * parked in goc_sleep(60 s); report KiB of VmRSS per goroutine.
+ * parked in goc_sleep(60 s); report KiB of VmRSS per goroutine. With
+ * BENCH_PARK=chan in the environment they park receiving from one channel
+ * nobody sends on instead (row memory-chan): that must cost no more.
  *
  * VmRSS is read once the runtime runs (in the main goroutine, before the
  * first spawn) and again once every goroutine is parked: each one counts
@@ -23,18 +25,25 @@
 #define DEADLINE      (45 * GOC_SECOND) /* < PARK_TIME: measure before any wakes */
 
 static atomic_long parked; /* goroutines about to park */
+static goc_chan *never;    /* BENCH_PARK=chan: nobody sends on it */
 
 static void sleeper(void *arg)
 {
     (void)arg;
     /* relaxed: a plain count; the main goroutine only compares it. */
     atomic_fetch_add_explicit(&parked, 1, memory_order_relaxed);
-    goc_sleep(PARK_TIME);
+    if (never)
+        goc_chan_recv(never, NULL);
+    else
+        goc_sleep(PARK_TIME);
 }
 
 static int bench_main(void *arg)
 {
     long n = *(const long *)arg;
+    const char *park = getenv("BENCH_PARK");
+    if (park && strcmp(park, "chan") == 0 && !(never = goc_chan_make(0, 0)))
+        bench_die("goc_chan_make: out of memory");
     long rss_before = bench_rss_kib();
     if (rss_before < 0)
         bench_die("cannot read VmRSS from /proc/self/status");
@@ -71,7 +80,8 @@ static int bench_main(void *arg)
                (unsigned long long)st.stacks_unguarded,
                (unsigned long long)(st.stack_bytes_mapped >> 20), (unsigned long long)st.timers,
                (unsigned long long)st.threads);
-    bench_result("memory", "KiB", (double)(rss_after - rss_before) / (double)n);
+    bench_result(never ? "memory-chan" : "memory", "KiB",
+                 (double)(rss_after - rss_before) / (double)n);
     return 0;
 }
 

@@ -12,7 +12,7 @@
 #
 # Environment:
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
-#   BENCH_ONLY="..."     a subset of: spawn switch sleep memory pingpong-p1
+#   BENCH_ONLY="..."     a subset of: spawn switch sleep memory memory-chan pingpong-p1
 #                        pingpong-p2 buffered select mutex context pool
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
@@ -25,17 +25,20 @@ export LC_ALL=C # numbers with a decimal point, whatever the user's locale
 
 # ---- workloads ---------------------------------------------------------------
 
-programs=(spawn switch sleep memory pingpong-p1 pingpong-p2 buffered select mutex context pool)
+programs=(spawn switch sleep memory memory-chan pingpong-p1 pingpong-p2 buffered select mutex context pool)
 
 # The RESULT rows each program must print.
 declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-late"
-    [memory]="memory" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
+    [memory]="memory" [memory-chan]="memory-chan" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
     [buffered]="buffered" [select]="select" [mutex]="mutex-contended mutex-uncontended"
     [context]="context" [pool]="pool")
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
-declare -A bin_of=([pingpong-p1]=pingpong [pingpong-p2]=pingpong)
+declare -A bin_of=([pingpong-p1]=pingpong [pingpong-p2]=pingpong [memory-chan]=memory)
+
+# Extra environment for a workload (both implementations).
+declare -A env_of=([memory-chan]="BENCH_PARK=chan")
 
 # The Ps a workload runs on (GOC_MAXPROCS and GOMAXPROCS); default: all CPUs.
 declare -A procs_of=([switch]=1 [pingpong-p1]=1 [pingpong-p2]=2)
@@ -48,6 +51,7 @@ declare -A label=(
     [sleep-wall]="sleep churn 100k: wall time"
     [sleep-late]="sleep churn 100k: mean lateness"
     [memory]="memory per parked goroutine (1M)"
+    [memory-chan]="memory per goroutine parked on a chan"
     [pingpong-p1]="pingpong unbuffered round trip, 1 P"
     [pingpong-p2]="pingpong unbuffered round trip, 2 Ps"
     [buffered]="buffered chan cap 1024, 4x4, 20M"
@@ -58,7 +62,7 @@ declare -A label=(
     [pool]="pool get+put, 8 goroutines, 20M"
 )
 declare -A goal=([spawn]="ratio 3" [switch]="ratio 3" [sleep-wall]="ratio 1"
-    [sleep-late]="ratio 1" [memory]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
+    [sleep-late]="ratio 1" [memory]="max 5 KiB" [memory-chan]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
     [buffered]="ratio 1.5" [select]="ratio 1.5" [mutex-contended]="ratio 1"
     [mutex-uncontended]="ratio 1" [context]="ratio 1" [pool]="ratio 1")
 
@@ -145,6 +149,7 @@ run_one() {
     local -a envs=(env -u GOC_MAXPROCS -u GOMAXPROCS)
     [ -z "${procs_of[$prog]:-}" ] ||
         envs+=(GOC_MAXPROCS="${procs_of[$prog]}" GOMAXPROCS="${procs_of[$prog]}")
+    [ -z "${env_of[$prog]:-}" ] || envs+=(${env_of[$prog]})
 
     local rc=0
     "${envs[@]}" timeout --kill-after=10 "$timeout_s" "$bin" >"$out" 2>"$err" || rc=$?

@@ -1,5 +1,7 @@
 // memory — resident memory per parked goroutine: 1,000,000 goroutines each
 // parked in time.Sleep(time.Minute); report KiB of VmRSS per goroutine.
+// With BENCH_PARK=chan they park receiving from a channel nobody sends on
+// (row memory-chan).
 //
 // Go twin of bench/memory.c: VmRSS before the first spawn and again once
 // every goroutine has counted itself, runtime.NumGoroutine reached N+1 and a
@@ -28,6 +30,12 @@ const (
 
 func main() {
 	n := bench.Count(defaultCount)
+	var never chan struct{}
+	row := "memory"
+	if os.Getenv("BENCH_PARK") == "chan" {
+		never = make(chan struct{})
+		row = "memory-chan"
+	}
 	before := rssKiB()
 
 	var parked int64
@@ -35,7 +43,11 @@ func main() {
 	for i := 0; i < n; i++ {
 		go func() {
 			atomic.AddInt64(&parked, 1)
-			time.Sleep(parkTime)
+			if never != nil {
+				<-never
+			} else {
+				time.Sleep(parkTime)
+			}
 		}()
 	}
 	spawned := time.Since(start)
@@ -53,7 +65,7 @@ func main() {
 	fmt.Printf("# memory: %d goroutines spawned in %.1f ms, all parked after %.1f ms\n",
 		n, ms(spawned), ms(allParked))
 	fmt.Printf("# memory: VmRSS %d KiB before, %d KiB after\n", before, after)
-	bench.Result("memory", "KiB", float64(after-before)/float64(n))
+	bench.Result(row, "KiB", float64(after-before)/float64(n))
 	os.Exit(0)
 }
 
