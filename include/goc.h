@@ -20,6 +20,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -360,7 +363,9 @@ GOC_API void goc_semaphore_release(goc_semaphore *s, int64_t n);
  * lock-free while a P's cache neither runs empty nor overflows; the rest
  * sits in a shared list. As Go drops pooled objects at each collection,
  * goc frees (with free_fn) those that no get has taken for one to two
- * seconds, so an idle pool does not hold a peak's memory forever.
+ * seconds, so a pool does not hold a peak's memory forever; the one
+ * exception is the cache of a P that stops using the pool, which keeps
+ * up to 64 objects until that P uses it again or goc_pool_free.
  * A cached object is the pool's: it stores a link in the object's first
  * pointer-sized word, so objects must be at least sizeof(void *) long. */
 typedef struct goc_pool goc_pool;
@@ -377,6 +382,86 @@ GOC_API void goc_pool_put(goc_pool *p, void *obj);
 /* Free every cached object and the pool. No get or put may be running
  * or follow. NULL ignored. */
 GOC_API void goc_pool_free(goc_pool *p);
+
+/* ---- network and file I/O ---------------------------------------------
+ *
+ * Blocking-style calls on plain fds that park only the calling goroutine
+ * (a plain thread blocks). goc registers an fd with its poller (epoll,
+ * edge-triggered) the first time it waits on it, and sets O_NONBLOCK on
+ * it; fds goc creates (goc_listen, goc_accept, goc_dial) are nonblocking
+ * and close-on-exec from the start. setsockopt, getsockname, shutdown and
+ * the rest of POSIX work on them as usual.
+ *
+ * Close an fd that goc has used with goc_close, not close(): it wakes the
+ * goroutines waiting on it (they get -EBADF, Go's "use of closed network
+ * connection") and closes the fd once no goc call is using it, so the
+ * number cannot be reused under a call in flight.
+ *
+ * Writes on sockets never raise SIGPIPE (goc ignores it unless the
+ * program installed a handler): a peer that went away is -EPIPE or
+ * -ECONNRESET from the call.
+ */
+
+enum { GOC_READ = 1, GOC_WRITE = 2 };
+
+typedef struct goc_listen_opts {
+    int backlog;    /* 0: SOMAXCONN */
+    bool reuseport; /* SO_REUSEPORT: several listeners share the port */
+} goc_listen_opts;
+
+/* net.Listen: network "tcp", "tcp4", "tcp6" with address "host:port",
+ * "[ipv6]:port" or ":port" (all addresses; "tcp" listens on both IPv4 and
+ * IPv6), or "unix" with a path. SO_REUSEADDR is set for TCP. Returns the
+ * listening fd or a negative errno: -EINVAL for a malformed address or an
+ * unknown network, GOC_ENOTFOUND if the host does not resolve. */
+GOC_API int goc_listen(const char *network, const char *address);
+GOC_API int goc_listen_with(const char *network, const char *address,
+                            const goc_listen_opts *opts);
+/* Accept a connection (nonblocking, close-on-exec); addr/addrlen as
+ * accept(2), may be NULL. If the process is out of fds (EMFILE, ENFILE)
+ * it backs off and retries, as Go does, saying so once on stderr. */
+GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);
+/* net.DialTimeout: connect to address on network (as goc_listen; a host
+ * name is resolved and every address is tried in turn). TCP_NODELAY is
+ * set, as Go does. timeout <= 0 or GOC_FOREVER: no limit (beyond the
+ * kernel's). Returns the connected fd or a negative errno (-ECONNREFUSED,
+ * -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND, ...). */
+GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout);
+
+/* Read up to n bytes: the count, 0 at end of file, or a negative errno
+ * (-ETIMEDOUT past the read deadline, -EBADF once goc_close ran). */
+GOC_API ssize_t goc_read(int fd, void *buf, size_t n);
+/* Write all n bytes (looping over short writes): n, or a negative errno;
+ * on an error some bytes may have been written. */
+GOC_API ssize_t goc_write(int fd, const void *buf, size_t n);
+GOC_API ssize_t goc_readv(int fd, const struct iovec *iov, int iovcnt);
+GOC_API ssize_t goc_writev(int fd, const struct iovec *iov, int iovcnt); /* all bytes */
+
+/* Wait until fd is ready for events (GOC_READ | GOC_WRITE), for driving
+ * another nonblocking library from a goroutine. Returns the ready events
+ * (> 0), -ETIMEDOUT after timeout (GOC_FOREVER: none), -EBADF if closed.
+ * Level-triggered: returns at once if fd is ready now. */
+GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout);
+
+/* SetDeadline / SetReadDeadline / SetWriteDeadline: calls in that
+ * direction, pending or future, fail with -ETIMEDOUT once goc_now()
+ * passes t; 0 clears it. Setting one costs no heap operation when it
+ * replaces another (a server sets one per request). */
+GOC_API int goc_set_deadline(int fd, int64_t t);
+GOC_API int goc_set_read_deadline(int fd, int64_t t);
+GOC_API int goc_set_write_deadline(int fd, int64_t t);
+
+/* Close fd (see above). 0, or -EBADF if it is already being closed. */
+GOC_API int goc_close(int fd);
+
+/* Run fn(arg) on a bounded pool of threads kept for blocking calls (file
+ * I/O, a library that blocks) while the calling goroutine parks; on a
+ * plain thread, just call it. 0, or -ENOMEM. */
+GOC_API int goc_blocking(void (*fn)(void *arg), void *arg);
+
+/* Name resolution errors (outside the errno range, like getaddrinfo's). */
+#define GOC_ENOTFOUND (-3001) /* no such host */
+#define GOC_ETEMPFAIL (-3002) /* temporary failure in name resolution */
 
 /* ---- errors ----------------------------------------------------------- */
 

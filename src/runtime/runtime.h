@@ -216,6 +216,39 @@ struct goc__g {
     size_t asan_size;
 } __attribute__((aligned(64)));
 
+/* ---- the net poller hook (netpoll.c) ----------------------------------- *
+ *
+ * The runtime knows no fds. The net layer (src/net) registers a poller and
+ * counts the goroutines parked on I/O; the runtime calls it as Go's
+ * scheduler calls netpoll: the idle M that would sleep until the next timer
+ * (the timed sleeper) blocks in poll instead, a P about to go idle or steal
+ * checks it without blocking, and sysmon checks it when nobody has for
+ * 10 ms (every P busy).
+ */
+typedef struct goc__poller {
+    /* Wait for I/O until the goc_now() time until (0: only check;
+     * INT64_MAX: no limit), goc__ready every goroutine whose I/O is ready
+     * and return how many. Any thread; at most one call blocks at a time. */
+    int (*poll)(int64_t until);
+    /* Make a blocked poll return soon. Any thread, async-signal-safe. */
+    void (*wake)(void);
+} goc__poller;
+
+/* Install p (once; later calls are ignored). */
+void goc__netpoll_register(const goc__poller *p);
+/* Goroutines parked on I/O, kept by the net layer: while there are any,
+ * the program is not deadlocked. */
+extern _Atomic int32_t goc__netpoll_waiters;
+/* g0 with a P: a non-blocking poll if it may find anything; true if it
+ * readied a goroutine. */
+bool goc__netpoll_check(void);
+/* sysmon: poll if nobody has for 10 ms. */
+void goc__netpoll_sysmon(int64_t now);
+/* stopm for the M that becomes the timed sleeper while a poller is
+ * installed: block in poll until the earliest timer. sched.lock held on
+ * entry, released on return; returns the P it got, or NULL. */
+goc__p *goc__netpoll_sleep(goc__m *m, const goc__poller *np);
+
 /* ---- processors ------------------------------------------------------- */
 
 #define GOC__RUNQ_SIZE   256
@@ -329,6 +362,7 @@ struct goc__sched {
     goc__m *midle;                /* [L] idle Ms */
     int32_t nmidle;               /* [L] */
     goc__m *tsleeper;             /* [L] idle M sleeping until a timer */
+    bool tsleeper_polls;          /* [L] ... blocked in the net poller (netpoll.c) */
     _Atomic int64_t tsleep_until; /* [L] written; its deadline, 0 if none */
     _Atomic int32_t nmspinning;   /* Ms spinning for work */
     int32_t nmsys;                /* [L] Ms running user code without a P */
@@ -347,10 +381,16 @@ struct goc__sched {
     _Atomic uint64_t nexited_foreign;
     _Atomic uint64_t nretake;
     _Atomic uint64_t ntimers; /* pending timers over all Ps */
-    /* Bumped by sysmon about once a second while anything runs: a coarse
-     * clock for layers above that age their caches (sync/pool.c), read
-     * with one relaxed load instead of a clock call. */
+    /* goc_now() in seconds, stored by sysmon each time it wakes (so it
+     * moves while anything runs): a coarse clock for layers above that
+     * age their caches (sync/pool.c), one relaxed load instead of a clock
+     * call. */
     _Atomic uint32_t epoch;
+
+    /* The net poller (netpoll.c): set once; the goc_now() time of the
+     * last poll, or 0 while an M is blocked in one (as Go's lastpoll). */
+    const struct goc__poller *_Atomic poller;
+    _Atomic int64_t lastpoll;
 
     /* Free descriptors spilled from the Ps, under gflock. */
     pthread_mutex_t gflock;

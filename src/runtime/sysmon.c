@@ -109,12 +109,16 @@ static void *sysmon(void *unused)
     (void)unused;
     int64_t delay = 20 * GOC_MICROSECOND;
     int idle = 0;
-    int64_t last_retry = 0, last_epoch = 0;
+    int64_t last_retry = 0;
     for (;;) {
         struct timespec ts = {0, delay};
         nanosleep(&ts, NULL);
         if (atomic_load(&goc__sched.sigquit))
             sigquit_dump();
+        /* Before maybe_wait: a program that idles between short bursts
+         * wakes us briefly each time, and its caches must still age. */
+        atomic_store_explicit(&goc__sched.epoch, (uint32_t)(goc_now() / EPOCH_EVERY),
+                              memory_order_relaxed);
         if (maybe_wait()) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;
@@ -126,10 +130,7 @@ static void *sysmon(void *unused)
             goc__stackwait_retry();
         }
         goc__stackcache_scavenge(now);
-        if (now - last_epoch >= EPOCH_EVERY) {
-            last_epoch = now;
-            atomic_fetch_add_explicit(&goc__sched.epoch, 1, memory_order_relaxed);
-        }
+        goc__netpoll_sysmon(now);
         if (retake(now)) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;

@@ -10,13 +10,18 @@
  *
  * Go empties its pools at each garbage collection, keeping one
  * generation as a "victim" cache so a steady workload does not start
- * cold. goc has no collector; the runtime's coarse epoch (bumped by
- * sysmon once a second, runtime.h) stands in: at each epoch the shared
+ * cold. goc has no collector; the clock in whole seconds (an "epoch")
+ * stands in, read in the slow path; the fast path only watches sysmon's
+ * copy of it (runtime.h) to know when to take the slow path. At each new
+ * epoch the shared
  * victim list is freed and the primary list becomes the victim. A P's
- * array is moved to the primary list the first time the P uses the pool
- * in a new epoch. So an object nobody took back is freed one to two
- * epochs after it was put; a P that never touches the pool again keeps at
- * most LOCAL_CAP objects until goc_pool_free.
+ * array counts as part of the primary list of the epoch it was last
+ * used in: the first time the P uses the pool in a later epoch, its
+ * objects join the victim list (one epoch on) or are freed (more). Only
+ * the primary list refills arrays in batches; a victim leaves its list
+ * only for a get. So an object nobody took is freed one to two epochs
+ * after it was put; a P that never touches the pool again keeps at most
+ * LOCAL_CAP objects until goc_pool_free.
  *
  * Cached objects are linked through their first word (the header says
  * so), so the shared lists never allocate.
@@ -32,7 +37,8 @@
 typedef struct poollocal {
     void *objs[LOCAL_CAP];
     int32_t n;
-    uint32_t epoch; /* goc__sched.epoch the objects were counted in */
+    uint32_t epoch; /* the epoch (clock seconds) its objects belong to */
+    uint32_t seen;  /* goc__sched.epoch when it was last synced */
 } __attribute__((aligned(64))) poollocal;
 
 struct goc_pool {
@@ -42,7 +48,7 @@ struct goc_pool {
 
     goc__lock lock;           /* guards the fields below */
     void *primary, *victim;   /* linked through the objects' first word */
-    uint32_t epoch;           /* goc__sched.epoch at the last aging */
+    uint32_t epoch;           /* the epoch (clock seconds) of primary */
     poollocal *_Atomic local; /* nlocal arrays, made at first use on a P */
     int32_t nlocal;
 };
@@ -58,9 +64,18 @@ static inline void push(void **list, void *obj)
     *list = obj;
 }
 
-static inline uint32_t epoch_now(void)
+/* sysmon's copy of the clock in seconds: cheap, but stale while sysmon
+ * sleeps (everything idle) and for a moment after; it only tells the fast
+ * path that a second may have passed. */
+static inline uint32_t epoch_hint(void)
 {
     return atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+}
+
+/* The clock in seconds, for aging (slow path only). */
+static inline uint32_t epoch_now(void)
+{
+    return (uint32_t)(goc_now() / GOC_SECOND);
 }
 
 static void free_list(goc_pool *pl, void *obj)
@@ -115,20 +130,23 @@ static poollocal *local_of(goc_pool *pl, goc__m *m)
     if (!l)
         return NULL;
     for (int32_t i = 0; i < n; i++)
-        l[i] = (poollocal){.epoch = pl->epoch};
+        l[i] = (poollocal){.epoch = pl->epoch, .seen = epoch_hint()};
     pl->nlocal = n;
     atomic_store_explicit(&pl->local, l, memory_order_release);
     return &l[m->p->id];
 }
 
-/* Holding lock: bring l into the pool's epoch, moving its objects to the
- * primary list if it was counted in an older one. */
-static void local_sync(goc_pool *pl, poollocal *l)
+/* Holding lock (and aged): bring l into the pool's epoch. Its objects
+ * were put (or moved there from the primary list) in epoch l->epoch: one
+ * epoch ago they are as old as the victim list's, older ones are dead. */
+static void local_sync(goc_pool *pl, poollocal *l, void **dead)
 {
+    l->seen = epoch_hint();
     if (l->epoch == pl->epoch)
         return;
+    void **to = pl->epoch - l->epoch == 1 ? &pl->victim : dead;
     while (l->n > 0)
-        push(&pl->primary, l->objs[--l->n]);
+        push(to, l->objs[--l->n]);
     l->epoch = pl->epoch;
 }
 
@@ -149,12 +167,13 @@ static void *get_slow(goc_pool *pl, goc__m *m, void **dead)
     *dead = age(pl, epoch_now());
     poollocal *l = local_of(pl, m);
     if (l)
-        local_sync(pl, l);
+        local_sync(pl, l, dead);
     void *obj = l && l->n > 0 ? l->objs[--l->n] : pop_shared(pl);
-    while (obj && l && l->n < BATCH) { /* refill for the next gets */
-        void *more = pop_shared(pl);
-        if (!more)
-            break;
+    /* Refill for the next gets from the primary list only: moving victims
+     * to the array would make them young again without a get. */
+    while (obj && l && l->n < BATCH && pl->primary) {
+        void *more = pl->primary;
+        pl->primary = next_of(more);
         l->objs[l->n++] = more;
     }
     goc__lock_release(&pl->lock);
@@ -167,7 +186,7 @@ static void put_slow(goc_pool *pl, goc__m *m, void *obj, void **dead)
     *dead = age(pl, epoch_now());
     poollocal *l = local_of(pl, m);
     if (l) {
-        local_sync(pl, l);
+        local_sync(pl, l, dead);
         if (l->n == LOCAL_CAP) { /* spill the older half */
             for (int32_t i = 0; i < BATCH; i++)
                 push(&pl->primary, l->objs[i]);
@@ -182,8 +201,9 @@ static void put_slow(goc_pool *pl, goc__m *m, void *obj, void **dead)
     goc__lock_release(&pl->lock);
 }
 
-/* The fast path's array: only if the arrays exist and this P's is in the
- * current epoch (else the slow path syncs it). In the runtime. */
+/* The fast path's array: only if the arrays exist and this P's was synced
+ * since sysmon last saw the clock move (else the slow path syncs it). In
+ * the runtime. */
 static inline poollocal *local_fast(goc_pool *pl, goc__m *m)
 {
     if (!m || !m->p)
@@ -192,7 +212,7 @@ static inline poollocal *local_fast(goc_pool *pl, goc__m *m)
     if (!l)
         return NULL;
     l = &l[m->p->id];
-    return l->epoch == epoch_now() ? l : NULL;
+    return l->seen == epoch_hint() ? l : NULL;
 }
 
 GOC_API void *goc_pool_get(goc_pool *pl)

@@ -10,6 +10,8 @@
  *   wg_negative_thread    a plain thread calls waitgroup_done on a zero counter
  *   rw_unlock_unlocked    a goroutine calls rwmutex_unlock, never locked
  *   rw_runlock_unlocked   a goroutine calls rwmutex_runlock, never rlocked
+ *   sem_release_too_much  a goroutine acquires 1 unit of a semaphore, releases 2
+ *   sem_release_thread    a plain thread releases a unit of a semaphore it never took
  * Before the misuse it prints "id=N" (the misusing goroutine's id) and
  * "misuse" on stdout; if the program goes on it prints "survived" and exits 0.
  */
@@ -37,6 +39,7 @@ static void misuse(void)
     static goc_mutex mu;
     static goc_rwmutex rw;
     static goc_waitgroup wg;
+    static goc_semaphore sem = GOC_SEMAPHORE_INIT(2);
     announce();
     if (strcmp(mode, "unlock_unlocked") == 0 || strcmp(mode, "unlock_thread") == 0) {
         goc_mutex_unlock(&mu);
@@ -56,6 +59,12 @@ static void misuse(void)
         goc_rwmutex_unlock(&rw);
     } else if (strcmp(mode, "rw_runlock_unlocked") == 0) {
         goc_rwmutex_runlock(&rw);
+    } else if (strcmp(mode, "sem_release_too_much") == 0) {
+        if (goc_semaphore_acquire(&sem, NULL, 1) != 0)
+            _exit(65);
+        goc_semaphore_release(&sem, 2);
+    } else if (strcmp(mode, "sem_release_thread") == 0) {
+        goc_semaphore_release(&sem, 1);
     } else {
         fprintf(stderr, "helper_sync_misuse: unknown mode %s\n", mode);
         fflush(stderr);

@@ -1,6 +1,7 @@
 /*
  * test_sync_misuse.c — misuse that Go panics on (unlock of an unlocked
- * mutex, a negative WaitGroup counter, RWMutex unlocks without a lock)
+ * mutex, a negative WaitGroup counter, RWMutex unlocks without a lock, a
+ * semaphore released more than held)
  * stops the program: exit status 2 and a message on stderr that names the
  * misuse and the goroutine. Runs helper_sync_misuse.
  */
@@ -86,7 +87,7 @@ Test(sync_misuse, waitgroup_negative_add, .timeout = 20)
 
 Test(sync_misuse, waitgroup_done_too_many, .timeout = 20)
 {
-    const char *w[] = {"negative", "goroutine", NULL};
+    const char *w[] = {"negative", "goc_waitgroup_done", "goroutine", NULL};
     check_misuse("wg_done_too_many", w, true);
 }
 
@@ -108,4 +109,17 @@ Test(sync_misuse, rwmutex_runlock_of_unlocked, .timeout = 20)
 {
     const char *w[] = {"runlock", "goroutine", NULL};
     check_misuse("rw_runlock_unlocked", w, true);
+}
+
+/* x/sync/semaphore: panic("semaphore: released more than held"). */
+Test(sync_misuse, semaphore_released_more_than_held, .timeout = 20)
+{
+    const char *w[] = {"semaphore", "goroutine", NULL};
+    check_misuse("sem_release_too_much", w, true);
+}
+
+Test(sync_misuse, semaphore_released_more_than_held_on_plain_thread, .timeout = 20)
+{
+    const char *w[] = {"semaphore", NULL};
+    check_misuse("sem_release_thread", w, false);
 }
