@@ -151,6 +151,9 @@ top:;
         if (g)
             goto found;
     }
+    /* Goroutines whose I/O is ready (they land on p's run queue). */
+    if (goc__netpoll_check())
+        goto top;
     int32_t busy = goc__sched.nprocs - atomic_load(&goc__sched.npidle);
     if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
         if (!m->spinning) {

@@ -224,7 +224,9 @@ void goc__wakep(void)
 void goc__wakep_timer(void)
 {
     pthread_mutex_lock(&goc__sched.lock);
-    if (goc__sched.tsleeper)
+    if (goc__sched.tsleeper_polls)
+        atomic_load_explicit(&goc__sched.poller, memory_order_relaxed)->wake();
+    else if (goc__sched.tsleeper)
         goc__note_wakeup(&goc__sched.tsleeper->park);
     pthread_mutex_unlock(&goc__sched.lock);
 }
@@ -258,6 +260,23 @@ void goc__stopm(goc__m *m, int64_t until)
 {
     pthread_mutex_lock(&goc__sched.lock);
     m->nextp = NULL;
+    const goc__poller *np = atomic_load_explicit(&goc__sched.poller, memory_order_acquire);
+    if (np) {
+        if (!goc__sched.tsleeper) {
+            /* Not on the idle list: startm must not hand it a P. */
+            goc__p *p = goc__netpoll_sleep(m, np);
+            if (p)
+                goc__acquirep(m, p);
+            return;
+        }
+        /* Another M polls until the earliest timer; if ours is earlier,
+         * make it look again, and sleep untimed. */
+        int64_t cur = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_relaxed);
+        if (goc__sched.tsleeper_polls && until != 0 && (cur == 0 || until < cur))
+            np->wake();
+        if (goc__sched.tsleeper_polls)
+            until = 0;
+    }
     m->schedlink = goc__sched.midle;
     goc__sched.midle = m;
     goc__sched.nmidle++;
@@ -304,7 +323,7 @@ void goc__checkdead(void)
     if (atomic_load(&goc__sched.npidle) < goc__sched.nprocs)
         return;
     if (atomic_load(&goc__sched.runqsize) > 0 || atomic_load(&goc__sched.ntimers) > 0 ||
-        atomic_load(&goc__sched.nstackwait) > 0)
+        atomic_load(&goc__sched.nstackwait) > 0 || atomic_load(&goc__netpoll_waiters) > 0)
         return;
     for (int32_t i = 0; i < goc__sched.nprocs; i++) {
         if (!goc__runq_empty(goc__sched.allp[i]))

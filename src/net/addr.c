@@ -1,0 +1,229 @@
+/*
+ * addr.c — parsing "network" and "address" as Go's net package does, and
+ * resolving host names without blocking a worker.
+ *
+ * Numeric hosts are parsed here; names go to getaddrinfo (which reads
+ * /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf) on the
+ * goc_blocking pool, so a slow resolver parks one goroutine, not a P.
+ */
+#include "net/addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+int goc__parse_network(const char *network, goc__net *out)
+{
+    static const struct {
+        const char *name;
+        int family, socktype;
+    } nets[] = {
+        {"tcp", AF_UNSPEC, SOCK_STREAM}, {"tcp4", AF_INET, SOCK_STREAM},
+        {"tcp6", AF_INET6, SOCK_STREAM}, {"unix", AF_UNIX, SOCK_STREAM},
+        {"udp", AF_UNSPEC, SOCK_DGRAM},  {"udp4", AF_INET, SOCK_DGRAM},
+        {"udp6", AF_INET6, SOCK_DGRAM},  {"unixgram", AF_UNIX, SOCK_DGRAM},
+    };
+    if (!network)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        if (strcmp(network, nets[i].name) == 0) {
+            *out = (goc__net){nets[i].family, nets[i].socktype};
+            return 0;
+        }
+    }
+    return -EINVAL; /* unknown network */
+}
+
+/* "host:port", "[host]:port": split into host (copied into buf) and
+ * port; -EINVAL when malformed (no port, bad port, stray brackets or
+ * colons). */
+static int split_host_port(const char *address, char *host, size_t hostcap, uint16_t *port)
+{
+    const char *colon, *h = address, *hend;
+    if (address[0] == '[') {
+        hend = strchr(address, ']');
+        if (!hend || hend[1] != ':')
+            return -EINVAL; /* "[::1" or "[::1]80" */
+        h = address + 1;
+        colon = hend + 1;
+    } else {
+        colon = strrchr(address, ':');
+        if (!colon)
+            return -EINVAL; /* missing port */
+        hend = colon;
+        if (memchr(address, ':', (size_t)(colon - address)))
+            return -EINVAL; /* "::1:80": IPv6 needs brackets */
+        if (memchr(address, '[', (size_t)(colon - address)) ||
+            memchr(address, ']', (size_t)(colon - address)))
+            return -EINVAL;
+    }
+    const char *p = colon + 1;
+    size_t plen = strlen(p);
+    if (plen == 0 || plen > 5)
+        return -EINVAL; /* "localhost:" or "host:123456" */
+    unsigned v = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -EINVAL; /* named services are not supported */
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    if (v > 65535)
+        return -EINVAL;
+    size_t hlen = (size_t)(hend - h);
+    if (hlen >= hostcap)
+        return -EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static void add(goc__addrs *out, const void *sa, socklen_t len)
+{
+    if (out->n >= GOC__MAX_ADDRS)
+        return;
+    memcpy(&out->a[out->n], sa, len);
+    out->len[out->n++] = len;
+}
+
+static void add_v4(goc__addrs *out, const struct in_addr *ip, uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = *ip};
+    add(out, &sin, sizeof sin);
+}
+
+static void add_v6(goc__addrs *out, const struct in6_addr *ip, uint16_t port, uint32_t scope)
+{
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = *ip};
+    s6.sin6_scope_id = scope;
+    add(out, &s6, sizeof s6);
+}
+
+/* A numeric host (with an optional IPv6 %zone): 1 if it was one, 0 if it
+ * is a name, -EINVAL if its family does not fit the network. */
+static int numeric(const char *host, int family, uint16_t port, goc__addrs *out)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        if (family == AF_INET6)
+            return -EINVAL;
+        add_v4(out, &v4, port);
+        return 1;
+    }
+    uint32_t scope = 0;
+    const char *zone = strchr(host, '%');
+    if (zone) {
+        size_t n = (size_t)(zone - host);
+        if (n >= sizeof buf)
+            return 0;
+        memcpy(buf, host, n);
+        buf[n] = '\0';
+        scope = if_nametoindex(zone + 1);
+        if (!scope)
+            scope = (uint32_t)strtoul(zone + 1, NULL, 10);
+        host = buf;
+    }
+    if (inet_pton(AF_INET6, host, &v6) == 1) {
+        if (family == AF_INET)
+            return -EINVAL;
+        add_v6(out, &v6, port, scope);
+        return 1;
+    }
+    return 0;
+}
+
+struct gai {
+    const char *host;
+    struct addrinfo hints, *res;
+    int rc, err;
+};
+
+static void run_gai(void *arg)
+{
+    struct gai *q = arg;
+    q->rc = getaddrinfo(q->host, NULL, &q->hints, &q->res);
+    q->err = errno;
+}
+
+static int resolve_name(const char *host, int family, uint16_t port, goc__addrs *out)
+{
+    struct gai q = {.host = host};
+    q.hints.ai_family = family;
+    q.hints.ai_socktype = SOCK_STREAM; /* one entry per address */
+    q.hints.ai_flags = AI_ADDRCONFIG;
+    int rc = goc_blocking(run_gai, &q);
+    if (rc)
+        return rc;
+    switch (q.rc) {
+    case 0:
+        break;
+    case EAI_AGAIN:
+        return GOC_ETEMPFAIL;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_SYSTEM:
+        return q.err ? -q.err : GOC_ETEMPFAIL;
+    default: /* EAI_NONAME, EAI_NODATA, EAI_FAIL, ... */
+        return GOC_ENOTFOUND;
+    }
+    for (struct addrinfo *ai = q.res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET)
+            add_v4(out, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, port);
+        else if (ai->ai_family == AF_INET6)
+            add_v6(out, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, port,
+                   ((struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id);
+    }
+    freeaddrinfo(q.res);
+    return out->n > 0 ? 0 : GOC_ENOTFOUND;
+}
+
+static int unix_addr(const char *path, goc__addrs *out)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof sun.sun_path)
+        return -EINVAL; /* empty, or longer than sun_path */
+    memcpy(sun.sun_path, path, n);
+    if (path[0] == '@') /* Linux abstract namespace, as Go spells it */
+        sun.sun_path[0] = '\0';
+    add(out, &sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@')));
+    return 0;
+}
+
+int goc__resolve(const goc__net *net, const char *address, bool passive, goc__addrs *out)
+{
+    out->n = 0;
+    if (!address)
+        return -EINVAL;
+    if (net->family == AF_UNIX)
+        return unix_addr(address, out);
+    char host[256];
+    uint16_t port;
+    int rc = split_host_port(address, host, sizeof host, &port);
+    if (rc)
+        return rc;
+    if (host[0] == '\0') {
+        /* ":port": every local address to listen on; loopback to dial,
+         * as Go does. */
+        struct in_addr v4 = {htonl(passive ? INADDR_ANY : INADDR_LOOPBACK)};
+        if (!passive && net->family != AF_INET6)
+            add_v4(out, &v4, port); /* dial: IPv4 loopback first */
+        if (net->family != AF_INET) /* listen: [::] takes IPv4 too */
+            add_v6(out, passive ? &in6addr_any : &in6addr_loopback, port, 0);
+        if (passive && net->family != AF_INET6)
+            add_v4(out, &v4, port);
+        return 0;
+    }
+    rc = numeric(host, net->family, port, out);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return 0;
+    return resolve_name(host, net->family, port, out);
+}

@@ -1,0 +1,33 @@
+/*
+ * addr.h — network names and addresses (addr.c), shared by dial.c.
+ */
+#ifndef GOC_NET_ADDR_H
+#define GOC_NET_ADDR_H
+
+#include <goc.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#define GOC__MAX_ADDRS 16
+
+typedef struct goc__net {
+    int family;   /* AF_UNSPEC (both), AF_INET, AF_INET6, AF_UNIX */
+    int socktype; /* SOCK_STREAM, SOCK_DGRAM */
+} goc__net;
+
+typedef struct goc__addrs {
+    int n;
+    struct sockaddr_storage a[GOC__MAX_ADDRS];
+    socklen_t len[GOC__MAX_ADDRS];
+} goc__addrs;
+
+/* "tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "unixgram";
+ * -EINVAL for anything else. */
+int goc__parse_network(const char *network, goc__net *out);
+/* The addresses for address on net, in the order to try them. passive:
+ * for listening (an empty host is every local address, not loopback).
+ * -EINVAL if malformed; GOC_ENOTFOUND / GOC_ETEMPFAIL if a name does not
+ * resolve. */
+int goc__resolve(const goc__net *net, const char *address, bool passive, goc__addrs *out);
+
+#endif /* GOC_NET_ADDR_H */

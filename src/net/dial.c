@@ -1,0 +1,137 @@
+/*
+ * dial.c — goc_listen and goc_dial (Go's net.Listen and net.DialTimeout).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/addr.h"
+#include "net/poll.h"
+
+static int new_socket(int family, int socktype)
+{
+    int fd = socket(family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int err = goc__pd_open(fd);
+    if (err) {
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+static int setopt(int fd, int level, int name, int v)
+{
+    return setsockopt(fd, level, name, &v, sizeof v) == 0 ? 0 : -errno;
+}
+
+static int listen_one(const goc__net *net, const struct sockaddr_storage *sa, socklen_t len,
+                      const goc_listen_opts *o)
+{
+    int family = sa->ss_family;
+    int fd = new_socket(family, net->socktype);
+    if (fd < 0)
+        return fd;
+    int err = 0;
+    if (family != AF_UNIX) {
+        err = setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+        if (!err && o->reuseport)
+            err = setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+        /* "tcp" on [::] takes IPv4 too; "tcp6" only IPv6, as in Go. */
+        if (!err && family == AF_INET6)
+            err = setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, net->family == AF_INET6);
+    }
+    if (!err && bind(fd, (const struct sockaddr *)sa, len) < 0)
+        err = -errno;
+    if (!err && net->socktype == SOCK_STREAM &&
+        listen(fd, o->backlog > 0 ? o->backlog : SOMAXCONN) < 0)
+        err = -errno;
+    if (err) {
+        goc_close(fd);
+        return err;
+    }
+    return fd;
+}
+
+GOC_API int goc_listen_with(const char *network, const char *address, const goc_listen_opts *opts)
+{
+    static const goc_listen_opts none = {0};
+    goc__net net;
+    goc__addrs addrs;
+    int rc = goc__parse_network(network, &net);
+    if (rc == 0)
+        rc = goc__resolve(&net, address, true, &addrs);
+    if (rc)
+        return rc;
+    /* The first address that works (the rest are fallbacks: [::] where
+     * the kernel has no IPv6 falls back to 0.0.0.0). */
+    for (int i = 0; i < addrs.n; i++) {
+        rc = listen_one(&net, &addrs.a[i], addrs.len[i], opts ? opts : &none);
+        if (rc >= 0 || (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL))
+            return rc;
+    }
+    return rc;
+}
+
+GOC_API int goc_listen(const char *network, const char *address)
+{
+    return goc_listen_with(network, address, NULL);
+}
+
+/* Connect a new socket to sa by deadline (0: none). */
+static int dial_one(const goc__net *net, const struct sockaddr_storage *sa, socklen_t len,
+                    int64_t deadline)
+{
+    int fd = new_socket(sa->ss_family, net->socktype);
+    if (fd < 0)
+        return fd;
+    if (sa->ss_family != AF_UNIX && net->socktype == SOCK_STREAM)
+        setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1); /* Go's default */
+    int err = 0;
+    if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
+        err = -errno;
+        if (err == -EINPROGRESS || err == -EINTR) {
+            goc_duration left = GOC_FOREVER;
+            if (deadline) {
+                left = deadline - goc_now();
+                if (left <= 0)
+                    left = 1;
+            }
+            int w = goc_wait_fd(fd, GOC_WRITE, left);
+            if (w < 0) {
+                err = w;
+            } else {
+                int soerr = 0;
+                socklen_t sl = sizeof soerr;
+                err = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ? -errno : -soerr;
+            }
+        }
+    }
+    if (err) {
+        goc_close(fd);
+        return err;
+    }
+    return fd;
+}
+
+GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout)
+{
+    int64_t deadline = timeout > 0 ? goc_now() + timeout : 0;
+    goc__net net;
+    goc__addrs addrs;
+    int rc = goc__parse_network(network, &net);
+    if (rc == 0)
+        rc = goc__resolve(&net, address, false, &addrs);
+    if (rc)
+        return rc;
+    for (int i = 0; i < addrs.n; i++) {
+        rc = dial_one(&net, &addrs.a[i], addrs.len[i], deadline);
+        if (rc >= 0 || rc == -ETIMEDOUT)
+            return rc;
+    }
+    return rc; /* the last address's error */
+}

@@ -1,0 +1,287 @@
+/*
+ * fd.c — goc_read, goc_write, goc_accept, goc_wait_fd, deadlines and
+ * goc_close: the system call, and on EAGAIN a wait on the fd's poll
+ * descriptor, in a loop (Go's internal/poll.FD).
+ */
+#include "net/poll.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* One operation in direction dir on fd: io(pd, ctx) is retried after
+ * each readiness edge while it fails with EAGAIN. */
+typedef ssize_t (*io_fn)(goc__pd *pd, void *ctx);
+
+static ssize_t do_io(int fd, int dir, io_fn io, void *ctx)
+{
+    int err;
+    goc__pd *pd = goc__pd_acquire(fd, &err);
+    if (!pd)
+        return err;
+    ssize_t r = goc__pd_lock(pd, dir);
+    if (r == 0) {
+        /* A passed deadline fails the call even if data is there. */
+        r = goc__pd_check(pd, dir);
+        while (r == 0) {
+            r = io(pd, ctx);
+            if (r >= 0)
+                break;
+            if (r != -EAGAIN)
+                break;
+            int w = goc__pd_wait(pd, 1u << dir, false);
+            r = w < 0 ? w : 0;
+        }
+        goc__pd_unlock(pd, dir);
+    }
+    goc__pd_release(pd);
+    return r;
+}
+
+/* ---- read ----------------------------------------------------------------- */
+
+struct rw {
+    void *buf;
+    size_t n;
+    const struct iovec *iov;
+    int iovcnt;
+};
+
+static ssize_t io_read(goc__pd *pd, void *ctx)
+{
+    struct rw *a = ctx;
+    for (;;) {
+        ssize_t r = a->iov ? readv(pd->fd, a->iov, a->iovcnt) : read(pd->fd, a->buf, a->n);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+GOC_API ssize_t goc_read(int fd, void *buf, size_t n)
+{
+    struct rw a = {.buf = buf, .n = n};
+    return do_io(fd, GOC__PD_R, io_read, &a);
+}
+
+GOC_API ssize_t goc_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || (iovcnt > 0 && !iov))
+        return -EINVAL;
+    struct rw a = {.iov = iov, .iovcnt = iovcnt};
+    return do_io(fd, GOC__PD_R, io_read, &a);
+}
+
+/* ---- write: every byte ------------------------------------------------------ */
+
+struct wv {
+    struct iovec *iov; /* advanced as bytes go out */
+    int iovcnt;
+    size_t done;
+};
+
+static ssize_t write_some(goc__pd *pd, struct wv *a)
+{
+    for (;;) {
+        ssize_t r;
+        if (!pd->notsock) {
+            struct msghdr mh = {.msg_iov = a->iov, .msg_iovlen = (size_t)a->iovcnt};
+            r = sendmsg(pd->fd, &mh, MSG_NOSIGNAL);
+            if (r < 0 && errno == ENOTSOCK) {
+                pd->notsock = true; /* a pipe or a file: write(2) from now on */
+                continue;
+            }
+        } else {
+            r = writev(pd->fd, a->iov, a->iovcnt);
+        }
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+static ssize_t io_write(goc__pd *pd, void *ctx)
+{
+    struct wv *a = ctx;
+    while (a->iovcnt > 0) {
+        ssize_t r = write_some(pd, a);
+        if (r < 0)
+            return r;
+        a->done += (size_t)r;
+        while (a->iovcnt > 0 && (size_t)r >= a->iov->iov_len) {
+            r -= (ssize_t)a->iov->iov_len;
+            a->iov++;
+            a->iovcnt--;
+        }
+        if (a->iovcnt > 0) {
+            a->iov->iov_base = (char *)a->iov->iov_base + r;
+            a->iov->iov_len -= (size_t)r;
+        }
+    }
+    return (ssize_t)a->done;
+}
+
+GOC_API ssize_t goc_write(int fd, const void *buf, size_t n)
+{
+    if (n > SSIZE_MAX)
+        return -EINVAL;
+    struct iovec one = {(void *)buf, n};
+    struct wv a = {.iov = &one, .iovcnt = n ? 1 : 0};
+    ssize_t r = do_io(fd, GOC__PD_W, io_write, &a);
+    return r;
+}
+
+GOC_API ssize_t goc_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
+        return -EINVAL;
+    struct iovec local[iovcnt > 0 ? iovcnt : 1]; /* ours to advance */
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > SSIZE_MAX - total)
+            return -EINVAL;
+        total += iov[i].iov_len;
+        local[i] = iov[i];
+    }
+    struct wv a = {.iov = local, .iovcnt = iovcnt};
+    return do_io(fd, GOC__PD_W, io_write, &a);
+}
+
+/* ---- accept ------------------------------------------------------------------ */
+
+struct acc {
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+};
+
+static ssize_t io_accept(goc__pd *pd, void *ctx)
+{
+    struct acc *a = ctx;
+    static _Atomic bool warned;
+    goc_duration backoff = 5 * GOC_MILLISECOND;
+    for (;;) {
+        int fd = accept4(pd->fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED: /* the peer gave up while queued: next one */
+            continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            /* Out of fds or memory: keep the connection queued and
+             * retry later, as Go's http.Server does, instead of failing
+             * the listener. */
+            if (!atomic_exchange(&warned, true))
+                fprintf(stderr, "goc: accept: %s; retrying with backoff\n", strerror(errno));
+            goc_sleep(backoff);
+            if (backoff < GOC_SECOND)
+                backoff *= 2;
+            int e = goc__pd_check(pd, GOC__PD_R);
+            if (e)
+                return e;
+            continue;
+        case EWOULDBLOCK:
+            return -EAGAIN;
+        default:
+            return -errno;
+        }
+    }
+}
+
+GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct acc a = {addr, addrlen};
+    ssize_t fd = do_io(lfd, GOC__PD_R, io_accept, &a);
+    if (fd < 0)
+        return (int)fd;
+    int err = goc__pd_open((int)fd);
+    if (err) {
+        close((int)fd);
+        return err;
+    }
+    return (int)fd;
+}
+
+/* ---- waiting, deadlines, close ---------------------------------------------------- */
+
+GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
+{
+    if (events & ~(GOC_READ | GOC_WRITE) || !events)
+        return -EINVAL;
+    int err;
+    goc__pd *pd = goc__pd_acquire(fd, &err);
+    if (!pd)
+        return err;
+    unsigned dirs =
+        (events & GOC_READ ? 1u << GOC__PD_R : 0) | (events & GOC_WRITE ? 1u << GOC__PD_W : 0);
+    /* Level first: readiness that came before us left no edge to see. */
+    struct pollfd pfd = {
+        .fd = fd,
+        .events = (short)((events & GOC_READ ? POLLIN : 0) | (events & GOC_WRITE ? POLLOUT : 0))};
+    int rc = 0;
+    if (poll(&pfd, 1, 0) > 0) {
+        rc = (pfd.revents & (POLLIN | POLLHUP | POLLERR) ? GOC_READ : 0) |
+             (pfd.revents & (POLLOUT | POLLHUP | POLLERR) ? GOC_WRITE : 0);
+        rc &= events;
+    }
+    if (rc == 0 && timeout == 0)
+        rc = -ETIMEDOUT;
+    if (rc == 0) {
+        if (timeout > 0)
+            goc__pd_set_deadline(pd, GOC__PD_WAITFD, goc_now() + timeout);
+        int w = goc__pd_wait(pd, dirs, true);
+        if (timeout > 0)
+            goc__pd_set_deadline(pd, GOC__PD_WAITFD, 0);
+        rc = w < 0 ? w
+                   : (w & (1 << GOC__PD_R) ? GOC_READ : 0) | (w & (1 << GOC__PD_W) ? GOC_WRITE : 0);
+    }
+    goc__pd_release(pd);
+    return rc;
+}
+
+static int set_deadline(int fd, unsigned which, int64_t t)
+{
+    int err;
+    goc__pd *pd = goc__pd_acquire(fd, &err);
+    if (!pd)
+        return err;
+    if (t < 0)
+        t = 1; /* long past */
+    for (int d = 0; d < 2; d++)
+        if (which & (1u << d))
+            goc__pd_set_deadline(pd, d, t);
+    goc__pd_release(pd);
+    return 0;
+}
+
+GOC_API int goc_set_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, 3, t);
+}
+
+GOC_API int goc_set_read_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, 1u << GOC__PD_R, t);
+}
+
+GOC_API int goc_set_write_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, 1u << GOC__PD_W, t);
+}
+
+GOC_API int goc_close(int fd)
+{
+    goc__pd *pd = goc__pd_lookup(fd);
+    if (!pd) /* never used by goc: a plain close */
+        return close(fd) == 0 ? 0 : -errno;
+    return goc__pd_close(pd);
+}

@@ -1,0 +1,78 @@
+/*
+ * poll.h — the net layer's poll descriptors (Go's pollDesc + fdMutex).
+ *
+ * One goc__pd per fd number, in a table indexed by fd that is never
+ * freed (a descriptor outlives every goroutine that looked it up). An fd
+ * is registered with epoll once, edge-triggered, the first time goc uses
+ * it (or when goc creates it: socket, accept); goc_close unregisters it.
+ *
+ * Readiness: an epoll edge sets ready[dir]; a goroutine that got EAGAIN
+ * waits until ready[dir] (consuming it), the fd is closed, or a deadline
+ * passes. All of a descriptor's wait state is under its lock, which the
+ * poller, timers and waiters hold for a few instructions only.
+ *
+ * Operations on one fd in one direction are serialised (rmu, wmu), as
+ * Go's fdMutex does, so at most one goroutine waits per direction besides
+ * goc_wait_fd callers. Every operation holds a reference; goc_close marks
+ * the descriptor closing, wakes the waiters, and the last reference
+ * closes the fd, so the fd number is not reused while an operation could
+ * still touch it.
+ */
+#ifndef GOC_NET_POLL_H
+#define GOC_NET_POLL_H
+
+#include <goc.h>
+
+#include "runtime/runtime.h"
+
+enum { GOC__PD_R = 0, GOC__PD_W = 1, GOC__PD_WAITFD = 2 };
+
+typedef struct goc__pdwaiter {
+    goc__g *g;
+    unsigned dirs; /* bits (1 << GOC__PD_R / _W) it waits for */
+    bool waitfd;   /* goc_wait_fd: its own timeout applies */
+} goc__pdwaiter;
+
+typedef struct goc__pd {
+    goc__lock lock;        /* guards everything below but refs */
+    _Atomic uint32_t refs; /* operations in flight | CLOSING (poll.c) */
+    int fd;
+    bool registered;          /* in the epoll set */
+    bool notsock;             /* send() said ENOTSOCK: use write() */
+    bool unpollable;          /* epoll refused it (a regular file): never wait */
+    bool ready[2];            /* an edge arrived and was not consumed */
+    goc__pdwaiter *waiter[2]; /* parked in that direction, or NULL */
+    int64_t deadline[3];      /* goc_now() time, 0 none; [WAITFD]: goc_wait_fd's */
+    bool expired[3];          /* that deadline has passed */
+    goc__timer timer[3];      /* armed while deadline[i] is in the future */
+    goc_mutex rmu, wmu;       /* one operation per direction */
+} goc__pd;
+
+/* The descriptor for fd, registered with the poller (O_NONBLOCK set),
+ * holding a reference; NULL with *err set (-EBADF if fd < 0 or goc_close
+ * is under way, -ENOMEM, or epoll's error). */
+goc__pd *goc__pd_acquire(int fd, int *err);
+/* A fd goc just created (socket, accept4 with SOCK_NONBLOCK): reset any
+ * stale state of that number and register it. 0 or a negative errno. */
+int goc__pd_open(int fd);
+/* The descriptor of a registered fd, without a reference; or NULL. */
+goc__pd *goc__pd_lookup(int fd);
+/* The error a call in direction dir would get now (-EBADF, -ETIMEDOUT),
+ * or 0. */
+int goc__pd_check(goc__pd *pd, int dir);
+/* Drop a reference; the last one after goc_close closes the fd. */
+void goc__pd_release(goc__pd *pd);
+/* Serialise an operation in direction dir (R or W): lock, then fail with
+ * -EBADF if the fd is being closed. */
+int goc__pd_lock(goc__pd *pd, int dir);
+void goc__pd_unlock(goc__pd *pd, int dir);
+/* Wait for an edge in any direction of dirs (bits), the fd's close
+ * (-EBADF) or a deadline (-ETIMEDOUT). Returns the ready bits (consumed). */
+int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd);
+/* Set deadline i (R, W or WAITFD) to the goc_now() time t (0: none). */
+void goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);
+/* goc_close: mark closing, wake every waiter; the fd is closed when the
+ * last reference goes. -EBADF if it was already closing. */
+int goc__pd_close(goc__pd *pd);
+
+#endif /* GOC_NET_POLL_H */
