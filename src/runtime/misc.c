@@ -24,13 +24,22 @@ GOC_API int64_t goc_now(void)
 
 GOC_API const char *goc_strerror(int err)
 {
+    if (err == GOC_ENOTFOUND)
+        return "no such host (the name does not resolve)";
+    if (err == GOC_ETEMPFAIL)
+        return "temporary failure in name resolution";
     if (err < 0)
         err = err == INT_MIN ? 0x7fffffff : -err; /* no UB on INT_MIN */
     switch (err) {
     case 0:
         return "success";
     case EPIPE:
-        return "use of closed channel or connection";
+        return "use of closed channel, or broken pipe (the peer closed the connection)";
+    case EBADF:
+        return "use of closed file or network connection (or a bad fd)";
+    case EINVAL:
+        return "invalid argument (an address must be host:port, [ipv6]:port or :port with a port "
+               "of 0-65535, or a unix socket path; networks are tcp, tcp4, tcp6, unix)";
     case ECANCELED:
         return "context canceled";
     case ETIMEDOUT:

@@ -181,6 +181,8 @@ void goc__releasep_rt(goc__m *m)
 static goc__p *acquirep_try(goc__m *m)
 {
     if (m->rtdepth > 0) {
+        if (!m->p)
+            return NULL; /* g0 of an M without a P (the poll sleeper) */
         m->rtdepth++;
         return m->p;
     }
