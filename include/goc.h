@@ -446,7 +446,8 @@ GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout);
 /* SetDeadline / SetReadDeadline / SetWriteDeadline: calls in that
  * direction, pending or future, fail with -ETIMEDOUT once goc_now()
  * passes t; 0 clears it. Setting one costs no heap operation when it
- * replaces another (a server sets one per request). */
+ * replaces another (a server sets one per request). 0, -EBADF, or
+ * -ENOMEM if no timer heap had room for it. */
 GOC_API int goc_set_deadline(int fd, int64_t t);
 GOC_API int goc_set_read_deadline(int fd, int64_t t);
 GOC_API int goc_set_write_deadline(int fd, int64_t t);

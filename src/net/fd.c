@@ -236,9 +236,9 @@ GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
     if (rc == 0 && timeout == 0)
         rc = -ETIMEDOUT;
     if (rc == 0) {
-        if (timeout > 0)
-            goc__pd_set_deadline(pd, GOC__PD_WAITFD, goc_now() + timeout);
-        int w = goc__pd_wait(pd, dirs, true);
+        int w = timeout > 0 ? goc__pd_set_deadline(pd, GOC__PD_WAITFD, goc_now() + timeout) : 0;
+        if (w == 0)
+            w = goc__pd_wait(pd, dirs, true);
         if (timeout > 0)
             goc__pd_set_deadline(pd, GOC__PD_WAITFD, 0);
         rc = w < 0 ? w
@@ -256,11 +256,12 @@ static int set_deadline(int fd, unsigned which, int64_t t)
         return err;
     if (t < 0)
         t = 1; /* long past */
-    for (int d = 0; d < 2; d++)
+    int rc = 0;
+    for (int d = 0; d < 2 && rc == 0; d++)
         if (which & (1u << d))
-            goc__pd_set_deadline(pd, d, t);
+            rc = goc__pd_set_deadline(pd, d, t);
     goc__pd_release(pd);
-    return 0;
+    return rc;
 }
 
 GOC_API int goc_set_deadline(int fd, int64_t t)

@@ -416,8 +416,9 @@ static void timer_fired(goc__timer *t, void *arg, int64_t now)
         goc__ready(g);
 }
 
-void goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
+int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
 {
+    int rc = 0;
     goc__m *m = goc__enter();
     goc__lock_acquire(&pd->lock);
     pd->deadline[i] = t;
@@ -429,11 +430,15 @@ void goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
         goc__timer_stop(&pd->timer[i]);
         w = expire(pd, i);
     } else {
-        goc__timer_rearm(&pd->timer[i], t);
+        if (goc__timer_rearm(&pd->timer[i], t) < 0) {
+            pd->deadline[i] = 0; /* no room for its timer: not set */
+            rc = -ENOMEM;
+        }
     }
     goc__g *g = w ? w->g : NULL;
     goc__lock_release(&pd->lock);
     goc__leave(m);
     if (g)
         goc__ready(g);
+    return rc;
 }

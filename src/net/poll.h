@@ -69,8 +69,9 @@ void goc__pd_unlock(goc__pd *pd, int dir);
 /* Wait for an edge in any direction of dirs (bits), the fd's close
  * (-EBADF) or a deadline (-ETIMEDOUT). Returns the ready bits (consumed). */
 int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd);
-/* Set deadline i (R, W or WAITFD) to the goc_now() time t (0: none). */
-void goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);
+/* Set deadline i (R, W or WAITFD) to the goc_now() time t (0: none).
+ * 0, or -ENOMEM if no timer heap had room (the deadline is then not set). */
+int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);
 /* goc_close: mark closing, wake every waiter; the fd is closed when the
  * last reference goes. -EBADF if it was already closing. */
 int goc__pd_close(goc__pd *pd);

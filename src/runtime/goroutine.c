@@ -175,17 +175,19 @@ GOC_API int goc_run(int (*main_fn)(void *), void *arg)
 
 /* ---- thread-Gs ---------------------------------------------------------- */
 
+/* A thread's G lives in its thread-local storage: registering a thread
+ * cannot fail for lack of memory, and it goes with the thread. */
+static __thread goc__g tls_threadg_storage;
 static __thread goc__g *tls_threadg;
 static pthread_key_t threadg_key;
 static pthread_once_t threadg_once = PTHREAD_ONCE_INIT;
 
 static void threadg_exit(void *v)
 {
-    goc__g *g = v;
+    (void)v;
     pthread_mutex_lock(&goc__sched.lock);
     goc__sched.nforeign--;
     pthread_mutex_unlock(&goc__sched.lock);
-    free(g);
 }
 
 static void threadg_init(void)
@@ -201,9 +203,7 @@ goc__g *goc__getg_or_thread(void)
     if (tls_threadg)
         return tls_threadg;
     pthread_once(&threadg_once, threadg_init);
-    g = calloc(1, sizeof *g);
-    if (!g)
-        goc__fatal("out of memory registering a thread with the runtime");
+    g = &tls_threadg_storage;
     g->flags = GOC__GF_THREAD;
     g->id = 0;
     atomic_store_explicit(&g->status, GOC__G_RUNNING, memory_order_relaxed);

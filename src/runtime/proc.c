@@ -30,24 +30,28 @@ struct goc__sched goc__sched = {
 pthread_mutex_t goc__allg_lock = PTHREAD_MUTEX_INITIALIZER;
 goc__g *goc__allg;
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_err;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool inited;
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static void init(void)
+/* 0 or -ENOMEM; on failure nothing is left allocated and a later call
+ * tries again. */
+static int init(void)
 {
     int n = goc__maxprocs_compute();
     goc__p **allp = calloc((size_t)n, sizeof *allp);
-    if (!allp) {
-        init_err = -ENOMEM;
-        return;
-    }
+    if (!allp)
+        return -ENOMEM;
     for (int i = 0; i < n; i++) {
         goc__p *p = aligned_alloc(64, sizeof *p);
         if (!p) {
-            init_err = -ENOMEM;
-            return;
+            while (i-- > 0) {
+                pthread_mutex_destroy(&allp[i]->tlock);
+                free(allp[i]);
+            }
+            free(allp);
+            return -ENOMEM;
         }
         memset(p, 0, sizeof *p);
         p->id = (uint32_t)i;
@@ -64,12 +68,22 @@ static void init(void)
     goc__membarrier_init();
     goc__signals_init();
     goc__sysmon_start();
+    return 0;
 }
 
 int goc__init(void)
 {
-    pthread_once(&init_once, init);
-    return init_err;
+    if (GOC_LIKELY(atomic_load_explicit(&inited, memory_order_acquire)))
+        return 0;
+    pthread_mutex_lock(&init_lock);
+    int rc = 0;
+    if (!atomic_load_explicit(&inited, memory_order_relaxed)) {
+        rc = init();
+        if (rc == 0)
+            atomic_store_explicit(&inited, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&init_lock);
+    return rc;
 }
 
 GOC_API int goc_maxprocs(void)

@@ -156,16 +156,18 @@ struct goc__timer {
                                      take locks (free is fine); may be NULL */
 };
 
-/* Add t (fn, arg and when set) to the current P's heap. In the runtime. */
-void goc__timer_add(goc__p *p, goc__timer *t);
+/* Add t (fn, arg and when set) to p's heap (in the runtime, holding p).
+ * 0, or -ENOMEM if neither p's heap can grow nor another P's has room. */
+int goc__timer_add(goc__p *p, goc__timer *t);
 /* Add t from any context: the current P's heap, or P 0's from a thread
- * that holds none. */
-void goc__timer_start(goc__timer *t);
+ * that holds none. 0 or -ENOMEM. */
+int goc__timer_start(goc__timer *t);
 /* O(1): mark a pending t stopped (swept from its heap later); true if it
  * was pending. Any context. */
 bool goc__timer_stop(goc__timer *t);
 /* Set t to fire at when: moved in place if it is still in a heap (pending,
- * or stopped and not swept yet), else added to the current P's heap. */
+ * or stopped and not swept yet), else added to the current P's heap
+ * (-ENOMEM if that fails: only adding can). */
 enum { GOC__REARM_ADDED, GOC__REARM_MOVED_PENDING, GOC__REARM_MOVED_STOPPED };
 int goc__timer_rearm(goc__timer *t, int64_t when);
 /* Run p's expired timers. Returns the next pending when, or 0. */

@@ -541,9 +541,10 @@ GOC_API _Noreturn void goc_exit(void)
 static bool sleep_unlock(goc__g *g, void *arg)
 {
     goc__m *m = goc__getm();
-    (void)arg;
-    goc__timer_add(m->p, &g->sleeptimer);
-    return true;
+    /* No room for the timer (out of memory): don't park; goc_sleep
+     * yields until the time has come. */
+    *(bool *)arg = goc__timer_add(m->p, &g->sleeptimer) == 0;
+    return *(bool *)arg;
 }
 
 static void sleep_fire(goc__timer *t, void *arg, int64_t now)
@@ -571,6 +572,9 @@ GOC_API void goc_sleep(goc_duration d)
     g->sleeptimer.when = d > INT64_MAX - now ? INT64_MAX : now + d;
     g->sleeptimer.fn = sleep_fire;
     g->sleeptimer.arg = g;
-    goc__park(sleep_unlock, NULL, "sleep");
+    bool parked = false;
+    goc__park(sleep_unlock, &parked, "sleep");
+    while (!parked && goc_now() < g->sleeptimer.when)
+        goc_yield();
     __asm__ volatile(""); /* no tail call: keep goc_sleep in backtraces */
 }

@@ -93,6 +93,7 @@ static bool maybe_wait(void)
 {
     pthread_mutex_lock(&goc__sched.lock);
     bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0 &&
+                atomic_load(&goc__sched.runqsize) == 0 &&
                 atomic_load(&goc__sched.nstackwait) == 0 && !goc__stackcache_excess();
     if (idle) {
         goc__sched.sysmonwait = true;
@@ -131,6 +132,11 @@ static void *sysmon(void *unused)
         }
         goc__stackcache_scavenge(now);
         goc__netpoll_sysmon(now);
+        /* Work queued, a P idle and nobody looking: a worker thread could
+         * not be started (out of memory or threads). Try again. */
+        if (atomic_load(&goc__sched.runqsize) > 0 && atomic_load(&goc__sched.npidle) > 0 &&
+            atomic_load(&goc__sched.nmspinning) == 0)
+            goc__wakep();
         if (retake(now)) {
             idle = 0;
             delay = 20 * GOC_MICROSECOND;

@@ -14,6 +14,8 @@
  */
 #include "runtime/runtime.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 
 static bool less(goc__timer *a, goc__timer *b)
@@ -126,12 +128,29 @@ static bool heap_grow(goc__p *p)
     return true;
 }
 
-void goc__timer_add(goc__p *p, goc__timer *t)
+/* p's heap cannot grow: lock and return another P's that has room, or
+ * NULL. Heaps never shrink, so after a peak there usually is one. */
+static goc__p *heap_with_room(goc__p *full)
+{
+    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
+        goc__p *p = goc__sched.allp[i];
+        if (p == full)
+            continue;
+        pthread_mutex_lock(&p->tlock);
+        if (p->ntimers < p->timerscap)
+            return p;
+        pthread_mutex_unlock(&p->tlock);
+    }
+    return NULL;
+}
+
+int goc__timer_add(goc__p *p, goc__timer *t)
 {
     pthread_mutex_lock(&p->tlock);
     if (p->ntimers == p->timerscap && !heap_grow(p)) {
         pthread_mutex_unlock(&p->tlock);
-        goc__fatal("out of memory growing the timer heap");
+        if (!(p = heap_with_room(p)))
+            return -ENOMEM;
     }
     sweep(p);
     atomic_store_explicit(&t->state, GOC__T_WAITING, memory_order_relaxed);
@@ -152,6 +171,7 @@ void goc__timer_add(goc__p *p, goc__timer *t)
         else if (until == 0)
             goc__wakep();
     }
+    return 0;
 }
 
 /* Pop one due timer; tlock held. */
@@ -235,16 +255,16 @@ int64_t goc__timers_earliest(void)
     return best;
 }
 
-void goc__timer_start(goc__timer *t)
+int goc__timer_start(goc__timer *t)
 {
     goc__m *m = goc__getm();
     if (m) {
         goc__p *p = goc__acquirep_rt(m);
-        goc__timer_add(p, t);
+        int rc = goc__timer_add(p, t);
         goc__releasep_rt(goc__getm());
-        return;
+        return rc;
     }
-    goc__timer_add(goc__sched.allp[0], t);
+    return goc__timer_add(goc__sched.allp[0], t);
 }
 
 bool goc__timer_stop(goc__timer *t)
@@ -265,8 +285,7 @@ int goc__timer_rearm(goc__timer *t, int64_t when)
         goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
         if (!p) {
             t->when = when;
-            goc__timer_start(t);
-            return GOC__REARM_ADDED;
+            return goc__timer_start(t) == 0 ? GOC__REARM_ADDED : -ENOMEM;
         }
         pthread_mutex_lock(&p->tlock);
         if (atomic_load_explicit(&t->p, memory_order_relaxed) != p) {

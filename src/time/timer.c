@@ -44,7 +44,8 @@ static void swept(goc__timer *rt)
 
 /* Arm at when. t->lock held. A reference for the heap is taken first (the
  * timer may fire and drop it at once) and given back if the timer was
- * still in a heap, which holds one already. Returns 1 if it was pending. */
+ * still in a heap, which holds one already. Returns 1 if it was pending,
+ * 0 if not, -ENOMEM if it could not be armed (then it is stopped). */
 static int arm(goc_timer *t, int64_t when)
 {
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
@@ -52,6 +53,10 @@ static int arm(goc_timer *t, int64_t when)
     int r = goc__timer_rearm(&t->rt, when);
     if (r != GOC__REARM_ADDED)
         unref(t); /* never the last: the caller holds one */
+    if (r < 0) {
+        t->stopped = true;
+        return r;
+    }
     return r == GOC__REARM_MOVED_PENDING;
 }
 
@@ -70,8 +75,8 @@ static bool retry_later(goc_timer *t, int64_t now)
 {
     goc__lock_acquire(&t->lock);
     bool retry = !t->stopped && !atomic_load_explicit(&t->rt.p, memory_order_acquire);
-    if (retry)
-        goc__timer_rearm(&t->rt, now + GOC_MILLISECOND);
+    if (retry) /* (out of memory for the heap too: the call is lost) */
+        retry = goc__timer_rearm(&t->rt, now + GOC_MILLISECOND) >= 0;
     goc__lock_release(&t->lock);
     return retry;
 }
@@ -94,9 +99,11 @@ static void fire(goc__timer *rt, void *arg, int64_t now)
             int64_t next = t->rt.when + t->period;
             if (next <= now)
                 next = now + t->period;
-            goc__timer_rearm(&t->rt, next);
-            goc__lock_release(&t->lock);
-            return;
+            if (goc__timer_rearm(&t->rt, next) >= 0) {
+                goc__lock_release(&t->lock);
+                return;
+            }
+            t->stopped = true; /* no room in any heap: the ticker stops */
         }
         goc__lock_release(&t->lock);
     }
@@ -126,8 +133,12 @@ static goc_timer *make(goc_duration d, goc_duration period, void (*fn)(void *), 
     t->rt.idx = -1;
     t->rt.swept = swept;
     goc__lock_acquire(&t->lock);
-    arm(t, deadline(d));
+    int rc = arm(t, deadline(d));
     goc__lock_release(&t->lock);
+    if (rc < 0) {
+        unref(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -174,6 +185,8 @@ GOC_API int goc_timer_reset(goc_timer *t, goc_duration d)
         t->period = d;
     int rc = arm(t, deadline(d));
     goc__lock_release(&t->lock);
+    if (rc < 0)
+        return rc;
     return t->period > 0 ? active : rc;
 }
 
