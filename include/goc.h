@@ -343,7 +343,10 @@ typedef struct goc_semaphore {
  * units: GOC_SEMAPHORE_INIT(n) or goc_semaphore_init(s, n) before use;
  * the zero value has no units. Waiters are served first come first
  * served: a large request at the front holds off smaller ones behind it. */
-#define GOC_SEMAPHORE_INIT(n) {.size_ = (n)}
+#define GOC_SEMAPHORE_INIT(n)                                                                      \
+    {                                                                                              \
+        .size_ = (n)                                                                               \
+    }
 GOC_API void goc_semaphore_init(goc_semaphore *s, int64_t n);
 /* Take n units, waiting until they are free or ctx (NULL: never) is
  * done. 0; goc_ctx_err(ctx) if ctx was done first (then nothing is
@@ -415,8 +418,7 @@ typedef struct goc_listen_opts {
  * listening fd or a negative errno: -EINVAL for a malformed address or an
  * unknown network, GOC_ENOTFOUND if the host does not resolve. */
 GOC_API int goc_listen(const char *network, const char *address);
-GOC_API int goc_listen_with(const char *network, const char *address,
-                            const goc_listen_opts *opts);
+GOC_API int goc_listen_with(const char *network, const char *address, const goc_listen_opts *opts);
 /* Accept a connection (nonblocking, close-on-exec); addr/addrlen as
  * accept(2), may be NULL. If the process is out of fds (EMFILE, ENFILE)
  * it backs off and retries, as Go does, saying so once on stderr. */
@@ -436,6 +438,28 @@ GOC_API ssize_t goc_read(int fd, void *buf, size_t n);
 GOC_API ssize_t goc_write(int fd, const void *buf, size_t n);
 GOC_API ssize_t goc_readv(int fd, const struct iovec *iov, int iovcnt);
 GOC_API ssize_t goc_writev(int fd, const struct iovec *iov, int iovcnt); /* all bytes */
+
+/* UDP (goc_listen("udp", ":0") binds a socket, goc_dial("udp", ...)
+ * connects one): one datagram each, as recvfrom(2) / sendto(2). */
+GOC_API ssize_t goc_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr,
+                             socklen_t *addrlen);
+GOC_API ssize_t goc_sendto(int fd, const void *buf, size_t n, const struct sockaddr *addr,
+                           socklen_t addrlen);
+/* Send count bytes of in_fd (from *offset, advanced; NULL: its file
+ * position) to the socket out_fd with sendfile(2): the count sent (less
+ * only at the end of in_fd), or a negative errno. */
+GOC_API ssize_t goc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
+
+/* Signals as channels, as os/signal.Notify: each of sigs (n of them) that
+ * the process receives is sent (an int, the signal number) on c, which
+ * must have elem_size sizeof(int) and should be buffered: a signal that
+ * finds c full is dropped, as in Go. c is retained until
+ * goc_signal_stop. The first notify for a signal replaces its
+ * disposition; the last stop restores the one before. 0 or a negative errno
+ * (-EINVAL for SIGKILL, SIGSTOP, a bad number or a channel of another
+ * element size). */
+GOC_API int goc_signal_notify(goc_chan *c, const int *sigs, size_t n);
+GOC_API void goc_signal_stop(goc_chan *c);
 
 /* Wait until fd is ready for events (GOC_READ | GOC_WRITE), for driving
  * another nonblocking library from a goroutine. Returns the ready events

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -151,6 +152,84 @@ GOC_API ssize_t goc_writev(int fd, const struct iovec *iov, int iovcnt)
     }
     struct wv a = {.iov = local, .iovcnt = iovcnt};
     return do_io(fd, GOC__PD_W, io_write, &a);
+}
+
+/* ---- datagrams and sendfile ---------------------------------------------------- */
+
+struct dgram {
+    void *buf;
+    size_t n;
+    struct sockaddr *addr;
+    socklen_t *addrlen; /* recvfrom */
+    socklen_t alen;     /* sendto */
+};
+
+static ssize_t io_recvfrom(goc__pd *pd, void *ctx)
+{
+    struct dgram *a = ctx;
+    for (;;) {
+        ssize_t r = recvfrom(pd->fd, a->buf, a->n, 0, a->addr, a->addrlen);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+static ssize_t io_sendto(goc__pd *pd, void *ctx)
+{
+    struct dgram *a = ctx;
+    for (;;) {
+        ssize_t r = sendto(pd->fd, a->buf, a->n, MSG_NOSIGNAL, a->addr, a->alen);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+GOC_API ssize_t goc_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct dgram a = {.buf = buf, .n = n, .addr = addr, .addrlen = addrlen};
+    return do_io(fd, GOC__PD_R, io_recvfrom, &a);
+}
+
+GOC_API ssize_t goc_sendto(int fd, const void *buf, size_t n, const struct sockaddr *addr,
+                           socklen_t addrlen)
+{
+    struct dgram a = {.buf = (void *)buf, .n = n, .addr = (struct sockaddr *)addr, .alen = addrlen};
+    return do_io(fd, GOC__PD_W, io_sendto, &a);
+}
+
+struct sf {
+    int in_fd;
+    off_t *offset;
+    size_t left, done;
+};
+
+static ssize_t io_sendfile(goc__pd *pd, void *ctx)
+{
+    struct sf *a = ctx;
+    while (a->left > 0) {
+        ssize_t r =
+            sendfile(pd->fd, a->in_fd, a->offset, a->left > 0x7ffff000 ? 0x7ffff000 : a->left);
+        if (r == 0)
+            break; /* end of the input file */
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        a->left -= (size_t)r;
+        a->done += (size_t)r;
+    }
+    return (ssize_t)a->done;
+}
+
+GOC_API ssize_t goc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+    struct sf a = {.in_fd = in_fd, .offset = offset, .left = count};
+    return do_io(out_fd, GOC__PD_W, io_sendfile, &a);
 }
 
 /* ---- accept ------------------------------------------------------------------ */
