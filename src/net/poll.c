@@ -273,8 +273,10 @@ void goc__pd_release(goc__pd *pd)
     goc__lock_acquire(&pd->lock);
     reset(pd);
     goc__lock_release(&pd->lock);
-    close(pd->fd);
+    /* Reopen the slot before the number can be reused: a socket that
+     * gets it the moment close returns must find a usable descriptor. */
     atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    close(pd->fd);
 }
 
 int goc__pd_close(goc__pd *pd)
