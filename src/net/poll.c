@@ -35,25 +35,34 @@ static int init_err;
 
 /* ---- the poller --------------------------------------------------------- */
 
-/* Edges in dirs on pd: mark them, and take the waiter to wake, if any
- * (cleared from every direction it waited in). Holding pd->lock. */
-static goc__pdwaiter *mark_ready(goc__pd *pd, unsigned dirs, bool ioready)
+/* Edges in dirs on pd: mark them, and collect the goroutines to wake
+ * into g[2] (a reader and a writer may both wait on one fd; a waiter in
+ * both directions, goc_wait_fd, is taken once and cleared from both).
+ * Holding pd->lock. Returns how many. */
+static int mark_ready(goc__pd *pd, unsigned dirs, bool ioready, goc__g *g[2])
 {
-    goc__pdwaiter *w = NULL;
+    int n = 0;
     for (int d = 0; d < 2; d++) {
         if (!(dirs & (1u << d)))
             continue;
         if (ioready)
             pd->ready[d] = true;
-        if (pd->waiter[d])
-            w = pd->waiter[d];
+        goc__pdwaiter *w = pd->waiter[d];
+        if (!w)
+            continue;
+        for (int k = 0; k < 2; k++)
+            if (pd->waiter[k] == w)
+                pd->waiter[k] = NULL;
+        g[n++] = w->g; /* w is gone once its goroutine runs */
     }
-    if (w) {
-        for (int d = 0; d < 2; d++)
-            if (pd->waiter[d] == w)
-                pd->waiter[d] = NULL;
-    }
-    return w;
+    return n;
+}
+
+static int ready_all(goc__g *g[2], int n)
+{
+    for (int i = 0; i < n; i++)
+        goc__ready(g[i]);
+    return n;
 }
 
 static int netpoll(int64_t until)
@@ -89,14 +98,11 @@ static int netpoll(int64_t until)
             dirs |= 1u << GOC__PD_R;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             dirs |= 1u << GOC__PD_W;
+        goc__g *g[2];
         goc__lock_acquire(&pd->lock);
-        goc__pdwaiter *w = mark_ready(pd, dirs, true);
-        goc__g *g = w ? w->g : NULL; /* w is gone once g runs */
+        int k = mark_ready(pd, dirs, true, g);
         goc__lock_release(&pd->lock);
-        if (g) {
-            goc__ready(g);
-            readied++;
-        }
+        readied += ready_all(g, k);
     }
     return readied;
 }
@@ -391,31 +397,30 @@ int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd)
 
 /* ---- deadlines -------------------------------------------------------------------- */
 
-/* Holding pd->lock: deadline i passed; wake whoever it applies to. */
-static goc__pdwaiter *expire(goc__pd *pd, int i)
+/* Holding pd->lock: deadline i passed; collect whoever it applies to. */
+static int expire(goc__pd *pd, int i, goc__g *g[2])
 {
     pd->expired[i] = true;
     if (i < 2)
-        return mark_ready(pd, 1u << i, false);
+        return mark_ready(pd, 1u << i, false, g);
     for (int d = 0; d < 2; d++)
         if (pd->waiter[d] && pd->waiter[d]->waitfd)
-            return mark_ready(pd, pd->waiter[d]->dirs, false);
-    return NULL;
+            return mark_ready(pd, pd->waiter[d]->dirs, false, g);
+    return 0;
 }
 
 static void timer_fired(goc__timer *t, void *arg, int64_t now)
 {
     goc__pd *pd = arg;
     int i = (int)(t - pd->timer);
+    goc__g *g[2];
+    int n = 0;
     goc__lock_acquire(&pd->lock);
-    goc__pdwaiter *w = NULL;
     /* Re-armed or cleared meanwhile: not ours to expire. */
     if (pd->deadline[i] != 0 && pd->deadline[i] <= now && !pd->expired[i])
-        w = expire(pd, i);
-    goc__g *g = w ? w->g : NULL;
+        n = expire(pd, i, g);
     goc__lock_release(&pd->lock);
-    if (g)
-        goc__ready(g);
+    ready_all(g, n);
 }
 
 int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
@@ -425,22 +430,21 @@ int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
     goc__lock_acquire(&pd->lock);
     pd->deadline[i] = t;
     pd->expired[i] = false;
-    goc__pdwaiter *w = NULL;
+    goc__g *g[2];
+    int n = 0;
     if (t == 0) {
         goc__timer_stop(&pd->timer[i]);
     } else if (t <= goc_now()) {
         goc__timer_stop(&pd->timer[i]);
-        w = expire(pd, i);
+        n = expire(pd, i, g);
     } else {
         if (goc__timer_rearm(&pd->timer[i], t) < 0) {
             pd->deadline[i] = 0; /* no room for its timer: not set */
             rc = -ENOMEM;
         }
     }
-    goc__g *g = w ? w->g : NULL;
     goc__lock_release(&pd->lock);
     goc__leave(m);
-    if (g)
-        goc__ready(g);
+    ready_all(g, n);
     return rc;
 }
