@@ -4,7 +4,7 @@
 # apt-get; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
 
-need=(cmake make gcc pkg-config libunwind-dev valgrind)
+need=(cmake make gcc pkg-config libunwind-dev libc-ares-dev valgrind)
 case "${1:-build}" in
 test) need+=(libcriterion-dev) ;;
 bench) need+=(golang-go) ;;

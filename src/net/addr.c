@@ -2,16 +2,14 @@
  * addr.c — parsing "network" and "address" as Go's net package does, and
  * resolving host names without blocking a worker.
  *
- * Numeric hosts are parsed here; names go to getaddrinfo (which reads
- * /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf) on the
- * goc_blocking pool, so a slow resolver parks one goroutine, not a P.
+ * Numeric hosts are parsed here; names go to c-ares (dns.c), driven by
+ * the netpoller, so a slow resolver parks one goroutine, not a P.
  */
 #include "net/addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -138,51 +136,6 @@ static int numeric(const char *host, int family, uint16_t port, goc__addrs *out)
     return 0;
 }
 
-struct gai {
-    const char *host;
-    struct addrinfo hints, *res;
-    int rc, err;
-};
-
-static void run_gai(void *arg)
-{
-    struct gai *q = arg;
-    q->rc = getaddrinfo(q->host, NULL, &q->hints, &q->res);
-    q->err = errno;
-}
-
-static int resolve_name(const char *host, int family, uint16_t port, goc__addrs *out)
-{
-    struct gai q = {.host = host};
-    q.hints.ai_family = family;
-    q.hints.ai_socktype = SOCK_STREAM; /* one entry per address */
-    q.hints.ai_flags = AI_ADDRCONFIG;
-    int rc = goc_blocking(run_gai, &q);
-    if (rc)
-        return rc;
-    switch (q.rc) {
-    case 0:
-        break;
-    case EAI_AGAIN:
-        return GOC_ETEMPFAIL;
-    case EAI_MEMORY:
-        return -ENOMEM;
-    case EAI_SYSTEM:
-        return q.err ? -q.err : GOC_ETEMPFAIL;
-    default: /* EAI_NONAME, EAI_NODATA, EAI_FAIL, ... */
-        return GOC_ENOTFOUND;
-    }
-    for (struct addrinfo *ai = q.res; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET)
-            add_v4(out, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, port);
-        else if (ai->ai_family == AF_INET6)
-            add_v6(out, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, port,
-                   ((struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id);
-    }
-    freeaddrinfo(q.res);
-    return out->n > 0 ? 0 : GOC_ENOTFOUND;
-}
-
 static int unix_addr(const char *path, goc__addrs *out)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -225,5 +178,5 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, goc__ad
         return rc;
     if (rc == 1)
         return 0;
-    return resolve_name(host, net->family, port, out);
+    return goc__dns_lookup(host, net->family, port, out);
 }

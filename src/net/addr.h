@@ -30,4 +30,9 @@ int goc__parse_network(const char *network, goc__net *out);
  * resolve. */
 int goc__resolve(const goc__net *net, const char *address, bool passive, goc__addrs *out);
 
+/* Resolve a host name with c-ares (dns.c): /etc/hosts, then the
+ * nameservers of /etc/resolv.conf. 0 with out filled (port set), or
+ * GOC_ENOTFOUND, GOC_ETEMPFAIL, -ENOMEM. */
+int goc__dns_lookup(const char *host, int family, uint16_t port, goc__addrs *out);
+
 #endif /* GOC_NET_ADDR_H */
