@@ -18,6 +18,12 @@
  * each readiness edge while it fails with EAGAIN. */
 typedef ssize_t (*io_fn)(goc__pd *pd, void *ctx);
 
+/* A failed system call's result: -errno, with EWOULDBLOCK as -EAGAIN. */
+static inline ssize_t neg_errno(void)
+{
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
 static ssize_t do_io(int fd, int dir, io_fn io, void *ctx)
 {
     int err;
@@ -30,8 +36,10 @@ static ssize_t do_io(int fd, int dir, io_fn io, void *ctx)
         r = goc__pd_check(pd, dir);
         while (r == 0) {
             r = io(pd, ctx);
-            if (r >= 0)
-                break;
+            if (r == -EINTR) {
+                r = 0;
+                continue;
+            }
             if (r != -EAGAIN)
                 break;
             int w = goc__pd_wait(pd, 1u << dir, false);
@@ -55,13 +63,8 @@ struct rw {
 static ssize_t io_read(goc__pd *pd, void *ctx)
 {
     struct rw *a = ctx;
-    for (;;) {
-        ssize_t r = a->iov ? readv(pd->fd, a->iov, a->iovcnt) : read(pd->fd, a->buf, a->n);
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    ssize_t r = a->iov ? readv(pd->fd, a->iov, a->iovcnt) : read(pd->fd, a->buf, a->n);
+    return r >= 0 ? r : neg_errno();
 }
 
 GOC_API ssize_t goc_read(int fd, void *buf, size_t n)
@@ -100,10 +103,8 @@ static ssize_t write_some(goc__pd *pd, struct wv *a)
         } else {
             r = writev(pd->fd, a->iov, a->iovcnt);
         }
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        if (r >= 0 || errno != EINTR)
+            return r >= 0 ? r : neg_errno();
     }
 }
 
@@ -167,25 +168,15 @@ struct dgram {
 static ssize_t io_recvfrom(goc__pd *pd, void *ctx)
 {
     struct dgram *a = ctx;
-    for (;;) {
-        ssize_t r = recvfrom(pd->fd, a->buf, a->n, 0, a->addr, a->addrlen);
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    ssize_t r = recvfrom(pd->fd, a->buf, a->n, 0, a->addr, a->addrlen);
+    return r >= 0 ? r : neg_errno();
 }
 
 static ssize_t io_sendto(goc__pd *pd, void *ctx)
 {
     struct dgram *a = ctx;
-    for (;;) {
-        ssize_t r = sendto(pd->fd, a->buf, a->n, MSG_NOSIGNAL, a->addr, a->alen);
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    ssize_t r = sendto(pd->fd, a->buf, a->n, MSG_NOSIGNAL, a->addr, a->alen);
+    return r >= 0 ? r : neg_errno();
 }
 
 GOC_API ssize_t goc_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr, socklen_t *addrlen)
@@ -218,7 +209,7 @@ static ssize_t io_sendfile(goc__pd *pd, void *ctx)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+            return neg_errno();
         }
         a->left -= (size_t)r;
         a->done += (size_t)r;
