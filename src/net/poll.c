@@ -187,7 +187,7 @@ static bool incref(goc__pd *pd)
 /* Holding pd->lock: add fd to the epoll set if it is not in it. */
 static int do_register(goc__pd *pd)
 {
-    if (pd->registered)
+    if (atomic_load_explicit(&pd->registered, memory_order_relaxed))
         return 0;
     int fl = fcntl(pd->fd, F_GETFL);
     if (fl < 0)
@@ -200,7 +200,7 @@ static int do_register(goc__pd *pd)
             return -errno;
         pd->unpollable = true; /* a regular file: always ready */
     }
-    pd->registered = true;
+    atomic_store_explicit(&pd->registered, true, memory_order_release);
     return 0;
 }
 
@@ -220,9 +220,12 @@ goc__pd *goc__pd_acquire(int fd, int *err)
         *err = -EBADF;
         return NULL;
     }
-    goc__lock_acquire(&pd->lock);
-    *err = do_register(pd);
-    goc__lock_release(&pd->lock);
+    *err = 0;
+    if (!atomic_load_explicit(&pd->registered, memory_order_acquire)) {
+        goc__lock_acquire(&pd->lock);
+        *err = do_register(pd);
+        goc__lock_release(&pd->lock);
+    }
     if (*err) {
         goc__pd_release(pd);
         return NULL;
@@ -235,16 +238,14 @@ goc__pd *goc__pd_lookup(int fd)
     goc__pd *pd = pd_of(fd, false);
     if (!pd)
         return NULL;
-    goc__lock_acquire(&pd->lock);
-    bool reg = pd->registered;
-    goc__lock_release(&pd->lock);
-    return reg ? pd : NULL;
+    return atomic_load_explicit(&pd->registered, memory_order_acquire) ? pd : NULL;
 }
 
 /* Holding pd->lock: forget everything about the fd that had this number. */
 static void reset(goc__pd *pd)
 {
-    pd->registered = pd->notsock = pd->unpollable = false;
+    atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
+    pd->notsock = pd->unpollable = false;
     for (int i = 0; i < 3; i++) {
         if (i < 2)
             pd->ready[i] = false, pd->waiter[i] = NULL;
@@ -332,7 +333,7 @@ static bool unlock_pd(goc__g *g, void *arg)
     return true;
 }
 
-/* Holding pd->lock: why a waiter in dirs must stop waiting, or 0. */
+/* Why a waiter in dirs must stop waiting, or 0. Reads atomics only. */
 static int wait_error(goc__pd *pd, unsigned dirs, bool waitfd)
 {
     if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & CLOSING)
@@ -347,10 +348,7 @@ static int wait_error(goc__pd *pd, unsigned dirs, bool waitfd)
 
 int goc__pd_check(goc__pd *pd, int dir)
 {
-    goc__lock_acquire(&pd->lock);
-    int rc = wait_error(pd, 1u << dir, false);
-    goc__lock_release(&pd->lock);
-    return rc;
+    return wait_error(pd, 1u << dir, false); /* atomics: no lock needed */
 }
 
 int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd)

@@ -37,13 +37,14 @@ typedef struct goc__pd {
     goc__lock lock;        /* guards everything below but refs */
     _Atomic uint32_t refs; /* operations in flight | CLOSING (poll.c) */
     int fd;
-    bool registered;          /* in the epoll set */
+    _Atomic bool registered;  /* in the epoll set (written under lock) */
     bool notsock;             /* send() said ENOTSOCK: use write() */
     bool unpollable;          /* epoll refused it (a regular file): never wait */
     bool ready[2];            /* an edge arrived and was not consumed */
     goc__pdwaiter *waiter[2]; /* parked in that direction, or NULL */
     int64_t deadline[3];      /* goc_now() time, 0 none; [WAITFD]: goc_wait_fd's */
-    bool expired[3];          /* that deadline has passed */
+    _Atomic bool expired[3];  /* that deadline has passed (written under lock;
+                                 read without it by goc__pd_check) */
     goc__timer timer[3];      /* armed while deadline[i] is in the future */
     goc_mutex rmu, wmu;       /* one operation per direction */
 } goc__pd;
