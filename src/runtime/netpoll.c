@@ -60,7 +60,7 @@ void goc__netpoll_sysmon(int64_t now)
         np->poll(0); /* readied Gs go to the global queue (no P here) */
 }
 
-goc__p *goc__netpoll_sleep(goc__m *m, const goc__poller *np)
+void goc__netpoll_sleep(goc__m *m, const goc__poller *np)
 {
     goc__sched.tsleeper = m;
     goc__sched.tsleeper_polls = true;
@@ -71,7 +71,12 @@ goc__p *goc__netpoll_sleep(goc__m *m, const goc__poller *np)
     atomic_store_explicit(&goc__sched.lastpoll, 0, memory_order_relaxed);
     pthread_mutex_unlock(&goc__sched.lock);
 
+    m->polling = true;
+    m->pollq = NULL;
     np->poll(until ? until : INT64_MAX);
+    m->polling = false;
+    goc__g *ready = m->pollq;
+    m->pollq = NULL;
 
     atomic_store_explicit(&goc__sched.lastpoll, goc_now(), memory_order_relaxed);
     pthread_mutex_lock(&goc__sched.lock);
@@ -79,7 +84,26 @@ goc__p *goc__netpoll_sleep(goc__m *m, const goc__poller *np)
     goc__sched.tsleeper_polls = false;
     atomic_store_explicit(&goc__sched.tsleep_until, 0, memory_order_release);
     goc__p *p = goc__pidleget();
+    if (!p) { /* every P is busy: they will find them */
+        while (ready) {
+            goc__g *g = ready;
+            ready = g->schedlink;
+            goc__globrunqput(g);
+        }
+    }
     pthread_mutex_unlock(&goc__sched.lock);
-    (void)m;
-    return p;
+    if (!p)
+        return;
+    /* As Go's findrunnable after a blocking netpoll: this M takes the
+     * idle P and runs what the poll readied, rather than queueing them
+     * globally and waking another M for each. */
+    goc__acquirep(m, p);
+    bool more = ready && ready->schedlink;
+    while (ready) {
+        goc__g *g = ready;
+        ready = g->schedlink;
+        goc__runqput(p, g, false);
+    }
+    if (more)
+        goc__wakep(); /* an idle P may share them */
 }

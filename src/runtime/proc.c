@@ -278,9 +278,7 @@ void goc__stopm(goc__m *m, int64_t until)
     if (np) {
         if (!goc__sched.tsleeper) {
             /* Not on the idle list: startm must not hand it a P. */
-            goc__p *p = goc__netpoll_sleep(m, np);
-            if (p)
-                goc__acquirep(m, p);
+            goc__netpoll_sleep(m, np);
             return;
         }
         /* Another M polls until the earliest timer; if ours is earlier,

@@ -248,8 +248,9 @@ bool goc__netpoll_check(void);
 void goc__netpoll_sysmon(int64_t now);
 /* stopm for the M that becomes the timed sleeper while a poller is
  * installed: block in poll until the earliest timer. sched.lock held on
- * entry, released on return; returns the P it got, or NULL. */
-goc__p *goc__netpoll_sleep(goc__m *m, const goc__poller *np);
+ * entry, released on return; m holds an idle P on return if there was
+ * one (with the goroutines the poll readied on its run queue). */
+void goc__netpoll_sleep(goc__m *m, const goc__poller *np);
 
 /* ---- processors ------------------------------------------------------- */
 
@@ -334,6 +335,9 @@ struct goc__m {
     _Atomic uint32_t inrt; /* rtdepth > 0, for sysmon (P ownership, sched.c) */
     bool spinning;         /* looking for work; counted in nmspinning */
     bool lostp;            /* sysmon took p while we ran user code */
+    bool polling;          /* the poll sleeper, in the poller: goc__ready
+                              collects into pollq (netpoll.c); M only */
+    goc__g *pollq;         /* readied by that poll, through schedlink */
     goc__note park;        /* where the idle M sleeps */
     goc__m *schedlink;     /* idle M list, under sched.lock */
     goc__m *allnext;       /* all Ms, append-only */

@@ -443,6 +443,11 @@ void goc__ready(goc__g *g)
         st = GOC__G_WAITING;
     }
     goc__m *m = goc__getm();
+    if (m && m->polling) { /* the poll sleeper runs them itself (netpoll.c) */
+        g->schedlink = m->pollq;
+        m->pollq = g;
+        return;
+    }
     goc__p *p = m ? acquirep_try(m) : NULL;
     if (p) {
         goc__runqput(p, g, true);
@@ -543,8 +548,12 @@ static bool sleep_unlock(goc__g *g, void *arg)
     goc__m *m = goc__getm();
     /* No room for the timer (out of memory): don't park; goc_sleep
      * yields until the time has come. */
-    *(bool *)arg = goc__timer_add(m->p, &g->sleeptimer) == 0;
-    return *(bool *)arg;
+    bool *parked = arg;
+    *parked = true; /* before the add: once added, g may run at once */
+    if (goc__timer_add(m->p, &g->sleeptimer) == 0)
+        return true;
+    *parked = false;
+    return false;
 }
 
 static void sleep_fire(goc__timer *t, void *arg, int64_t now)
