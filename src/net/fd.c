@@ -34,6 +34,18 @@ static ssize_t do_io(int fd, int dir, io_fn io, void *ctx)
     if (r == 0) {
         /* A passed deadline fails the call even if data is there. */
         r = goc__pd_check(pd, dir);
+        if (r == 0 && dir == GOC__PD_R && pd->rshort &&
+            !atomic_load_explicit(&pd->rhup, memory_order_relaxed)) {
+            /* The last read drained the socket: unless an edge came since
+             * (pd_wait returns at once then), this read would only say
+             * EAGAIN. Wait first and save the system call: half the
+             * reads of a request/response exchange. Not once the peer
+             * has closed: an EOF that came with the data we read leaves
+             * no edge to wait for. */
+            pd->rshort = false;
+            int w = goc__pd_wait(pd, 1u << dir, false);
+            r = w < 0 ? w : 0;
+        }
         while (r == 0) {
             r = io(pd, ctx);
             if (r == -EINTR) {
@@ -64,7 +76,12 @@ static ssize_t io_read(goc__pd *pd, void *ctx)
 {
     struct rw *a = ctx;
     ssize_t r = a->iov ? readv(pd->fd, a->iov, a->iovcnt) : read(pd->fd, a->buf, a->n);
-    return r >= 0 ? r : neg_errno();
+    if (r < 0)
+        return neg_errno();
+    /* Less than asked (and not EOF): the socket or pipe is empty now; a
+     * new edge will say when it is not (see do_io). */
+    pd->rshort = r > 0 && (size_t)r < a->n && !pd->unpollable;
+    return r;
 }
 
 GOC_API ssize_t goc_read(int fd, void *buf, size_t n)
@@ -78,6 +95,8 @@ GOC_API ssize_t goc_readv(int fd, const struct iovec *iov, int iovcnt)
     if (iovcnt < 0 || (iovcnt > 0 && !iov))
         return -EINVAL;
     struct rw a = {.iov = iov, .iovcnt = iovcnt};
+    for (int i = 0; i < iovcnt; i++)
+        a.n += iov[i].iov_len;
     return do_io(fd, GOC__PD_R, io_read, &a);
 }
 

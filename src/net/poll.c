@@ -100,6 +100,8 @@ static int netpoll(int64_t until)
             dirs |= 1u << GOC__PD_W;
         goc__g *g[2];
         goc__lock_acquire(&pd->lock);
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            atomic_store_explicit(&pd->rhup, true, memory_order_relaxed);
         int k = mark_ready(pd, dirs, true, g);
         goc__lock_release(&pd->lock);
         readied += ready_all(g, k);
@@ -245,7 +247,8 @@ goc__pd *goc__pd_lookup(int fd)
 static void reset(goc__pd *pd)
 {
     atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
-    pd->notsock = pd->unpollable = false;
+    pd->notsock = pd->unpollable = pd->rshort = false;
+    atomic_store_explicit(&pd->rhup, false, memory_order_relaxed);
     for (int i = 0; i < 3; i++) {
         if (i < 2)
             pd->ready[i] = false, pd->waiter[i] = NULL;

@@ -40,6 +40,9 @@ typedef struct goc__pd {
     _Atomic bool registered;  /* in the epoll set (written under lock) */
     bool notsock;             /* send() said ENOTSOCK: use write() */
     bool unpollable;          /* epoll refused it (a regular file): never wait */
+    bool rshort;              /* the last read drained it (reader only, fd.c) */
+    _Atomic bool rhup;        /* the poller saw the peer's EOF, a hang-up or an
+                                 error: a read returns at once from now on */
     bool ready[2];            /* an edge arrived and was not consumed */
     goc__pdwaiter *waiter[2]; /* parked in that direction, or NULL */
     int64_t deadline[3];      /* goc_now() time, 0 none; [WAITFD]: goc_wait_fd's */
