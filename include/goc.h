@@ -419,7 +419,7 @@ typedef struct goc_listen_opts {
  * unknown network, GOC_ENOTFOUND if the host does not resolve. */
 GOC_API int goc_listen(const char *network, const char *address);
 GOC_API int goc_listen_with(const char *network, const char *address, const goc_listen_opts *opts);
-/* Accept a connection (nonblocking, close-on-exec); addr/addrlen as
+/* Accept a connection (nonblocking, close-on-exec, TCP_NODELAY); addr/addrlen as
  * accept(2), may be NULL. If the process is out of fds (EMFILE, ENFILE)
  * it backs off and retries, as Go does, saying so once on stderr. */
 GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -297,6 +299,10 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
         close((int)fd);
         return err;
     }
+    /* TCP_NODELAY, as Go sets on every TCP connection (fails harmlessly
+     * on a unix socket). */
+    int one = 1;
+    setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return (int)fd;
 }
 

@@ -78,8 +78,14 @@ static int netpoll(int64_t until)
         struct timespec ts = {0, 0};
         if (d > 0)
             ts = (struct timespec){(time_t)(d / GOC_SECOND), (long)(d % GOC_SECOND)};
-        n = epoll_pwait2(epfd, ev, MAX_EVENTS, &ts, NULL);
-        if (n < 0 && errno == ENOSYS) /* before Linux 5.11: ms, rounded up */
+        static _Atomic bool no_pwait2; /* before Linux 5.11 (or valgrind) */
+        n = -1;
+        if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+            n = epoll_pwait2(epfd, ev, MAX_EVENTS, &ts, NULL);
+            if (n < 0 && errno == ENOSYS)
+                atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+        }
+        if (n < 0 && atomic_load_explicit(&no_pwait2, memory_order_relaxed)) /* ms, rounded up */
             n = epoll_wait(epfd, ev, MAX_EVENTS, d > 0 ? (int)((d + 999999) / 1000000) : 0);
     }
     int readied = 0;
@@ -186,12 +192,13 @@ static bool incref(goc__pd *pd)
     return true;
 }
 
-/* Holding pd->lock: add fd to the epoll set if it is not in it. */
-static int do_register(goc__pd *pd)
+/* Holding pd->lock: add fd to the epoll set if it is not in it, making it
+ * nonblocking first unless goc created it so. */
+static int do_register(goc__pd *pd, bool nonblocking)
 {
     if (atomic_load_explicit(&pd->registered, memory_order_relaxed))
         return 0;
-    int fl = fcntl(pd->fd, F_GETFL);
+    int fl = nonblocking ? O_NONBLOCK : fcntl(pd->fd, F_GETFL);
     if (fl < 0)
         return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -225,7 +232,7 @@ goc__pd *goc__pd_acquire(int fd, int *err)
     *err = 0;
     if (!atomic_load_explicit(&pd->registered, memory_order_acquire)) {
         goc__lock_acquire(&pd->lock);
-        *err = do_register(pd);
+        *err = do_register(pd, false);
         goc__lock_release(&pd->lock);
     }
     if (*err) {
@@ -268,7 +275,7 @@ int goc__pd_open(int fd)
         return -ENOMEM;
     goc__lock_acquire(&pd->lock);
     reset(pd);
-    int err = do_register(pd);
+    int err = do_register(pd, true);
     goc__lock_release(&pd->lock);
     return err;
 }

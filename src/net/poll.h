@@ -56,8 +56,9 @@ typedef struct goc__pd {
  * holding a reference; NULL with *err set (-EBADF if fd < 0 or goc_close
  * is under way, -ENOMEM, or epoll's error). */
 goc__pd *goc__pd_acquire(int fd, int *err);
-/* A fd goc just created (socket, accept4 with SOCK_NONBLOCK): reset any
- * stale state of that number and register it. 0 or a negative errno. */
+/* A fd goc just created nonblocking (socket, accept4 with SOCK_NONBLOCK):
+ * reset any stale state of that number and register it. 0 or a negative
+ * errno. */
 int goc__pd_open(int fd);
 /* The descriptor of a registered fd, without a reference; or NULL. */
 goc__pd *goc__pd_lookup(int fd);
