@@ -13,7 +13,7 @@
 # Environment:
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
 #   BENCH_ONLY="..."     a subset of: spawn switch sleep memory memory-chan pingpong-p1
-#                        pingpong-p2 buffered select mutex context pool
+#                        pingpong-p2 buffered select mutex context pool echo accept c10k
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
@@ -25,13 +25,15 @@ export LC_ALL=C # numbers with a decimal point, whatever the user's locale
 
 # ---- workloads ---------------------------------------------------------------
 
-programs=(spawn switch sleep memory memory-chan pingpong-p1 pingpong-p2 buffered select mutex context pool)
+programs=(spawn switch sleep memory memory-chan pingpong-p1 pingpong-p2 buffered select mutex context pool
+    echo accept c10k)
 
 # The RESULT rows each program must print.
 declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-late"
     [memory]="memory" [memory-chan]="memory-chan" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
     [buffered]="buffered" [select]="select" [mutex]="mutex-contended mutex-uncontended"
-    [context]="context" [pool]="pool")
+    [context]="context" [pool]="pool" [echo]="echo echo-p99" [accept]="accept"
+    [c10k]="c10k-mem c10k-idle-cpu")
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
@@ -60,11 +62,18 @@ declare -A label=(
     [mutex-uncontended]="mutex, uncontended"
     [context]="context tree 100k: create+cancel"
     [pool]="pool get+put, 8 goroutines, 20M"
+    [echo]="TCP echo 1 KiB, 100 conns: messages"
+    [echo-p99]="TCP echo 1 KiB, 100 conns: p99 round trip"
+    [accept]="TCP dial+accept+close, 4 dialers"
+    [c10k-mem]="c10k: memory per idle connection"
+    [c10k-idle-cpu]="c10k: CPU time over 2 s idle"
 )
 declare -A goal=([spawn]="ratio 3" [switch]="ratio 3" [sleep-wall]="ratio 1"
     [sleep-late]="ratio 1" [memory]="max 5 KiB" [memory-chan]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
     [buffered]="ratio 1.5" [select]="ratio 1.5" [mutex-contended]="ratio 1"
-    [mutex-uncontended]="ratio 1" [context]="ratio 1" [pool]="ratio 1")
+    [mutex-uncontended]="ratio 1" [context]="ratio 1" [pool]="ratio 1"
+    [echo]="ratio 1.3" [echo-p99]="ratio 1" [accept]="ratio 1" [c10k-mem]="ratio 0.67"
+    [c10k-idle-cpu]="max 50 ms")
 
 # ---- arguments ---------------------------------------------------------------
 
