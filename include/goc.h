@@ -484,6 +484,15 @@ GOC_API int goc_close(int fd);
  * plain thread, just call it. 0, or -ENOMEM. */
 GOC_API int goc_blocking(void (*fn)(void *arg), void *arg);
 
+/* Regular files, on the goc_blocking pool (epoll cannot wait for a disk):
+ * pread/pwrite of all n bytes (pread: fewer only at end of file), or a
+ * negative errno. */
+GOC_API ssize_t goc_pread(int fd, void *buf, size_t n, off_t off);
+GOC_API ssize_t goc_pwrite(int fd, const void *buf, size_t n, off_t off);
+/* os.ReadFile: the whole file in *data (malloc'ed, for free()), its size
+ * in *len (may be NULL). 0 or a negative errno. */
+GOC_API int goc_read_file(const char *path, char **data, size_t *len);
+
 /* Name resolution errors (outside the errno range, like getaddrinfo's). */
 #define GOC_ENOTFOUND (-3001) /* no such host */
 #define GOC_ETEMPFAIL (-3002) /* temporary failure in name resolution */
