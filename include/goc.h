@@ -425,9 +425,10 @@ GOC_API int goc_listen_with(const char *network, const char *address, const goc_
 GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);
 /* net.DialTimeout: connect to address on network (as goc_listen; a host
  * name is resolved and every address is tried in turn). TCP_NODELAY is
- * set, as Go does. timeout <= 0 or GOC_FOREVER: no limit (beyond the
- * kernel's). Returns the connected fd or a negative errno (-ECONNREFUSED,
- * -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND, ...). */
+ * set, as Go does. timeout covers name resolution too; <= 0 or
+ * GOC_FOREVER: no limit (beyond the kernel's). Returns the connected fd or
+ * a negative errno (-ECONNREFUSED, -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND,
+ * ...). */
 GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout);
 
 /* Read up to n bytes: the count, 0 at end of file, or a negative errno
@@ -464,7 +465,8 @@ GOC_API void goc_signal_stop(goc_chan *c);
 /* Wait until fd is ready for events (GOC_READ | GOC_WRITE), for driving
  * another nonblocking library from a goroutine. Returns the ready events
  * (> 0), -ETIMEDOUT after timeout (GOC_FOREVER: none), -EBADF if closed.
- * Level-triggered: returns at once if fd is ready now. */
+ * Level-triggered: returns at once if fd is ready now. Like goc_read and
+ * goc_write it takes its turn with other calls in the same direction. */
 GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout);
 
 /* SetDeadline / SetReadDeadline / SetWriteDeadline: calls in that

@@ -149,7 +149,8 @@ static int unix_addr(const char *path, goc__addrs *out)
     return 0;
 }
 
-int goc__resolve(const goc__net *net, const char *address, bool passive, goc__addrs *out)
+int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t deadline,
+                 goc__addrs *out)
 {
     out->n = 0;
     if (!address)
@@ -178,5 +179,5 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, goc__ad
         return rc;
     if (rc == 1)
         return 0;
-    return goc__dns_lookup(host, net->family, port, out);
+    return goc__dns_lookup(host, net->family, port, deadline, out);
 }

@@ -27,12 +27,14 @@ int goc__parse_network(const char *network, goc__net *out);
 /* The addresses for address on net, in the order to try them. passive:
  * for listening (an empty host is every local address, not loopback).
  * -EINVAL if malformed; GOC_ENOTFOUND / GOC_ETEMPFAIL if a name does not
- * resolve. */
-int goc__resolve(const goc__net *net, const char *address, bool passive, goc__addrs *out);
+ * resolve, -ETIMEDOUT if it did not by deadline (0: none). */
+int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t deadline,
+                 goc__addrs *out);
 
 /* Resolve a host name with c-ares (dns.c): /etc/hosts, then the
- * nameservers of /etc/resolv.conf. 0 with out filled (port set), or
- * GOC_ENOTFOUND, GOC_ETEMPFAIL, -ENOMEM. */
-int goc__dns_lookup(const char *host, int family, uint16_t port, goc__addrs *out);
+ * nameservers of /etc/resolv.conf, giving up at deadline (a goc_now()
+ * time; 0: c-ares' own timeouts). 0 with out filled (port set), or
+ * GOC_ENOTFOUND, GOC_ETEMPFAIL, -ETIMEDOUT, -ENOMEM. */
+int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out);
 
 #endif /* GOC_NET_ADDR_H */

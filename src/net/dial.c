@@ -64,7 +64,7 @@ GOC_API int goc_listen_with(const char *network, const char *address, const goc_
     goc__addrs addrs;
     int rc = goc__parse_network(network, &net);
     if (rc == 0)
-        rc = goc__resolve(&net, address, true, &addrs);
+        rc = goc__resolve(&net, address, true, 0, &addrs);
     if (rc)
         return rc;
     /* The first address that works (the rest are fallbacks: [::] where
@@ -125,7 +125,7 @@ GOC_API int goc_dial(const char *network, const char *address, goc_duration time
     goc__addrs addrs;
     int rc = goc__parse_network(network, &net);
     if (rc == 0)
-        rc = goc__resolve(&net, address, false, &addrs);
+        rc = goc__resolve(&net, address, false, deadline, &addrs);
     if (rc)
         return rc;
     for (int i = 0; i < addrs.n; i++) {

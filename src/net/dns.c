@@ -98,14 +98,27 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     q->res = res;
 }
 
-/* Wait for c-ares' sockets or its next timeout, then let it process. */
-static void step(ares_channel ch)
+/* ares_getsock's bit for socket i: readable, or writable (c-ares' own
+ * macros shift a signed int into its sign bit for i = 15). */
+static bool sock_readable(unsigned bits, int i)
+{
+    return bits & (1u << i);
+}
+
+static bool sock_writable(unsigned bits, int i)
+{
+    return bits & (1u << (i + ARES_GETSOCK_MAXNUM));
+}
+
+/* Wait for c-ares' sockets or its next timeout (but not past deadline),
+ * then let it process. */
+static void step(ares_channel ch, int64_t deadline)
 {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+    unsigned bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
     int nsocks = 0, first = -1;
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        if (ARES_GETSOCK_READABLE(bits, i) || ARES_GETSOCK_WRITABLE(bits, i)) {
+        if (sock_readable(bits, i) || sock_writable(bits, i)) {
             nsocks = i + 1;
             if (first < 0)
                 first = i;
@@ -115,17 +128,24 @@ static void step(ares_channel ch)
     goc_duration wait = tvp ? tv.tv_sec * GOC_SECOND + tv.tv_usec * GOC_MICROSECOND : GOC_FOREVER;
     if (nsocks > 1 && (wait < 0 || wait > MULTI_POLL))
         wait = MULTI_POLL;
+    if (deadline) {
+        goc_duration left = deadline - goc_now();
+        if (left < 0)
+            left = 0;
+        if (wait < 0 || wait > left)
+            wait = left;
+    }
     if (first >= 0) {
-        int ev = (ARES_GETSOCK_READABLE(bits, first) ? GOC_READ : 0) |
-                 (ARES_GETSOCK_WRITABLE(bits, first) ? GOC_WRITE : 0);
+        int ev = (sock_readable(bits, first) ? GOC_READ : 0) |
+                 (sock_writable(bits, first) ? GOC_WRITE : 0);
         if (wait != 0)
             goc_wait_fd(socks[first], ev, wait == GOC_FOREVER ? GOC_FOREVER : wait);
     } else if (wait > 0) {
         goc_sleep(wait);
     }
     for (int i = 0; i < nsocks; i++) {
-        ares_socket_t r = ARES_GETSOCK_READABLE(bits, i) ? socks[i] : ARES_SOCKET_BAD;
-        ares_socket_t w = ARES_GETSOCK_WRITABLE(bits, i) ? socks[i] : ARES_SOCKET_BAD;
+        ares_socket_t r = sock_readable(bits, i) ? socks[i] : ARES_SOCKET_BAD;
+        ares_socket_t w = sock_writable(bits, i) ? socks[i] : ARES_SOCKET_BAD;
         if (r != ARES_SOCKET_BAD || w != ARES_SOCKET_BAD)
             ares_process_fd(ch, r, w);
     }
@@ -150,7 +170,7 @@ static int map_status(int status)
     }
 }
 
-int goc__dns_lookup(const char *host, int family, uint16_t port, goc__addrs *out)
+int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out)
 {
     pthread_once(&lib_once, lib_init);
     if (lib_status != ARES_SUCCESS)
@@ -164,9 +184,14 @@ int goc__dns_lookup(const char *host, int family, uint16_t port, goc__addrs *out
     struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
     struct lookup q = {0};
     ares_getaddrinfo(ch, host, NULL, &hints, on_answer, &q);
-    while (!q.done)
-        step(ch);
-    int rc = map_status(q.status);
+    while (!q.done) {
+        if (deadline && goc_now() >= deadline) {
+            ares_cancel(ch); /* calls on_answer with ARES_ECANCELLED */
+            break;
+        }
+        step(ch, deadline);
+    }
+    int rc = q.status == ARES_ECANCELLED || !q.done ? -ETIMEDOUT : map_status(q.status);
     for (struct ares_addrinfo_node *n = q.res ? q.res->nodes : NULL; n && rc == 0; n = n->ai_next) {
         if (out->n >= GOC__MAX_ADDRS)
             break;

@@ -308,6 +308,40 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
 
 /* ---- waiting, deadlines, close ---------------------------------------------------- */
 
+/* The level now (0 if none of events), for goc_wait_fd. */
+static int level(int fd, int events)
+{
+    struct pollfd pfd = {
+        .fd = fd,
+        .events = (short)((events & GOC_READ ? POLLIN : 0) | (events & GOC_WRITE ? POLLOUT : 0))};
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    int rc = (pfd.revents & (POLLIN | POLLHUP | POLLERR) ? GOC_READ : 0) |
+             (pfd.revents & (POLLOUT | POLLHUP | POLLERR) ? GOC_WRITE : 0);
+    return rc & events;
+}
+
+static int wait_dirs(goc__pd *pd, int events, unsigned dirs, goc_duration timeout)
+{
+    /* Level first: readiness that came before us left no edge to see;
+     * old edges (a read since consumed the data) must not count, so they
+     * are dropped before looking. */
+    goc__pd_clear_ready(pd, dirs);
+    int rc = level(pd->fd, events);
+    if (rc != 0)
+        return rc;
+    if (timeout == 0)
+        return -ETIMEDOUT;
+    int w = timeout > 0 ? goc__pd_set_deadline(pd, GOC__PD_WAITFD, goc_now() + timeout) : 0;
+    if (w == 0)
+        w = goc__pd_wait(pd, dirs, true);
+    if (timeout > 0)
+        goc__pd_set_deadline(pd, GOC__PD_WAITFD, 0);
+    if (w < 0)
+        return w;
+    return (w & (1 << GOC__PD_R) ? GOC_READ : 0) | (w & (1 << GOC__PD_W) ? GOC_WRITE : 0);
+}
+
 GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
 {
     if (events & ~(GOC_READ | GOC_WRITE) || !events)
@@ -318,27 +352,22 @@ GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
         return err;
     unsigned dirs =
         (events & GOC_READ ? 1u << GOC__PD_R : 0) | (events & GOC_WRITE ? 1u << GOC__PD_W : 0);
-    /* Level first: readiness that came before us left no edge to see. */
-    struct pollfd pfd = {
-        .fd = fd,
-        .events = (short)((events & GOC_READ ? POLLIN : 0) | (events & GOC_WRITE ? POLLOUT : 0))};
+    /* Like a read or a write, one waiter per direction (always R before
+     * W): a goc_read and a goc_wait_fd for reading take turns. */
     int rc = 0;
-    if (poll(&pfd, 1, 0) > 0) {
-        rc = (pfd.revents & (POLLIN | POLLHUP | POLLERR) ? GOC_READ : 0) |
-             (pfd.revents & (POLLOUT | POLLHUP | POLLERR) ? GOC_WRITE : 0);
-        rc &= events;
+    int locked = 0;
+    for (int d = 0; d < 2 && rc == 0; d++) {
+        if (!(dirs & (1u << d)))
+            continue;
+        rc = goc__pd_lock(pd, d);
+        if (rc == 0)
+            locked |= 1 << d;
     }
-    if (rc == 0 && timeout == 0)
-        rc = -ETIMEDOUT;
-    if (rc == 0) {
-        int w = timeout > 0 ? goc__pd_set_deadline(pd, GOC__PD_WAITFD, goc_now() + timeout) : 0;
-        if (w == 0)
-            w = goc__pd_wait(pd, dirs, true);
-        if (timeout > 0)
-            goc__pd_set_deadline(pd, GOC__PD_WAITFD, 0);
-        rc = w < 0 ? w
-                   : (w & (1 << GOC__PD_R) ? GOC_READ : 0) | (w & (1 << GOC__PD_W) ? GOC_WRITE : 0);
-    }
+    if (rc == 0)
+        rc = wait_dirs(pd, events, dirs, timeout);
+    for (int d = 1; d >= 0; d--)
+        if (locked & (1 << d))
+            goc__pd_unlock(pd, d);
     goc__pd_release(pd);
     return rc;
 }

@@ -226,8 +226,14 @@ goc__pd *goc__pd_acquire(int fd, int *err)
         return NULL;
     }
     if (!incref(pd)) {
-        *err = -EBADF;
-        return NULL;
+        /* Closing: maybe a close that is reopening the slot for a new fd
+         * of the same number; once it is done (its lock), try again. */
+        goc__lock_acquire(&pd->lock);
+        goc__lock_release(&pd->lock);
+        if (!incref(pd)) {
+            *err = -EBADF;
+            return NULL;
+        }
     }
     *err = 0;
     if (!atomic_load_explicit(&pd->registered, memory_order_acquire)) {
@@ -287,13 +293,15 @@ void goc__pd_release(goc__pd *pd)
         return;
     /* Last reference of a closing fd: close it and reopen the slot. The
      * kernel drops it from the epoll set with the last file reference. */
+    /* Under the lock from close(2) to the slot's reopening: a socket that
+     * gets the number the moment close returns waits in goc__pd_open (or
+     * goc__pd_acquire) for a clean slot, and a racing goc_close sees
+     * CLOSING (-EBADF) until the fd is really gone. */
     goc__lock_acquire(&pd->lock);
-    reset(pd);
-    goc__lock_release(&pd->lock);
-    /* Reopen the slot before the number can be reused: a socket that
-     * gets it the moment close returns must find a usable descriptor. */
-    atomic_store_explicit(&pd->refs, 0, memory_order_release);
     close(pd->fd);
+    reset(pd);
+    atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    goc__lock_release(&pd->lock);
 }
 
 int goc__pd_close(goc__pd *pd)
@@ -356,6 +364,15 @@ static int wait_error(goc__pd *pd, unsigned dirs, bool waitfd)
     return 0;
 }
 
+void goc__pd_clear_ready(goc__pd *pd, unsigned dirs)
+{
+    goc__lock_acquire(&pd->lock);
+    for (int d = 0; d < 2; d++)
+        if (dirs & (1u << d))
+            pd->ready[d] = false;
+    goc__lock_release(&pd->lock);
+}
+
 int goc__pd_check(goc__pd *pd, int dir)
 {
     return wait_error(pd, 1u << dir, false); /* atomics: no lock needed */
@@ -391,6 +408,8 @@ int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd)
             if (dirs & (1u << d))
                 pd->waiter[d] = &w;
         atomic_fetch_add_explicit(&goc__netpoll_waiters, 1, memory_order_relaxed);
+        if (!m) /* a plain thread: no M will idle into a poll on its account */
+            goc__netpoll_kick();
         goc__park_m(&m, unlock_pd, &pd->lock, "IO wait");
         atomic_fetch_sub_explicit(&goc__netpoll_waiters, 1, memory_order_relaxed);
         goc__lock_acquire(&pd->lock);

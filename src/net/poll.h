@@ -12,8 +12,8 @@
  * poller, timers and waiters hold for a few instructions only.
  *
  * Operations on one fd in one direction are serialised (rmu, wmu), as
- * Go's fdMutex does, so at most one goroutine waits per direction besides
- * goc_wait_fd callers. Every operation holds a reference; goc_close marks
+ * Go's fdMutex does, goc_wait_fd included, so at most one goroutine waits
+ * per direction. Every operation holds a reference; goc_close marks
  * the descriptor closing, wakes the waiters, and the last reference
  * closes the fd, so the fd number is not reused while an operation could
  * still touch it.
@@ -74,6 +74,8 @@ void goc__pd_unlock(goc__pd *pd, int dir);
 /* Wait for an edge in any direction of dirs (bits), the fd's close
  * (-EBADF) or a deadline (-ETIMEDOUT). Returns the ready bits (consumed). */
 int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd);
+/* Forget edges seen in dirs (goc_wait_fd looks at the level itself). */
+void goc__pd_clear_ready(goc__pd *pd, unsigned dirs);
 /* Set deadline i (R, W or WAITFD) to the goc_now() time t (0: none).
  * 0, or -ENOMEM if no timer heap had room (the deadline is then not set). */
 int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);

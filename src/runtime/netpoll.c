@@ -46,6 +46,17 @@ bool goc__netpoll_check(void)
     return np->poll(0) > 0;
 }
 
+void goc__netpoll_kick(void)
+{
+    if (__atomic_load_n(&goc__sched.tsleeper_polls, __ATOMIC_RELAXED))
+        return;
+    /* An idle P's M, started spinning, finds nothing and becomes the poll
+     * sleeper; with every P busy, sysmon polls (it stays awake while
+     * goroutines or threads wait on I/O and nobody polls). */
+    goc__wakep();
+    goc__sysmon_wake();
+}
+
 void goc__netpoll_sysmon(int64_t now)
 {
     const goc__poller *np = poller_if_waiters();
@@ -63,7 +74,7 @@ void goc__netpoll_sysmon(int64_t now)
 void goc__netpoll_sleep(goc__m *m, const goc__poller *np)
 {
     goc__sched.tsleeper = m;
-    goc__sched.tsleeper_polls = true;
+    __atomic_store_n(&goc__sched.tsleeper_polls, true, __ATOMIC_RELAXED); /* read by kick */
     int64_t until = goc__timers_earliest();
     atomic_store_explicit(&goc__sched.tsleep_until, until, memory_order_release);
     if (until == 0 && atomic_load_explicit(&goc__netpoll_waiters, memory_order_relaxed) == 0)
@@ -81,7 +92,7 @@ void goc__netpoll_sleep(goc__m *m, const goc__poller *np)
     atomic_store_explicit(&goc__sched.lastpoll, goc_now(), memory_order_relaxed);
     pthread_mutex_lock(&goc__sched.lock);
     goc__sched.tsleeper = NULL;
-    goc__sched.tsleeper_polls = false;
+    __atomic_store_n(&goc__sched.tsleeper_polls, false, __ATOMIC_RELAXED);
     atomic_store_explicit(&goc__sched.tsleep_until, 0, memory_order_release);
     goc__p *p = goc__pidleget();
     if (!p) { /* every P is busy: they will find them */

@@ -276,7 +276,9 @@ void goc__stopm(goc__m *m, int64_t until)
     m->nextp = NULL;
     const goc__poller *np = atomic_load_explicit(&goc__sched.poller, memory_order_acquire);
     if (np) {
-        if (!goc__sched.tsleeper) {
+        /* Nobody polls (no timed sleeper, or one asleep on its note since
+         * before the poller existed): this M does. */
+        if (!goc__sched.tsleeper_polls) {
             /* Not on the idle list: startm must not hand it a P. */
             goc__netpoll_sleep(m, np);
             return;

@@ -244,6 +244,8 @@ extern _Atomic int32_t goc__netpoll_waiters;
 /* g0 with a P: a non-blocking poll if it may find anything; true if it
  * readied a goroutine. */
 bool goc__netpoll_check(void);
+/* A plain thread is about to wait on I/O: make sure some M polls. */
+void goc__netpoll_kick(void);
 /* sysmon: poll if nobody has for 10 ms. */
 void goc__netpoll_sysmon(int64_t now);
 /* stopm for the M that becomes the timed sleeper while a poller is

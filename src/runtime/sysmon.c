@@ -94,6 +94,7 @@ static bool maybe_wait(void)
     pthread_mutex_lock(&goc__sched.lock);
     bool idle = atomic_load(&goc__sched.npidle) == goc__sched.nprocs && goc__sched.nmsys == 0 &&
                 atomic_load(&goc__sched.runqsize) == 0 &&
+                (atomic_load(&goc__netpoll_waiters) == 0 || goc__sched.tsleeper_polls) &&
                 atomic_load(&goc__sched.nstackwait) == 0 && !goc__stackcache_excess();
     if (idle) {
         goc__sched.sysmonwait = true;
