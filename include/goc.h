@@ -366,9 +366,8 @@ GOC_API void goc_semaphore_release(goc_semaphore *s, int64_t n);
  * lock-free while a P's cache neither runs empty nor overflows; the rest
  * sits in a shared list. As Go drops pooled objects at each collection,
  * goc frees (with free_fn) those that no get has taken for one to two
- * seconds, so a pool does not hold a peak's memory forever; the one
- * exception is the cache of a P that stops using the pool, which keeps
- * up to 64 objects until that P uses it again or goc_pool_free.
+ * seconds (two to three for the cache of a P that stopped using the
+ * pool), so a pool does not hold a peak's memory forever.
  * A cached object is the pool's: it stores a link in the object's first
  * pointer-sized word, so objects must be at least sizeof(void *) long. */
 typedef struct goc_pool goc_pool;

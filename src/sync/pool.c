@@ -20,8 +20,8 @@
  * objects join the victim list (one epoch on) or are freed (more). Only
  * the primary list refills arrays in batches; a victim leaves its list
  * only for a get. So an object nobody took is freed one to two epochs
- * after it was put; a P that never touches the pool again keeps at most
- * LOCAL_CAP objects until goc_pool_free.
+ * after it was put; the array of a P that stops using the pool is
+ * emptied by the next P to age the pool (drain_stale).
  *
  * Cached objects are linked through their first word (the header says
  * so), so the shared lists never allocate.
@@ -39,6 +39,9 @@ typedef struct poollocal {
     int32_t n;
     uint32_t epoch; /* the epoch (clock seconds) its objects belong to */
     uint32_t seen;  /* goc__sched.epoch when it was last synced */
+    /* The fast path against drain_stale (see there): busy is the owner's
+     * "I am in the array", draining another P's "I want to empty it". */
+    _Atomic uint32_t busy, draining;
 } __attribute__((aligned(64))) poollocal;
 
 struct goc_pool {
@@ -159,13 +162,41 @@ static void *pop_shared(goc_pool *pl)
     return obj;
 }
 
+/* Holding lock, just aged: the arrays of Ps that have not used the pool
+ * for over an epoch hold objects nobody will take (their P may never use
+ * the pool again); free them. Their owner may be entering its fast path
+ * at this very moment, so this is Dekker's handshake, the heavy side paid
+ * here with a membarrier as sysmon does when it retakes a P: we raise
+ * draining, every thread runs a full fence, then we drain only if the
+ * owner is not busy; the owner raises busy, then backs off if draining. */
+static void drain_stale(goc_pool *pl, poollocal *mine, void **dead)
+{
+    poollocal *arr = atomic_load_explicit(&pl->local, memory_order_acquire);
+    for (int32_t i = 0; arr && i < pl->nlocal; i++) {
+        poollocal *l = &arr[i];
+        if (l == mine || pl->epoch - l->epoch < 2) /* epoch: under lock */
+            continue;
+        atomic_store_explicit(&l->draining, 1, memory_order_relaxed);
+        goc__membarrier();
+        if (!atomic_load_explicit(&l->busy, memory_order_acquire)) {
+            while (l->n > 0)
+                push(dead, l->objs[--l->n]);
+            l->epoch = pl->epoch;
+        }
+        atomic_store_explicit(&l->draining, 0, memory_order_release);
+    }
+}
+
 /* In the runtime (m may be NULL: a plain thread). *dead: objects to free
  * once out of the runtime (free_fn may block). */
 static void *get_slow(goc_pool *pl, goc__m *m, void **dead)
 {
     goc__lock_acquire(&pl->lock);
+    uint32_t was = pl->epoch;
     *dead = age(pl, epoch_now());
     poollocal *l = local_of(pl, m);
+    if (was != pl->epoch)
+        drain_stale(pl, l, dead);
     if (l)
         local_sync(pl, l, dead);
     void *obj = l && l->n > 0 ? l->objs[--l->n] : pop_shared(pl);
@@ -183,8 +214,11 @@ static void *get_slow(goc_pool *pl, goc__m *m, void **dead)
 static void put_slow(goc_pool *pl, goc__m *m, void *obj, void **dead)
 {
     goc__lock_acquire(&pl->lock);
+    uint32_t was = pl->epoch;
     *dead = age(pl, epoch_now());
     poollocal *l = local_of(pl, m);
+    if (was != pl->epoch)
+        drain_stale(pl, l, dead);
     if (l) {
         local_sync(pl, l, dead);
         if (l->n == LOCAL_CAP) { /* spill the older half */
@@ -212,7 +246,23 @@ static inline poollocal *local_fast(goc_pool *pl, goc__m *m)
     if (!l)
         return NULL;
     l = &l[m->p->id];
-    return l->seen == epoch_hint() ? l : NULL;
+    if (l->seen != epoch_hint())
+        return NULL;
+    atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
+    if (GOC_LIKELY(goc__membarrier_ok)) /* drain_stale's membarrier fences us */
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&l->draining, memory_order_acquire)) {
+        atomic_store_explicit(&l->busy, 0, memory_order_release);
+        return NULL; /* the slow path waits for the drain (lock) */
+    }
+    return l;
+}
+
+static inline void local_done(poollocal *l)
+{
+    atomic_store_explicit(&l->busy, 0, memory_order_release);
 }
 
 GOC_API void *goc_pool_get(goc_pool *pl)
@@ -220,7 +270,13 @@ GOC_API void *goc_pool_get(goc_pool *pl)
     void *dead = NULL;
     goc__m *m = goc__enter();
     poollocal *l = local_fast(pl, m);
-    void *obj = l && l->n > 0 ? l->objs[--l->n] : get_slow(pl, m, &dead);
+    void *obj = NULL;
+    if (l && l->n > 0)
+        obj = l->objs[--l->n];
+    if (l)
+        local_done(l);
+    if (!obj)
+        obj = get_slow(pl, m, &dead);
     goc__leave(m);
     free_list(pl, dead);
     if (!obj && pl->new_fn)
@@ -235,9 +291,12 @@ GOC_API void goc_pool_put(goc_pool *pl, void *obj)
     void *dead = NULL;
     goc__m *m = goc__enter();
     poollocal *l = local_fast(pl, m);
-    if (l && l->n < LOCAL_CAP)
+    bool done = l && l->n < LOCAL_CAP;
+    if (done)
         l->objs[l->n++] = obj;
-    else
+    if (l)
+        local_done(l);
+    if (!done)
         put_slow(pl, m, obj, &dead);
     goc__leave(m);
     free_list(pl, dead);
