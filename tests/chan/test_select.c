@@ -567,10 +567,11 @@ static goc_chan *tie_c;
 
 static void tie_receiver(void *arg)
 {
-    (void)arg;
+    goc_chan *c = arg; /* our own reference */
     int v;
-    while (goc_chan_recv(tie_c, &v) == 0)
+    while (goc_chan_recv(c, &v) == 0)
         ;
+    goc_chan_release(c);
 }
 
 static int main_blocked_ties(void *arg)
@@ -579,7 +580,7 @@ static int main_blocked_ties(void *arg)
     enum { ROUNDS = 2000 };
     tie_c = goc_chan_make(sizeof(int), 0);
     int one = 1, two = 2;
-    GO_SPAWN(tie_receiver, NULL);
+    GO_SPAWN(tie_receiver, goc_chan_retain(tie_c));
     int wins[2] = {0, 0};
     for (int i = 0; i < ROUNDS; i++) {
         goc_case cs[] = {GOC_SEND(tie_c, &one), GOC_SEND(tie_c, &two)};
