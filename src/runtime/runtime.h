@@ -442,8 +442,8 @@ void goc__park(bool (*unlockf)(goc__g *, void *), void *arg, const char *reason)
  * runtime first (goc__enter; NULL on a plain thread), park with
  * goc__park_m (which updates *mp: we may wake on another M), then
  * goc__leave. See sched.c. */
-goc__m *goc__enter(void);
-void goc__leave(goc__m *m);
+static inline goc__m *goc__enter(void);
+static inline void goc__leave(goc__m *m);
 void goc__park_m(goc__m **mp, bool (*unlockf)(goc__g *, void *), void *arg, const char *reason);
 /* Make a WAITING g runnable. Any thread, in or out of the runtime. */
 void goc__ready(goc__g *g);
@@ -527,5 +527,41 @@ void goc__dump_all(int fd, const char *header);
 _Noreturn void goc__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like goc__fatal, then dump every goroutine. */
 _Noreturn void goc__fatal_dump(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- entering the runtime, inline (see "P ownership" in sched.c) ------- */
+
+/* The running M (read once, at the entry of a call, before any switch:
+ * afterwards only goc__getm() is safe). */
+extern __thread goc__m *goc__tls_m __attribute__((tls_model("initial-exec")));
+goc__m *goc__enter_slow(goc__m *m);
+
+static inline goc__m *goc__enter(void)
+{
+    goc__m *m = goc__tls_m;
+    if (!m)
+        return NULL;
+    if (m->rtdepth > 0) { /* nested, or g0 (a timer callback) */
+        m->rtdepth++;
+        return m;
+    }
+    goc__p *p = m->p;
+    m->rtdepth = 1;
+    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
+    if (GOC_LIKELY(goc__membarrier_ok))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    if (GOC_LIKELY(p && atomic_load_explicit(&p->status, memory_order_relaxed) ==
+                            goc__pstatus(m->id, GOC__P_RUNNING)))
+        return m;
+    return goc__enter_slow(m);
+}
+
+static inline void goc__leave(goc__m *m)
+{
+    /* store-release: as goc__releasep_rt. */
+    if (m && --m->rtdepth == 0)
+        atomic_store_explicit(&m->inrt, 0, memory_order_release);
+}
 
 #endif /* GOC_RUNTIME_H */

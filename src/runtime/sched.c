@@ -32,7 +32,7 @@
 
 #define RUNNEXT_STREAK_MAX 64
 
-static __thread goc__m *tls_m __attribute__((tls_model("initial-exec")));
+__thread goc__m *goc__tls_m __attribute__((tls_model("initial-exec")));
 
 /* The compiler may keep a thread-local's address in a register across a
  * call; after a context switch the goroutine may run on another thread.
@@ -40,14 +40,14 @@ static __thread goc__m *tls_m __attribute__((tls_model("initial-exec")));
  * value's origin, forces a fresh read after every switch. */
 __attribute__((noinline)) goc__m *goc__getm(void)
 {
-    goc__m *m = tls_m;
+    goc__m *m = goc__tls_m;
     __asm__ volatile("" : "+r"(m));
     return m;
 }
 
 void goc__setm(goc__m *m)
 {
-    tls_m = m;
+    goc__tls_m = m;
 }
 
 goc__g *goc__getg(void)
@@ -155,7 +155,7 @@ static inline goc__p *enter_rt(goc__m **mp)
  * thread-local read (after a switch only goc__getm() is safe). */
 static inline goc__m *entry_m(void)
 {
-    return tls_m;
+    return goc__tls_m;
 }
 
 goc__p *goc__acquirep_rt(goc__m *m)
@@ -365,23 +365,14 @@ static void park_thread(goc__g *g, bool (*unlockf)(goc__g *, void *), void *arg)
  * lock until the park, a goroutine cannot lose its P to sysmon while it
  * holds the lock, and so never waits for a P with the lock held. Returns
  * the M, or NULL on a thread that is not running a goroutine. */
-goc__m *goc__enter(void)
+goc__m *goc__enter_slow(goc__m *m)
 {
-    goc__m *m = entry_m();
-    if (!m)
-        return NULL;
-    if (m->curg == &m->g0) {
-        m->rtdepth++; /* a timer callback: already in */
+    /* goc__enter (runtime.h) raised rtdepth and inrt; the P was not
+     * plainly ours. */
+    if (enter_slow(m, m->p))
         return m;
-    }
-    enter_rt(&m);
-    return m;
-}
-
-void goc__leave(goc__m *m)
-{
-    if (m)
-        goc__releasep_rt(m);
+    acquirep_lost(m);
+    return goc__getm();
 }
 
 /* Park between goc__enter and goc__leave: *mp is the M we wake on. */
