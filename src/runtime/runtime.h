@@ -533,7 +533,25 @@ _Noreturn void goc__fatal_dump(const char *fmt, ...) __attribute__((format(print
 /* The running M (read once, at the entry of a call, before any switch:
  * afterwards only goc__getm() is safe). */
 extern __thread goc__m *goc__tls_m __attribute__((tls_model("initial-exec")));
+goc__p *goc__enter_p_slow(goc__m *m, goc__p *p);
 goc__m *goc__enter_slow(goc__m *m);
+
+/* Raise inrt and check that m still owns its P: the P, or NULL if sysmon
+ * took it. A store and a load; sysmon's membarrier is the other half of
+ * the fence (a full fence here where membarrier is missing). */
+static inline goc__p *goc__enter_p(goc__m *m)
+{
+    goc__p *p = m->p;
+    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
+    if (GOC_LIKELY(goc__membarrier_ok))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    if (GOC_LIKELY(p && atomic_load_explicit(&p->status, memory_order_relaxed) ==
+                            goc__pstatus(m->id, GOC__P_RUNNING)))
+        return p;
+    return goc__enter_p_slow(m, p);
+}
 
 static inline goc__m *goc__enter(void)
 {
@@ -544,15 +562,8 @@ static inline goc__m *goc__enter(void)
         m->rtdepth++;
         return m;
     }
-    goc__p *p = m->p;
     m->rtdepth = 1;
-    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
-    if (GOC_LIKELY(goc__membarrier_ok))
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
-    if (GOC_LIKELY(p && atomic_load_explicit(&p->status, memory_order_relaxed) ==
-                            goc__pstatus(m->id, GOC__P_RUNNING)))
+    if (GOC_LIKELY(goc__enter_p(m) != NULL))
         return m;
     return goc__enter_slow(m);
 }

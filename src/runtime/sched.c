@@ -78,8 +78,9 @@ goc__g *goc__getg(void)
 
 bool goc__membarrier_ok;
 
-/* The P this M still owns after raising inrt, or NULL if it lost it. */
-static goc__p *enter_slow(goc__m *m, goc__p *p)
+/* goc__enter_p's slow path: the P this M still owns after raising inrt,
+ * or NULL if it lost it. */
+goc__p *goc__enter_p_slow(goc__m *m, goc__p *p)
 {
     if (!p)
         return NULL;
@@ -94,20 +95,6 @@ static goc__p *enter_slow(goc__m *m, goc__p *p)
             return NULL;
         sched_yield(); /* sysmon decides within a membarrier */
     }
-}
-
-static inline goc__p *enter(goc__m *m)
-{
-    goc__p *p = m->p;
-    atomic_store_explicit(&m->inrt, 1, memory_order_relaxed);
-    if (GOC_LIKELY(goc__membarrier_ok))
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
-    if (GOC_LIKELY(p && atomic_load_explicit(&p->status, memory_order_relaxed) ==
-                            goc__pstatus(m->id, GOC__P_RUNNING)))
-        return p;
-    return enter_slow(m, p);
 }
 
 /* Our P was retaken while we ran user code: get any idle P, or park this
@@ -143,7 +130,7 @@ static inline goc__p *enter_rt(goc__m **mp)
     goc__m *m = *mp;
     if (m->rtdepth++ > 0)
         return m->p;
-    goc__p *p = enter(m);
+    goc__p *p = goc__enter_p(m);
     if (GOC_UNLIKELY(!p)) {
         p = acquirep_lost(m);
         *mp = goc__getm();
@@ -162,7 +149,7 @@ goc__p *goc__acquirep_rt(goc__m *m)
 {
     if (m->rtdepth++ > 0)
         return m->p;
-    goc__p *p = enter(m);
+    goc__p *p = goc__enter_p(m);
     if (GOC_LIKELY(p != NULL))
         return p;
     return acquirep_lost(m);
@@ -186,7 +173,7 @@ static goc__p *acquirep_try(goc__m *m)
         m->rtdepth++;
         return m->p;
     }
-    goc__p *p = enter(m);
+    goc__p *p = goc__enter_p(m);
     if (p) {
         m->rtdepth = 1;
         return p;
@@ -367,10 +354,7 @@ static void park_thread(goc__g *g, bool (*unlockf)(goc__g *, void *), void *arg)
  * the M, or NULL on a thread that is not running a goroutine. */
 goc__m *goc__enter_slow(goc__m *m)
 {
-    /* goc__enter (runtime.h) raised rtdepth and inrt; the P was not
-     * plainly ours. */
-    if (enter_slow(m, m->p))
-        return m;
+    /* goc__enter (runtime.h) raised rtdepth and inrt; the P is gone. */
     acquirep_lost(m);
     return goc__getm();
 }
