@@ -272,7 +272,7 @@ GOC_API goc_ctx *goc_ctx_with_deadline(goc_ctx *parent, int64_t deadline)
     goc__lock_release(&c->lock);
     if (!armed)
         goc_ctx_release(c); /* the timer's: cancelled meanwhile, or no memory */
-    if (oom) { /* a context that would never time out is worse than none */
+    if (oom) {              /* a context that would never time out is worse than none */
         goc_ctx_cancel(c);
         goc_ctx_release(c);
         return NULL;
