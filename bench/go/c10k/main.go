@@ -15,13 +15,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"gocbench/internal/bench"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -54,7 +51,7 @@ func connReader(c net.Conn) {
 func fitFDLimit(n int) int {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		die("getrlimit(RLIMIT_NOFILE): %v", err)
+		bench.Die("getrlimit(RLIMIT_NOFILE): %v", err)
 	}
 	want := uint64(2*n + spareFDs)
 	if rl.Cur < want {
@@ -63,13 +60,13 @@ func fitFDLimit(n int) int {
 			rl.Cur = rl.Max
 		}
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			die("setrlimit(RLIMIT_NOFILE, %d): %v", rl.Cur, err)
+			bench.Die("setrlimit(RLIMIT_NOFILE, %d): %v", rl.Cur, err)
 		}
 	}
 	if rl.Cur < want {
 		fit := (int(rl.Cur) - spareFDs) / 2
 		if fit < 1 {
-			die("RLIMIT_NOFILE %d leaves no room for connections", rl.Cur)
+			bench.Die("RLIMIT_NOFILE %d leaves no room for connections", rl.Cur)
 		}
 		fmt.Printf("# c10k: the hard RLIMIT_NOFILE (%d) allows %d connections, not %d: "+
 			"scaled down (raise it with ulimit -Hn as root for the full count)\n", rl.Max, fit, n)
@@ -90,16 +87,16 @@ func main() {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		die("listen: %v", err)
+		bench.Die("listen: %v", err)
 	}
 	addr := ln.Addr().String()
-	before := rssKiB()
+	before := bench.RSSKiB()
 
 	go func() {
 		for i := 0; i < n; i++ {
 			c, err := ln.Accept()
 			if err != nil {
-				die("accept after %d connections: %v", i, err)
+				bench.Die("accept after %d connections: %v", i, err)
 			}
 			go connReader(c)
 			atomic.AddInt64(&accepted, 1)
@@ -108,12 +105,12 @@ func main() {
 	start := time.Now()
 	for i := range conns {
 		if conns[i], err = net.DialTimeout("tcp", addr, 10*time.Second); err != nil {
-			die("dial after %d connections: %v", i, err)
+			bench.Die("dial after %d connections: %v", i, err)
 		}
 		if (i+1)%batch == 0 || i+1 == n { // let the server catch up
 			for atomic.LoadInt64(&accepted) < int64(i+1) {
 				if time.Since(start) > deadline {
-					die("the server accepted only %d of %d connections", atomic.LoadInt64(&accepted), i+1)
+					bench.Die("the server accepted only %d of %d connections", atomic.LoadInt64(&accepted), i+1)
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -122,12 +119,12 @@ func main() {
 	dialed := time.Since(start)
 	for atomic.LoadInt64(&parked) < int64(n) {
 		if time.Since(start) > deadline {
-			die("only %d of %d server goroutines reached Read", atomic.LoadInt64(&parked), n)
+			bench.Die("only %d of %d server goroutines reached Read", atomic.LoadInt64(&parked), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(settle)
-	after := rssKiB()
+	after := bench.RSSKiB()
 
 	cpu0 := cpuMs()
 	t0 := time.Now()
@@ -142,31 +139,4 @@ func main() {
 	bench.Result("c10k-mem", "KiB", float64(after-before)/float64(n))
 	bench.Result("c10k-idle-cpu", "ms", idleCPU)
 	os.Exit(0)
-}
-
-// rssKiB returns VmRSS from /proc/self/status, in KiB.
-func rssKiB() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		die("cannot read VmRSS: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "VmRSS:") {
-			fields := strings.Fields(strings.TrimPrefix(line, "VmRSS:"))
-			if len(fields) > 0 {
-				if kib, err := strconv.ParseInt(fields[0], 10, 64); err == nil {
-					return kib
-				}
-			}
-		}
-	}
-	die("no VmRSS line in /proc/self/status")
-	return 0
-}
-
-func die(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
 }

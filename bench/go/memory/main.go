@@ -10,13 +10,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"gocbench/internal/bench"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -36,7 +33,7 @@ func main() {
 		never = make(chan struct{})
 		row = "memory-chan"
 	}
-	before := rssKiB()
+	before := bench.RSSKiB()
 
 	var parked int64
 	start := time.Now()
@@ -53,13 +50,13 @@ func main() {
 	spawned := time.Since(start)
 	for atomic.LoadInt64(&parked) < int64(n) || runtime.NumGoroutine() < n+1 {
 		if time.Since(start) > deadline {
-			die("only %d of %d goroutines parked after %v", atomic.LoadInt64(&parked), n, deadline)
+			bench.Die("only %d of %d goroutines parked after %v", atomic.LoadInt64(&parked), n, deadline)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	allParked := time.Since(start)
 	time.Sleep(settle)
-	after := rssKiB()
+	after := bench.RSSKiB()
 
 	ms := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 	fmt.Printf("# memory: %d goroutines spawned in %.1f ms, all parked after %.1f ms\n",
@@ -67,31 +64,4 @@ func main() {
 	fmt.Printf("# memory: VmRSS %d KiB before, %d KiB after\n", before, after)
 	bench.Result(row, "KiB", float64(after-before)/float64(n))
 	os.Exit(0)
-}
-
-// rssKiB returns VmRSS from /proc/self/status, in KiB.
-func rssKiB() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		die("cannot read VmRSS: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "VmRSS:") {
-			fields := strings.Fields(strings.TrimPrefix(line, "VmRSS:"))
-			if len(fields) > 0 {
-				if kib, err := strconv.ParseInt(fields[0], 10, 64); err == nil {
-					return kib
-				}
-			}
-		}
-	}
-	die("no VmRSS line in /proc/self/status")
-	return 0
-}
-
-func die(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
 }
