@@ -72,14 +72,7 @@ static int bench_main(void *arg)
     if (!(accepted_all = goc_chan_make(0, 1)))
         bench_die("goc_chan_make: out of memory");
 
-    int lfd = goc_listen("tcp", "127.0.0.1:0");
-    if (lfd < 0)
-        bench_die("goc_listen: %s", goc_strerror(lfd));
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
-        bench_die("getsockname failed");
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sin.sin_port));
+    int lfd = bench_listen_loopback(addr, sizeof addr);
     struct server s = {lfd, n};
     int rc = goc_go(server, &s);
     if (rc < 0)

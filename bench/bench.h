@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 /* Print one machine-readable result line and flush it at once, so that it
  * survives a crash later in the program. */
@@ -103,5 +105,23 @@ static inline uint64_t bench_splitmix64(uint64_t *state)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     return z ^ (z >> 31);
 }
+
+/* Listen on an ephemeral loopback TCP port and write "127.0.0.1:PORT" to
+ * addr (cap bytes); the listening fd. Dies on failure. For the network
+ * benchmarks (include <goc.h> first). */
+#ifdef GOC_H
+static inline int bench_listen_loopback(char *addr, size_t cap)
+{
+    int lfd = goc_listen("tcp", "127.0.0.1:0");
+    if (lfd < 0)
+        bench_die("goc_listen: %s", goc_strerror(lfd));
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
+        bench_die("getsockname failed");
+    snprintf(addr, cap, "127.0.0.1:%d", ntohs(sin.sin_port));
+    return lfd;
+}
+#endif
 
 #endif /* GOC_BENCH_H */

@@ -109,15 +109,8 @@ static int bench_main(void *arg)
     if (!fds)
         bench_die("out of memory");
 
-    int lfd = goc_listen("tcp", "127.0.0.1:0");
-    if (lfd < 0)
-        bench_die("goc_listen: %s", goc_strerror(lfd));
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
-        bench_die("getsockname failed");
     char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sin.sin_port));
+    int lfd = bench_listen_loopback(addr, sizeof addr);
     long rss_before = bench_rss_kib();
     if (rss_before < 0)
         bench_die("cannot read VmRSS from /proc/self/status");

@@ -107,14 +107,7 @@ static int bench_main(void *arg)
     if (!lat)
         bench_die("out of memory");
 
-    int lfd = goc_listen("tcp", "127.0.0.1:0");
-    if (lfd < 0)
-        bench_die("goc_listen: %s", goc_strerror(lfd));
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
-        bench_die("getsockname failed");
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sin.sin_port));
+    int lfd = bench_listen_loopback(addr, sizeof addr);
     int rc = goc_go(acceptor, (void *)(intptr_t)lfd);
     if (rc < 0)
         bench_die("goc_go: %s", goc_strerror(rc));
