@@ -90,7 +90,7 @@ static int dial_one(const goc__net *net, const struct sockaddr_storage *sa, sock
     if (fd < 0)
         return fd;
     if (sa->ss_family != AF_UNIX && net->socktype == SOCK_STREAM)
-        setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1); /* Go's default */
+        goc__tcp_conn_opts(fd);
     int err = 0;
     if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
         err = -errno;

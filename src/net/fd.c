@@ -4,6 +4,7 @@
  * descriptor, in a loop (Go's internal/poll.FD).
  */
 #include "net/poll.h"
+#include "net/sys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -74,10 +75,40 @@ struct rw {
     int iovcnt;
 };
 
+/* A read on a TCP socket with TCP_INQ on: the kernel says in a control
+ * message how many bytes are left, so a read that filled the buffer and
+ * left nothing also counts as draining the socket (see do_io). A 1 KiB
+ * message read into a 1 KiB buffer then costs no EAGAIN read. After the
+ * peer's FIN the kernel says 1, so EOF is still read at once. */
+static ssize_t read_inq(goc__pd *pd, struct rw *a)
+{
+    struct iovec one = {a->buf, a->n};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct msghdr mh = {.msg_iov = a->iov ? (struct iovec *)a->iov : &one,
+                        .msg_iovlen = a->iov ? (size_t)a->iovcnt : 1,
+                        .msg_control = cm.buf,
+                        .msg_controllen = sizeof cm.buf};
+    ssize_t r = goc__sys_recvmsg(pd->fd, &mh, 0);
+    if (r < 0)
+        return neg_errno();
+    int left = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ)
+            memcpy(&left, CMSG_DATA(c), sizeof left);
+    pd->rshort = r > 0 && (left == 0 || (left < 0 && (size_t)r < a->n));
+    return r;
+}
+
 static ssize_t io_read(goc__pd *pd, void *ctx)
 {
     struct rw *a = ctx;
-    ssize_t r = a->iov ? readv(pd->fd, a->iov, a->iovcnt) : read(pd->fd, a->buf, a->n);
+    if (pd->inq)
+        return read_inq(pd, a);
+    ssize_t r =
+        a->iov ? goc__sys_readv(pd->fd, a->iov, a->iovcnt) : goc__sys_read(pd->fd, a->buf, a->n);
     if (r < 0)
         return neg_errno();
     /* Less than asked (and not EOF): the socket or pipe is empty now; a
@@ -115,14 +146,19 @@ static ssize_t write_some(goc__pd *pd, struct wv *a)
     for (;;) {
         ssize_t r;
         if (!pd->notsock) {
-            struct msghdr mh = {.msg_iov = a->iov, .msg_iovlen = (size_t)a->iovcnt};
-            r = sendmsg(pd->fd, &mh, MSG_NOSIGNAL);
+            if (a->iovcnt == 1) { /* send(2): no msghdr or iovec to copy in */
+                r = goc__sys_sendto(pd->fd, a->iov->iov_base, a->iov->iov_len, MSG_NOSIGNAL, NULL,
+                                    0);
+            } else {
+                struct msghdr mh = {.msg_iov = a->iov, .msg_iovlen = (size_t)a->iovcnt};
+                r = goc__sys_sendmsg(pd->fd, &mh, MSG_NOSIGNAL);
+            }
             if (r < 0 && errno == ENOTSOCK) {
                 pd->notsock = true; /* a pipe or a file: write(2) from now on */
                 continue;
             }
         } else {
-            r = writev(pd->fd, a->iov, a->iovcnt);
+            r = goc__sys_writev(pd->fd, a->iov, a->iovcnt);
         }
         if (r >= 0 || errno != EINTR)
             return r >= 0 ? r : neg_errno();
@@ -189,14 +225,14 @@ struct dgram {
 static ssize_t io_recvfrom(goc__pd *pd, void *ctx)
 {
     struct dgram *a = ctx;
-    ssize_t r = recvfrom(pd->fd, a->buf, a->n, 0, a->addr, a->addrlen);
+    ssize_t r = goc__sys_recvfrom(pd->fd, a->buf, a->n, 0, a->addr, a->addrlen);
     return r >= 0 ? r : neg_errno();
 }
 
 static ssize_t io_sendto(goc__pd *pd, void *ctx)
 {
     struct dgram *a = ctx;
-    ssize_t r = sendto(pd->fd, a->buf, a->n, MSG_NOSIGNAL, a->addr, a->alen);
+    ssize_t r = goc__sys_sendto(pd->fd, a->buf, a->n, MSG_NOSIGNAL, a->addr, a->alen);
     return r >= 0 ? r : neg_errno();
 }
 
@@ -257,7 +293,7 @@ static ssize_t io_accept(goc__pd *pd, void *ctx)
     static _Atomic bool warned;
     goc_duration backoff = 5 * GOC_MILLISECOND;
     for (;;) {
-        int fd = accept4(pd->fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = goc__sys_accept4(pd->fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
             return fd;
         switch (errno) {
@@ -299,11 +335,19 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
         close((int)fd);
         return err;
     }
-    /* TCP_NODELAY, as Go sets on every TCP connection (fails harmlessly
-     * on a unix socket). */
-    int one = 1;
-    setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    goc__tcp_conn_opts((int)fd);
     return (int)fd;
+}
+
+void goc__tcp_conn_opts(int fd)
+{
+    /* TCP_NODELAY, as Go sets on every TCP connection; TCP_INQ for
+     * read_inq. Both fail harmlessly on a unix socket. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    goc__pd *pd = goc__pd_lookup(fd);
+    if (pd && setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0)
+        pd->inq = true;
 }
 
 /* ---- waiting, deadlines, close ---------------------------------------------------- */

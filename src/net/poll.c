@@ -260,7 +260,7 @@ goc__pd *goc__pd_lookup(int fd)
 static void reset(goc__pd *pd)
 {
     atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
-    pd->notsock = pd->unpollable = pd->rshort = false;
+    pd->notsock = pd->unpollable = pd->rshort = pd->inq = false;
     atomic_store_explicit(&pd->rhup, false, memory_order_relaxed);
     for (int i = 0; i < 3; i++) {
         if (i < 2)

@@ -41,6 +41,7 @@ typedef struct goc__pd {
     bool notsock;             /* send() said ENOTSOCK: use write() */
     bool unpollable;          /* epoll refused it (a regular file): never wait */
     bool rshort;              /* the last read drained it (reader only, fd.c) */
+    bool inq;                 /* TCP_INQ is on: recvmsg says what is left */
     _Atomic bool rhup;        /* the poller saw the peer's EOF, a hang-up or an
                                  error: a read returns at once from now on */
     bool ready[2];            /* an edge arrived and was not consumed */
@@ -82,5 +83,9 @@ int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);
 /* goc_close: mark closing, wake every waiter; the fd is closed when the
  * last reference goes. -EBADF if it was already closing. */
 int goc__pd_close(goc__pd *pd);
+
+/* A new TCP connection's options (fd.c): TCP_NODELAY as Go's, and
+ * TCP_INQ so that reads know when they drained the socket. */
+void goc__tcp_conn_opts(int fd);
 
 #endif /* GOC_NET_POLL_H */
