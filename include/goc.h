@@ -495,8 +495,9 @@ GOC_API ssize_t goc_pwrite(int fd, const void *buf, size_t n, off_t off);
 GOC_API int goc_read_file(const char *path, char **data, size_t *len);
 
 /* Name resolution errors (outside the errno range, like getaddrinfo's). */
-#define GOC_ENOTFOUND (-3001) /* no such host */
-#define GOC_ETEMPFAIL (-3002) /* temporary failure in name resolution */
+#define GOC_ENOTFOUND  (-3001) /* no such host */
+#define GOC_ETEMPFAIL  (-3002) /* temporary failure in name resolution */
+#define GOC_ENOSERVICE (-3003) /* unknown port name (not in /etc/services) */
 
 /* ---- errors ----------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include "net/addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -36,10 +37,32 @@ int goc__parse_network(const char *network, goc__net *out)
     return -EINVAL; /* unknown network */
 }
 
-/* "host:port", "[host]:port": split into host (copied into buf) and
- * port; -EINVAL when malformed (no port, bad port, stray brackets or
- * colons). */
-static int split_host_port(const char *address, char *host, size_t hostcap, uint16_t *port)
+/* A port: a number of 0-65535 or a service name ("http"), looked up for
+ * socktype (services.c). -EINVAL when malformed, GOC_ENOSERVICE when the
+ * name is unknown. */
+static int parse_port(const char *p, int socktype, uint16_t *port)
+{
+    size_t plen = strlen(p);
+    if (plen == 0)
+        return -EINVAL; /* "localhost:" */
+    if (!isalpha((unsigned char)p[0])) {
+        if (strspn(p, "0123456789") != plen || plen > 5)
+            return -EINVAL; /* "host:-1", "host:8a", "host:123456" */
+        unsigned v = (unsigned)strtoul(p, NULL, 10);
+        if (v > 65535)
+            return -EINVAL;
+        *port = (uint16_t)v;
+        return 0;
+    }
+    if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+.") != plen)
+        return -EINVAL;
+    return goc__lookup_port(p, socktype, port);
+}
+
+/* "host:port", "[host]:port": split into host (copied into buf) and the
+ * port text (*port points into address); -EINVAL when malformed (no
+ * port, stray brackets or colons). */
+static int split_host_port(const char *address, char *host, size_t hostcap, const char **port)
 {
     const char *colon, *h = address, *hend;
     if (address[0] == '[') {
@@ -59,24 +82,12 @@ static int split_host_port(const char *address, char *host, size_t hostcap, uint
             memchr(address, ']', (size_t)(colon - address)))
             return -EINVAL;
     }
-    const char *p = colon + 1;
-    size_t plen = strlen(p);
-    if (plen == 0 || plen > 5)
-        return -EINVAL; /* "localhost:" or "host:123456" */
-    unsigned v = 0;
-    for (size_t i = 0; i < plen; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -EINVAL; /* named services are not supported */
-        v = v * 10 + (unsigned)(p[i] - '0');
-    }
-    if (v > 65535)
-        return -EINVAL;
     size_t hlen = (size_t)(hend - h);
     if (hlen >= hostcap)
         return -EINVAL;
     memcpy(host, h, hlen);
     host[hlen] = '\0';
-    *port = (uint16_t)v;
+    *port = colon + 1;
     return 0;
 }
 
@@ -158,8 +169,11 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t
     if (net->family == AF_UNIX)
         return unix_addr(address, out);
     char host[256];
+    const char *ptext;
     uint16_t port;
-    int rc = split_host_port(address, host, sizeof host, &port);
+    int rc = split_host_port(address, host, sizeof host, &ptext);
+    if (rc == 0)
+        rc = parse_port(ptext, net->socktype, &port);
     if (rc)
         return rc;
     if (host[0] == '\0') {

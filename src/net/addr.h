@@ -37,4 +37,9 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t
  * GOC_ENOTFOUND, GOC_ETEMPFAIL, -ETIMEDOUT, -ENOMEM. */
 int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out);
 
+/* The port of a service name for socktype (SOCK_STREAM: tcp, SOCK_DGRAM:
+ * udp) from /etc/services or Go's short built-in table (services.c): 0, or
+ * GOC_ENOSERVICE. */
+int goc__lookup_port(const char *name, int socktype, uint16_t *port);
+
 #endif /* GOC_NET_ADDR_H */

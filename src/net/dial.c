@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "net/dial.h"
 #include "net/poll.h"
 
 static int new_socket(int family, int socktype)
@@ -82,17 +83,16 @@ GOC_API int goc_listen(const char *network, const char *address)
     return goc_listen_with(network, address, NULL);
 }
 
-/* Connect a new socket to sa by deadline (0: none). */
-static int dial_one(const goc__net *net, const struct sockaddr_storage *sa, socklen_t len,
-                    int64_t deadline)
+int goc__dial_one(const goc__net *net, const struct sockaddr_storage *sa, socklen_t len,
+                  int64_t deadline, goc__dialslot *slot)
 {
     int fd = new_socket(sa->ss_family, net->socktype);
     if (fd < 0)
         return fd;
     if (sa->ss_family != AF_UNIX && net->socktype == SOCK_STREAM)
         goc__tcp_conn_opts(fd);
-    int err = 0;
-    if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
+    int err = slot ? goc__dialslot_enter(slot, fd) : 0;
+    if (!err && connect(fd, (const struct sockaddr *)sa, len) < 0) {
         err = -errno;
         if (err == -EINPROGRESS || err == -EINTR) {
             goc_duration left = GOC_FOREVER;
@@ -111,6 +111,8 @@ static int dial_one(const goc__net *net, const struct sockaddr_storage *sa, sock
             }
         }
     }
+    if (slot)
+        err = goc__dialslot_leave(slot, err);
     if (err) {
         goc_close(fd);
         return err;
@@ -128,10 +130,5 @@ GOC_API int goc_dial(const char *network, const char *address, goc_duration time
         rc = goc__resolve(&net, address, false, deadline, &addrs);
     if (rc)
         return rc;
-    for (int i = 0; i < addrs.n; i++) {
-        rc = dial_one(&net, &addrs.a[i], addrs.len[i], deadline);
-        if (rc >= 0 || rc == -ETIMEDOUT)
-            return rc;
-    }
-    return rc; /* the last address's error */
+    return goc__dial_addrs(&net, &addrs, deadline);
 }

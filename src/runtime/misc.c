@@ -28,6 +28,9 @@ GOC_API const char *goc_strerror(int err)
         return "no such host (the name does not resolve)";
     if (err == GOC_ETEMPFAIL)
         return "temporary failure in name resolution";
+    if (err == GOC_ENOSERVICE)
+        return "unknown port (a port is a number of 0-65535 or a service name from "
+               "/etc/services, such as http)";
     if (err < 0)
         err = err == INT_MIN ? 0x7fffffff : -err; /* no UB on INT_MIN */
     switch (err) {
@@ -39,7 +42,8 @@ GOC_API const char *goc_strerror(int err)
         return "use of closed file or network connection (or a bad fd)";
     case EINVAL:
         return "invalid argument (an address must be host:port, [ipv6]:port or :port with a port "
-               "of 0-65535, or a unix socket path; networks are tcp, tcp4, tcp6, unix)";
+               "of 0-65535 or a service name, or a unix socket path; networks are tcp, tcp4, tcp6, "
+               "udp, udp4, udp6, unix, unixgram)";
     case ECANCELED:
         return "context canceled";
     case ETIMEDOUT:

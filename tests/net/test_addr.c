@@ -21,7 +21,7 @@ static const struct {
     {"tcp", "host:123456"},   /* too long */
     {"tcp", "host:-1"},       /* sign */
     {"tcp", "host:8a"},       /* not a number */
-    {"tcp", "host:http"},     /* named ports are not supported */
+    {"tcp", "host:ht tp"},    /* a port name has no spaces */
     {"tcp", "::1:80"},        /* IPv6 without brackets */
     {"tcp", "1.2.3.4"},       /* no port at all */
     {"tcp", ""},              /* empty */
