@@ -89,13 +89,21 @@ static bool endpoint_open(endpoint *e, int family, int port, enum behaviour b)
     if (e->fd < 0 || b == GOOD)
         return e->fd >= 0;
     dial_addr(e->fd, addr, sizeof addr);
+    /* A short dial that times out only suggests the queue is full (a
+     * loaded machine can be that slow); a second, longer one confirms. */
+    goc_duration t = 150 * GOC_MILLISECOND;
     for (int i = 0; i < 32; i++) {
-        int c = goc_dial(family == AF_INET ? "tcp4" : "tcp6", addr, 150 * GOC_MILLISECOND);
-        if (c == -ETIMEDOUT)
+        int c = goc_dial(family == AF_INET ? "tcp4" : "tcp6", addr, t);
+        if (c == -ETIMEDOUT && t > 150 * GOC_MILLISECOND)
             return true; /* full: SYNs are dropped now */
+        if (c == -ETIMEDOUT) {
+            t = 500 * GOC_MILLISECOND * test_slack();
+            continue;
+        }
         if (c < 0)
             return false;
         e->held[e->nheld++] = c;
+        t = 150 * GOC_MILLISECOND;
     }
     return false; /* the kernel queued them all */
 }
@@ -118,6 +126,52 @@ typedef struct race_case {
 
 static atomic_int skipped;
 
+/* The behaviour of the family of connected fd c. */
+static enum behaviour behaviour_of(const race_case *rc, int c)
+{
+    return sock_family(c) == AF_INET ? rc->v4 : rc->v6;
+}
+
+/* One dial against e6/e4 set up as rc says: 0 when checked, 1 when it
+ * proved nothing (the kernel let a SYN through to a full listener: it
+ * does now and then, in gVisor at least; the case is tried again). */
+static int dial_case(const race_case *rc, endpoint *e6, endpoint *e4)
+{
+    char addr[64];
+    snprintf(addr, sizeof addr, NAME ":%d", sock_port(e6->fd));
+    int64_t t0 = goc_now();
+    int c = goc_dial("tcp", addr, rc->timeout);
+    int64_t el = since_ms(t0);
+    if (c >= 0 && behaviour_of(rc, c) == HANGS) {
+        goc_close(c);
+        return 1;
+    }
+    GO_CHECK(el < rc->max_ms, "v6 %d v4 %d: dial took %lld ms, want < %lld", rc->v6, rc->v4,
+             (long long)el, (long long)rc->max_ms);
+    if (!rc->want) {
+        GO_CHECK(c == rc->want_err, "v6 %d v4 %d: dial = %d (%s), want %d", rc->v6, rc->v4, c,
+                 goc_strerror(c), rc->want_err);
+        if (c >= 0)
+            goc_close(c);
+        return 0;
+    }
+    GO_CHECK(c >= 0, "v6 %d v4 %d: dial: %s", rc->v6, rc->v4, goc_strerror(c));
+    if (c < 0)
+        return 0;
+    GO_CHECK(sock_family(c) == rc->want, "connected over family %d, want %d", sock_family(c),
+             rc->want);
+    int s = goc_accept(rc->want == AF_INET ? e4->fd : e6->fd, NULL, NULL);
+    GO_CHECK(s >= 0, "accept on the winner's listener");
+    GO_CHECK(goc_write(c, "hi", 2) == 2, "write");
+    char b[2];
+    GO_CHECK(s < 0 || read_full(s, b, 2) == 2, "read");
+    if (s >= 0)
+        goc_close(s);
+    goc_close(c);
+    return 0;
+}
+
+/* Set up both endpoints on one port and dial; 1 if inconclusive. */
 static int run_case(const race_case *rc)
 {
     int fds0 = count_fds();
@@ -133,40 +187,14 @@ static int run_case(const race_case *rc)
                 endpoint_close(&e4);
         }
     }
-    if (!ok) {
-        atomic_store(&skipped, 1);
-        return 0;
-    }
-    char addr[64];
-    snprintf(addr, sizeof addr, NAME ":%d", sock_port(e6.fd));
-    int64_t t0 = goc_now();
-    int c = goc_dial("tcp", addr, rc->timeout);
-    int64_t el = since_ms(t0);
-    GO_CHECK(el < rc->max_ms, "v6 %d v4 %d: dial took %lld ms, want < %lld", rc->v6, rc->v4,
-             (long long)el, (long long)rc->max_ms);
-    if (rc->want) {
-        GO_CHECK(c >= 0, "v6 %d v4 %d: dial: %s", rc->v6, rc->v4, goc_strerror(c));
-        GO_CHECK(c < 0 || sock_family(c) == rc->want, "connected over family %d, want %d",
-                 sock_family(c), rc->want);
-        endpoint *w = rc->want == AF_INET ? &e4 : &e6;
-        int s = c >= 0 ? goc_accept(w->fd, NULL, NULL) : -1;
-        GO_CHECK(s >= 0, "accept on the winner's listener");
-        GO_CHECK(c < 0 || goc_write(c, "hi", 2) == 2, "write");
-        char b[2];
-        GO_CHECK(s < 0 || read_full(s, b, 2) == 2, "read");
-        if (s >= 0)
-            goc_close(s);
-    } else {
-        GO_CHECK(c == rc->want_err, "v6 %d v4 %d: dial = %d (%s), want %d", rc->v6, rc->v4, c,
-                 goc_strerror(c), rc->want_err);
-    }
-    if (c >= 0)
-        goc_close(c);
+    if (!ok)
+        return 1;
+    int r = dial_case(rc, &e6, &e4);
     endpoint_close(&e6);
     endpoint_close(&e4);
     /* The losing attempt's socket is closed too. */
     GO_CHECK(go_wait_fds(fds0, 2000), "fds: %d, %d before", count_fds(), fds0);
-    return 0;
+    return r;
 }
 
 static int main_race(void *arg)
@@ -182,8 +210,14 @@ static int main_race(void *arg)
     }
     if (probe >= 0)
         goc_close(probe);
-    for (const race_case *rc = cases; rc->max_ms; rc++)
-        run_case(rc);
+    for (const race_case *rc = cases; rc->max_ms; rc++) {
+        int tries = 0;
+        while (run_case(rc) != 0)
+            if (++tries == 5) {
+                atomic_store(&skipped, 1);
+                break;
+            }
+    }
     return 0;
 }
 
