@@ -413,21 +413,28 @@ typedef struct goc_listen_opts {
 
 /* net.Listen: network "tcp", "tcp4", "tcp6" with address "host:port",
  * "[ipv6]:port" or ":port" (all addresses; "tcp" listens on both IPv4 and
- * IPv6), or "unix" with a path. SO_REUSEADDR is set for TCP. Returns the
- * listening fd or a negative errno: -EINVAL for a malformed address or an
- * unknown network, GOC_ENOTFOUND if the host does not resolve. */
+ * IPv6), or "unix" with a path. The port is a number or a service name
+ * ("http", from /etc/services or Go's built-in table). SO_REUSEADDR is set
+ * for TCP. Returns the listening fd or a negative errno: -EINVAL for a
+ * malformed address or an unknown network, GOC_ENOTFOUND if the host does
+ * not resolve, GOC_ENOSERVICE for an unknown port name. */
 GOC_API int goc_listen(const char *network, const char *address);
 GOC_API int goc_listen_with(const char *network, const char *address, const goc_listen_opts *opts);
 /* Accept a connection (nonblocking, close-on-exec, TCP_NODELAY); addr/addrlen as
  * accept(2), may be NULL. If the process is out of fds (EMFILE, ENFILE)
  * it backs off and retries, as Go does, saying so once on stderr. */
 GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);
-/* net.DialTimeout: connect to address on network (as goc_listen; a host
- * name is resolved and every address is tried in turn). TCP_NODELAY is
- * set, as Go does. timeout covers name resolution too; <= 0 or
- * GOC_FOREVER: no limit (beyond the kernel's). Returns the connected fd or
- * a negative errno (-ECONNREFUSED, -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND,
- * ...). */
+/* net.DialTimeout: connect to address on network (as goc_listen). A host
+ * name is resolved and its addresses are tried in turn, each with a fair
+ * share of the time left (at least 2 s); when it has both IPv6 and IPv4
+ * addresses the two families race as Go's (Happy Eyeballs): the other
+ * family starts 300 ms after the first, or at once if the first failed,
+ * and the first connection wins (the other attempt is closed before
+ * goc_dial returns). TCP_NODELAY is set, as Go does. timeout covers name
+ * resolution too; <= 0 or GOC_FOREVER: no limit (beyond the kernel's).
+ * Returns the connected fd or a negative errno (-ECONNREFUSED,
+ * -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND, GOC_ENOSERVICE, ...): the first
+ * address's error when all fail. */
 GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout);
 
 /* Read up to n bytes: the count, 0 at end of file, or a negative errno
