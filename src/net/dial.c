@@ -48,6 +48,8 @@ static int listen_one(const goc__net *net, const struct sockaddr_storage *sa, so
     }
     if (!err && bind(fd, (const struct sockaddr *)sa, len) < 0)
         err = -errno;
+    if (!err && net->socktype == SOCK_STREAM && family != AF_UNIX)
+        goc__tcp_conn_opts(fd); /* inherited by every accepted connection */
     if (!err && net->socktype == SOCK_STREAM &&
         listen(fd, o->backlog > 0 ? o->backlog : SOMAXCONN) < 0)
         err = -errno;

@@ -285,6 +285,7 @@ GOC_API ssize_t goc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 struct acc {
     struct sockaddr *addr;
     socklen_t *addrlen;
+    bool inherit; /* the listener has TCP_NODELAY and TCP_INQ (goc_listen) */
 };
 
 static ssize_t io_accept(goc__pd *pd, void *ctx)
@@ -294,8 +295,10 @@ static ssize_t io_accept(goc__pd *pd, void *ctx)
     goc_duration backoff = 5 * GOC_MILLISECOND;
     for (;;) {
         int fd = goc__sys_accept4(pd->fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0) {
+            a->inherit = pd->inq;
             return fd;
+        }
         switch (errno) {
         case EINTR:
         case ECONNABORTED: /* the peer gave up while queued: next one */
@@ -326,7 +329,7 @@ static ssize_t io_accept(goc__pd *pd, void *ctx)
 
 GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    struct acc a = {addr, addrlen};
+    struct acc a = {addr, addrlen, false};
     ssize_t fd = do_io(lfd, GOC__PD_R, io_accept, &a);
     if (fd < 0)
         return (int)fd;
@@ -335,7 +338,12 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
         close((int)fd);
         return err;
     }
-    goc__tcp_conn_opts((int)fd);
+    /* A connection inherits its listener's TCP options: two system
+     * calls saved per accept when goc_listen made the listener. */
+    if (a.inherit)
+        goc__pd_lookup((int)fd)->inq = true;
+    else
+        goc__tcp_conn_opts((int)fd);
     return (int)fd;
 }
 
