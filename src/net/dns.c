@@ -12,11 +12,27 @@
  * TCP): it waits on the first and, after every wake-up, lets c-ares read
  * each of them (reads on the others just find nothing), waking at least
  * every MULTI_POLL to notice answers on the others.
+ *
+ * c-ares knows only files and DNS; glibc's getaddrinfo(3) also asks the
+ * NSS modules /etc/nsswitch.conf lists (mdns, myhostname, resolve, ldap,
+ * sss...). When the hosts: line names any source besides files and dns,
+ * a name c-ares says does not exist is asked again of getaddrinfo, run by
+ * a helper goroutine through goc_blocking (a pool thread blocks, not a
+ * P). Go's resolver makes the same test (net/conf.go, hostLookupOrder) but
+ * then sends every name to getaddrinfo; here c-ares still answers all it
+ * can, so only names it does not know pay for a thread, and a name DNS
+ * knows is answered by DNS even if a module listed before dns knows it
+ * differently. getaddrinfo cannot be interrupted: at the deadline the
+ * caller returns -ETIMEDOUT and leaves the call to finish on its own.
  */
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -170,7 +186,26 @@ static int map_status(int status)
     }
 }
 
-int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out)
+/* Append one answer to out with port set (both resolvers fill it this
+ * way, in the order given): false once out is full. Families other than
+ * IPv4 and IPv6 are skipped. */
+static bool add_addr(goc__addrs *out, const struct sockaddr *sa, socklen_t len, uint16_t port)
+{
+    if (out->n >= GOC__MAX_ADDRS)
+        return false;
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+        return true;
+    memcpy(&out->a[out->n], sa, len);
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)&out->a[out->n])->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&out->a[out->n])->sin6_port = htons(port);
+    out->len[out->n++] = len;
+    return true;
+}
+
+static int cares_lookup(const char *host, int family, uint16_t port, int64_t deadline,
+                        goc__addrs *out)
 {
     pthread_once(&lib_once, lib_init);
     if (lib_status != ARES_SUCCESS)
@@ -181,7 +216,12 @@ int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadlin
     if (st != ARES_SUCCESS)
         return map_status(st);
     ares_set_socket_functions(ch, &sockfns, NULL);
-    struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
+    /* CARES_HOSTS, if set, names the hosts file (the tests use it); not
+     * in setuid programs, where the environment is the caller's. */
+    struct ares_addrinfo_hints hints = {.ai_family = family,
+                                        .ai_socktype = SOCK_STREAM,
+                                        .ai_flags =
+                                            secure_getenv("CARES_HOSTS") ? ARES_AI_ENVHOSTS : 0};
     struct lookup q = {0};
     ares_getaddrinfo(ch, host, NULL, &hints, on_answer, &q);
     while (!q.done) {
@@ -192,22 +232,200 @@ int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadlin
         step(ch, deadline);
     }
     int rc = q.status == ARES_ECANCELLED || !q.done ? -ETIMEDOUT : map_status(q.status);
-    for (struct ares_addrinfo_node *n = q.res ? q.res->nodes : NULL; n && rc == 0; n = n->ai_next) {
-        if (out->n >= GOC__MAX_ADDRS)
+    for (struct ares_addrinfo_node *n = q.res ? q.res->nodes : NULL; n && rc == 0; n = n->ai_next)
+        if (!add_addr(out, n->ai_addr, n->ai_addrlen, port))
             break;
-        if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
-            continue;
-        memcpy(&out->a[out->n], n->ai_addr, n->ai_addrlen);
-        if (n->ai_family == AF_INET)
-            ((struct sockaddr_in *)&out->a[out->n])->sin_port = htons(port);
-        else
-            ((struct sockaddr_in6 *)&out->a[out->n])->sin6_port = htons(port);
-        out->len[out->n++] = n->ai_addrlen;
-    }
     if (q.res)
         ares_freeaddrinfo(q.res);
     ares_destroy(ch);
     if (rc == 0 && out->n == 0)
         rc = GOC_ENOTFOUND;
     return rc;
+}
+
+/* ---- nsswitch.conf: does getaddrinfo know names c-ares does not? ------------- */
+
+/* GOC_NSSWITCH_CONF, if set, names the file to read instead. A testing
+ * hook, harmless elsewhere: it decides only whether the fallback runs,
+ * while glibc still reads the real file. Read once, with the file;
+ * ignored in setuid programs (secure_getenv). */
+static const char nsswitch_conf[] = "/etc/nsswitch.conf";
+
+static pthread_once_t nss_once = PTHREAD_ONCE_INIT;
+static bool nss_fallback; /* a hosts: source other than files and dns */
+
+/* Whether the sources of a hosts line (the text after the colon) name
+ * anything but files and dns. [...] action items only say when glibc
+ * stops asking, not whom it asks: skipped. */
+static bool other_source(const char *s)
+{
+    static const char *const ws = " \t\r\n";
+    for (s += strspn(s, ws); *s; s += strspn(s, ws)) {
+        if (*s == '[') {
+            const char *end = strchr(s, ']');
+            if (!end)
+                return false; /* an unclosed action runs to the end */
+            s = end + 1;
+            continue;
+        }
+        size_t n = strcspn(s, " \t\r\n[");
+        bool files = n == 5 && memcmp(s, "files", 5) == 0;
+        bool dns = n == 3 && memcmp(s, "dns", 3) == 0;
+        if (!files && !dns)
+            return true;
+        s += n;
+    }
+    return false;
+}
+
+/* The sources of line if it is a hosts line, else NULL. Comments go. */
+static const char *hosts_sources(char *line)
+{
+    line[strcspn(line, "#")] = '\0';
+    line += strspn(line, " \t");
+    if (strncmp(line, "hosts", 5) != 0)
+        return NULL;
+    line += 5;
+    line += strspn(line, " \t");
+    return *line == ':' ? line + 1 : NULL;
+}
+
+/* A missing or unreadable file, or one without a hosts line, means glibc's
+ * default ("dns files"): c-ares alone. Every hosts line counts (a second
+ * one is a mistake; erring towards the fallback costs only a slower
+ * "no such host"). Read on the caller's P: a small local file, once. */
+static void nss_init(void)
+{
+    const char *path = secure_getenv("GOC_NSSWITCH_CONF");
+    FILE *f = fopen(path && *path ? path : nsswitch_conf, "re");
+    if (!f)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        const char *src = hosts_sources(line);
+        if (src && other_source(src))
+            nss_fallback = true;
+    }
+    free(line);
+    fclose(f);
+}
+
+/* ---- the getaddrinfo fallback ------------------------------------------------------ */
+
+/* One getaddrinfo call, shared by the caller and a helper goroutine that
+ * runs it through goc_blocking. The caller may give up at its deadline
+ * and return while the call goes on (it cannot be interrupted), so the
+ * job lives on the heap and the last of the two to let go frees it. */
+typedef struct gai_job {
+    _Atomic int refs; /* 2: the caller and the helper */
+    goc_chan *done;   /* closed once err and res are set */
+    int family;
+    int err;              /* getaddrinfo's result */
+    struct addrinfo *res; /* its answer, freed with the job */
+    char host[];
+} gai_job;
+
+static void gai_unref(gai_job *j)
+{
+    if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (j->res)
+        freeaddrinfo(j->res);
+    goc_chan_release(j->done);
+    free(j);
+}
+
+/* On a goc_blocking thread. No AI_ADDRCONFIG (c-ares does not filter
+ * either); SOCK_STREAM so each address comes once, not once per
+ * socket type. */
+static void gai_call(void *arg)
+{
+    gai_job *j = arg;
+    struct addrinfo hints = {.ai_family = j->family, .ai_socktype = SOCK_STREAM};
+    j->err = getaddrinfo(j->host, NULL, &hints, &j->res);
+}
+
+static void gai_fn(void *arg)
+{
+    gai_job *j = arg;
+    if (goc_blocking(gai_call, j) != 0)
+        j->err = EAI_MEMORY;
+    goc_chan_close(j->done);
+    gai_unref(j);
+}
+
+static int map_gai(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return GOC_ENOTFOUND;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    default: /* EAI_AGAIN, EAI_FAIL, EAI_SYSTEM, ... */
+        return GOC_ETEMPFAIL;
+    }
+}
+
+static gai_job *gai_job_new(const char *host, int family)
+{
+    size_t n = strlen(host) + 1;
+    gai_job *j = calloc(1, sizeof *j + n);
+    if (!j)
+        return NULL;
+    j->done = goc_chan_make(0, 0);
+    if (!j->done) {
+        free(j);
+        return NULL;
+    }
+    atomic_init(&j->refs, 2);
+    j->family = family;
+    memcpy(j->host, host, n);
+    return j;
+}
+
+/* getaddrinfo(3) for host, waiting at most until deadline (0: as long as
+ * it takes). Past the deadline the call is abandoned, not stopped: it
+ * keeps its pool thread until glibc returns, and its answer is dropped. */
+static int gai_lookup(const char *host, int family, uint16_t port, int64_t deadline,
+                      goc__addrs *out)
+{
+    goc_duration wait = deadline ? deadline - goc_now() : GOC_FOREVER;
+    if (deadline && wait <= 0)
+        return -ETIMEDOUT;
+    gai_job *j = gai_job_new(host, family);
+    if (!j)
+        return -ENOMEM;
+    if (goc_go(gai_fn, j) != 0)
+        gai_fn(j); /* no goroutine to spare: wait here, deadline or not */
+    goc_case c = GOC_RECV(j->done, NULL);
+    int rc = goc_select(&c, 1, wait) == 0 ? map_gai(j->err) : -ETIMEDOUT;
+    if (rc == 0 && deadline && goc_now() >= deadline)
+        rc = -ETIMEDOUT;
+    if (rc == 0) {
+        for (struct addrinfo *ai = j->res; ai; ai = ai->ai_next)
+            if (!add_addr(out, ai->ai_addr, ai->ai_addrlen, port))
+                break;
+        if (out->n == 0)
+            rc = GOC_ENOTFOUND;
+    }
+    gai_unref(j);
+    return rc;
+}
+
+/* c-ares first, for everything it can answer (no thread, and the deadline
+ * is exact); getaddrinfo only for a name c-ares says does not exist, and
+ * only when nsswitch.conf gives glibc other places to look. */
+int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out)
+{
+    int rc = cares_lookup(host, family, port, deadline, out);
+    if (rc != GOC_ENOTFOUND)
+        return rc;
+    pthread_once(&nss_once, nss_init);
+    return nss_fallback ? gai_lookup(host, family, port, deadline, out) : rc;
 }
