@@ -169,7 +169,9 @@ Test(sched, work_spreads_over_workers, .timeout = 20)
                       goc_maxprocs());
 }
 
-enum { PAR_ROUNDS = 50 };
+/* 20 ms of work per goroutine: long enough for a loaded machine (the
+ * suite runs two tests at once) to run two of the threads together. */
+enum { PAR_ROUNDS = 200 };
 static atomic_long par_running, par_max, par_done;
 
 static void par_worker(void *arg)
