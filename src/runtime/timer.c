@@ -159,6 +159,7 @@ int goc__timer_add(goc__p *p, goc__timer *t)
     sift_up(p, t->idx);
     atomic_fetch_add_explicit(&goc__sched.ntimers, 1, memory_order_relaxed);
     bool first = t->idx == 0;
+    int64_t when = t->when; /* once unlocked, t may fire and be reused */
     if (first)
         update_timer0(p);
     pthread_mutex_unlock(&p->tlock);
@@ -166,7 +167,7 @@ int goc__timer_add(goc__p *p, goc__timer *t)
      * is waiting for timers: wake an idle P's M, which will. */
     if (first) {
         int64_t until = atomic_load_explicit(&goc__sched.tsleep_until, memory_order_acquire);
-        if (until != 0 && t->when < until)
+        if (until != 0 && when < until)
             goc__wakep_timer();
         else if (until == 0)
             goc__wakep();
