@@ -161,12 +161,9 @@ static goc__pd *pd_of(int fd, bool make)
         return NULL;
     goc__pd *page = atomic_load_explicit(&pages[fd >> PAGE_SHIFT], memory_order_acquire);
     if (!page && make) {
-        /* Line-aligned, so that no descriptor shares a cache line with
-         * its neighbour's (a connection's two ends are often adjacent). */
-        goc__pd *fresh = aligned_alloc(64, PAGE_SIZE * sizeof *fresh);
+        goc__pd *fresh = calloc(PAGE_SIZE, sizeof *fresh);
         if (!fresh)
             return NULL;
-        memset(fresh, 0, PAGE_SIZE * sizeof *fresh);
         for (int i = 0; i < PAGE_SIZE; i++) {
             fresh[i].fd = (fd & ~(PAGE_SIZE - 1)) + i;
             for (int k = 0; k < 3; k++) {
