@@ -422,7 +422,10 @@ GOC_API int goc_listen(const char *network, const char *address);
 GOC_API int goc_listen_with(const char *network, const char *address, const goc_listen_opts *opts);
 /* Accept a connection (nonblocking, close-on-exec, TCP_NODELAY); addr/addrlen as
  * accept(2), may be NULL. If the process is out of fds (EMFILE, ENFILE)
- * it backs off and retries, as Go does, saying so once on stderr. */
+ * it backs off and retries, as Go does, saying so once on stderr.
+ * TCP connections from goc_accept and goc_dial also have TCP_INQ on (goc
+ * reads with it): a program's own recvmsg on them gets a TCP_CM_INQ
+ * control message when it passes a control buffer. */
 GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);
 /* net.DialTimeout: connect to address on network (as goc_listen). A host
  * name is resolved and its addresses are tried in turn, each with a fair
