@@ -313,6 +313,18 @@ int goc__pd_close(goc__pd *pd)
     } while (!atomic_compare_exchange_weak_explicit(&pd->refs, &r, (r | CLOSING) + 1,
                                                     memory_order_acq_rel, memory_order_relaxed));
     goc__lock_acquire(&pd->lock);
+    if (!atomic_load_explicit(&pd->registered, memory_order_relaxed)) {
+        /* The caller looked pd up just before another close finished:
+         * only goc__pd_release's reset clears registered while the lock
+         * is free, so the fd was closed. Take back our CLOSING and
+         * reference (an operation on a new fd of this number may hold
+         * one, on its way to registering) and report a second close:
+         * -EBADF, not a second 0, and no close(2) that could hit a new
+         * file that got the number meanwhile. */
+        atomic_fetch_sub_explicit(&pd->refs, CLOSING + 1, memory_order_release);
+        goc__lock_release(&pd->lock);
+        return -EBADF;
+    }
     goc__g *g0 = pd->waiter[0] ? pd->waiter[0]->g : NULL;
     goc__g *g1 = pd->waiter[1] && pd->waiter[1] != pd->waiter[0] ? pd->waiter[1]->g : NULL;
     pd->waiter[0] = pd->waiter[1] = NULL;
