@@ -415,6 +415,10 @@ GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
         if (rc == 0)
             locked |= 1 << d;
     }
+    /* This wait may consume the edge a read that drained the fd would
+     * wait for (rshort, do_io): the next read must try at once. */
+    if (locked & (1 << GOC__PD_R))
+        pd->rshort = false;
     if (rc == 0)
         rc = wait_dirs(pd, events, dirs, timeout);
     for (int d = 1; d >= 0; d--)

@@ -454,3 +454,54 @@ Test(waitfd, read_and_wait_fd_on_one_direction, .timeout = 15)
 {
     cr_assert_eq(run_main(main_two_waiters, (void *)1), 0);
 }
+
+/* A read that drained the socket makes the next read wait for an edge
+ * before its system call (fd.c). goc_wait_fd consumes edges: data that
+ * it reported ready must still be read at once by the goc_read after it,
+ * not after the next edge (which may never come). Once a bug: the read
+ * waited for more data. On tcp4 and unix, where reads say "drained". */
+static void late_write(void *arg)
+{
+    goc_sleep(20 * GOC_MILLISECOND);
+    GO_CHECK(goc_write((int)(intptr_t)arg, "abcde", 5) == 5, "late write");
+}
+
+static int main_read_after_wait_fd(void *arg)
+{
+    const char *network = arg;
+    int c, s;
+    GO_CHECK(net_pair(network, &c, &s) == 0, "net_pair");
+    for (int round = 0; round < 20 && !test_failed(); round++) {
+        char buf[256];
+        GO_CHECK(goc_write(c, "0123456789", 10) == 10, "write");
+        GO_CHECK(goc_read(s, buf, sizeof buf) == 10, "first read"); /* short: drained */
+        if (round % 2) {
+            GO_CHECK(goc_write(c, "abcde", 5) == 5, "write 2"); /* before the wait */
+        } else {
+            GO_SPAWN(late_write, (intptr_t)c); /* while wait_fd is parked */
+        }
+        int rc = goc_wait_fd(s, GOC_READ, 2 * GOC_SECOND);
+        GO_CHECK(rc == GOC_READ, "wait_fd: %d", rc);
+        goc_set_read_deadline(s, goc_now() + 2 * GOC_SECOND * test_slack());
+        int64_t t0 = goc_now();
+        ssize_t n = goc_read(s, buf, sizeof buf);
+        GO_CHECK(n == 5 && memcmp(buf, "abcde", 5) == 0, "read after wait_fd: %zd (%s)", n,
+                 n < 0 ? goc_strerror((int)n) : "");
+        GO_CHECK(since_ms(t0) < 500, "read after wait_fd took %lld ms", (long long)since_ms(t0));
+        goc_set_read_deadline(s, 0);
+    }
+    goc_close(c);
+    goc_close(s);
+    return 0;
+}
+
+Test(waitfd, read_after_wait_fd_tcp, .timeout = 30)
+{
+    cr_assert_eq(run_main(main_read_after_wait_fd, "tcp4"), 0);
+}
+
+Test(waitfd, read_after_wait_fd_unix, .timeout = 30)
+{
+    net_warmup();
+    cr_assert_eq(run_main(main_read_after_wait_fd, "unix"), 0);
+}
