@@ -1017,9 +1017,11 @@ static int main_deadline_retry(void *arg)
     goc_ctx *parent = goc_ctx_with_cancel(goc_ctx_background());
     drain(&g);
     af_arm_site(slab_sites);
-    /* Long enough for the deadline to be ahead once with_timeout returns
-     * (site mode names every allocation with libunwind: slow). */
-    goc_ctx *c = goc_ctx_with_timeout(parent, 50 * MS);
+    /* Long enough for the deadline to be ahead once with_timeout and the
+     * child's with_cancel return (site mode names every allocation with
+     * libunwind: slow; more so under TSan, where 50 ms was once too
+     * short). */
+    goc_ctx *c = goc_ctx_with_timeout(parent, 100 * MS * test_slack());
     goc_ctx *child = goc_ctx_with_cancel(c);
     GO_CHECK(c && child, "with_timeout: NULL");
     GO_CHECK(goc_ctx_err(c) == 0, "with_timeout: expired at once (%d)", goc_ctx_err(c));
