@@ -400,9 +400,11 @@ static int main_reuse(void *arg)
             continue;
         }
         reused++;
+        /* t0 before the writer starts its 100 ms: taken after, a slow
+         * return from the spawn (TSan) made a punctual read look early. */
+        int64_t t0 = goc_now();
         GO_SPAWN(late_writer, (void *)(intptr_t)other);
         char buf[8];
-        int64_t t0 = goc_now();
         ssize_t r = goc_read(fresh, buf, sizeof buf); /* past the old write deadline too */
         GO_CHECK(r == 4 && memcmp(buf, "new!", 4) == 0,
                  "read on a reused fd number: %zd (%s) after %lld ms", r, goc_strerror((int)r),

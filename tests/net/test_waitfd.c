@@ -132,11 +132,13 @@ static int main_woken(void *arg)
     GO_SPAWN(counter_fn, &cnt);
     waker w = {.fd = wfd, .is_eventfd = wc->is_eventfd, .use_goc = wc->use_goc, .delay_ms = 60};
     pthread_t t = 0;
+    /* t0 before the waker's delay starts: taken after, a slow start
+     * (TSan) made a punctual wake look early. */
+    int64_t t0 = goc_now();
     if (wc->from_thread)
         t = start_thread(waker_thread, &w);
     else
         GO_SPAWN(waker_fn, &w);
-    int64_t t0 = goc_now();
     long c0 = atomic_load(&cnt.count);
     int r = goc_wait_fd(rfd, GOC_READ, wc->forever ? GOC_FOREVER : 5 * GOC_SECOND);
     int64_t el = since_ms(t0);
@@ -257,8 +259,8 @@ static int main_either(void *arg)
                      !known_bugs(),
                  "neither ready, yet it returned");
         either e = {.fd = s, .drain = drain};
+        int64_t t0 = goc_now(); /* before either_fn's delay starts */
         GO_SPAWN(either_fn, &e);
-        int64_t t0 = goc_now();
         int r;
         /* A stale edge may wake it early (known bug): wait again then. */
         for (;;) {
