@@ -61,7 +61,12 @@ GOC_API void goc_sleep(goc_duration d);
  * abandoned: goc_run does not wait for them (the process exit ends them, as
  * when a Go program's main returns). Call from a plain thread, not from a
  * goroutine (-EDEADLK). Returns -EINVAL if main_fn is NULL, -ENOMEM, or
- * -EAGAIN if the runtime could not start its threads. */
+ * -EAGAIN if the runtime could not start its threads.
+ *
+ * Deadlock: when every goroutine is blocked and nothing can wake one (no
+ * timer pending, no goroutine waiting on I/O, no plain thread that has used
+ * goc still alive: see goc_attach_thread), the program prints "fatal error:
+ * all goroutines are asleep - deadlock!" and every goroutine, and exits 2. */
 GOC_API int goc_run(int (*main_fn)(void *arg), void *arg);
 
 /* Spawn fn(arg) as a new goroutine. Any thread; starts the runtime if
@@ -103,6 +108,15 @@ GOC_API size_t goc_numgoroutine(void);
 /* The calling goroutine's id (1 for the first goc_run's main), or 0 on a thread that
  * is not a goroutine. Ids are never reused. */
 GOC_API uint64_t goc_id(void);
+
+/* Announce the calling plain thread (one that is not running a goroutine)
+ * as one that may later wake goroutines: a send on a channel, an unlock, a
+ * goc_waitgroup_done. While such a thread lives, the deadlock check (see
+ * goc_run) never fires. Every goc call from a plain thread announces it
+ * implicitly, before the call has any effect; call this first in a thread
+ * (a library's callback thread, say) whose first goc call may come after
+ * the goroutines that wait for it have blocked. No-op on a goroutine. */
+GOC_API void goc_attach_thread(void);
 
 /* The default stack size for new goroutines: GOC_STACK_SIZE from the
  * environment (bytes, with optional k/m suffix) if set, else 256 KiB. Stacks

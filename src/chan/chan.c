@@ -167,11 +167,13 @@ static int chan_send(goc_chan *c, const void *elem, bool block)
 
 GOC_API int goc_chan_send(goc_chan *c, const void *elem)
 {
+    goc__attach_thread();
     return chan_send(c, elem, true);
 }
 
 GOC_API int goc_chan_try_send(goc_chan *c, const void *elem)
 {
+    goc__attach_thread();
     return chan_send(c, elem, false);
 }
 
@@ -244,11 +246,13 @@ static int chan_recv(goc_chan *c, void *elem, bool block)
 
 GOC_API int goc_chan_recv(goc_chan *c, void *elem)
 {
+    goc__attach_thread();
     return chan_recv(c, elem, true);
 }
 
 GOC_API int goc_chan_try_recv(goc_chan *c, void *elem)
 {
+    goc__attach_thread();
     return chan_recv(c, elem, false);
 }
 
@@ -256,6 +260,7 @@ GOC_API int goc_chan_try_recv(goc_chan *c, void *elem)
 
 GOC_API int goc_chan_close(goc_chan *c)
 {
+    goc__attach_thread();
     if (!c)
         return -EINVAL;
     goc__lock_acquire(&c->lock);

@@ -251,6 +251,7 @@ static int run(selstate *st, goc_case *cases, uint32_t n, goc_duration timeout, 
 
 GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
 {
+    goc__attach_thread();
     if ((n > 0 && !cases) || n > MAX_CASES)
         return -EINVAL;
     uint32_t total = (uint32_t)n + 1; /* room for the timeout case */

@@ -189,6 +189,7 @@ static void cancel_tree(goc_ctx *root, int err)
 
 GOC_API void goc_ctx_cancel(goc_ctx *c)
 {
+    goc__attach_thread();
     if (!c || c->kind != CANCEL)
         return;
     detach(c);

@@ -64,6 +64,7 @@ static void *worker(void *unused)
             pool.nidle--;
             if (rc == ETIMEDOUT && !pool.head) {
                 pool.nthreads--;
+                goc__owned_threads_add(-1);
                 pthread_mutex_unlock(&pool.lock);
                 return NULL;
             }
@@ -103,8 +104,11 @@ GOC_API int goc_blocking(void (*fn)(void *arg), void *arg)
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 * 1024);
+        goc__owned_threads_add(1); /* idle, it wakes nobody (deadlock.c) */
         if (pthread_create(&t, &at, worker, NULL) == 0)
             pool.nthreads++;
+        else
+            goc__owned_threads_add(-1);
         pthread_attr_destroy(&at);
         if (pool.nthreads == 0) {
             pthread_mutex_unlock(&pool.lock);

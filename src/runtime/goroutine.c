@@ -110,19 +110,11 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
     return 0;
 }
 
-/* A thread that is not an M spawning goroutines may also ready them
- * later: count it as a possible waker for deadlock detection. */
-static void note_foreign(void)
-{
-    if (!goc__getm())
-        (void)goc__getg_or_thread();
-}
-
 GOC_API int goc_go(void (*fn)(void *), void *arg)
 {
     if (!fn)
         return -EINVAL;
-    note_foreign();
+    goc__attach_thread(); /* it may ready them later */
     return spawn(fn, arg, 0, NULL, 0, NULL);
 }
 
@@ -135,7 +127,7 @@ GOC_API int goc_go_with(void (*fn)(void *), void *arg, const goc_go_opts *opts)
         return -EINVAL;
     if (o.stack_size && o.stack_size < GOC__STACK_MIN)
         o.stack_size = GOC__STACK_MIN;
-    note_foreign();
+    goc__attach_thread(); /* it may ready them later */
     return spawn(fn, arg, o.stack_size, o.name, 0, o.id);
 }
 
@@ -213,6 +205,17 @@ goc__g *goc__getg_or_thread(void)
     pthread_setspecific(threadg_key, g);
     tls_threadg = g;
     return g;
+}
+
+void goc__attach_thread_slow(void)
+{
+    if (!tls_threadg)
+        (void)goc__getg_or_thread();
+}
+
+GOC_API void goc_attach_thread(void)
+{
+    goc__attach_thread();
 }
 
 /* ---- introspection ------------------------------------------------------ */

@@ -1,6 +1,6 @@
 /*
  * proc.c — Ps and Ms: start-up, the idle lists, starting and stopping
- * worker threads, goroutine creation, goc_run, and deadlock detection.
+ * worker threads and the idle M protocol (deadlock.c checks for deadlock).
  *
  * Locking: sched.lock guards the idle P and M lists, the global run
  * queue and the counters marked [L] in runtime.h. It is never held across
@@ -187,9 +187,11 @@ static void newm(goc__p *p, bool spinning)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, M_STACK_SIZE);
+    goc__owned_threads_add(1); /* before the thread can show in /proc */
     int rc = pthread_create(&m->thread, &attr, mstart_thread, m);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        goc__owned_threads_add(-1);
         /* m stays on allm (append-only), never started. */
         newm_failed(p, spinning, rc);
     }
@@ -322,27 +324,4 @@ void goc__stopm(goc__m *m, int64_t until)
     pthread_mutex_unlock(&goc__sched.lock);
     if (p)
         goc__acquirep(m, p);
-}
-
-/* ---- deadlock detection ------------------------------------------------ */
-
-/* Called by an M about to sleep with no deadline, sched.lock held. Nothing
- * can run again if every P is idle, no M runs user code without a P, no
- * G is queued, no timer is pending and no foreign thread (which could
- * ready a G) has used the runtime; then goc_run would wait forever. */
-void goc__checkdead(void)
-{
-    if (goc__sched.nrun == 0 || goc__sched.nmsys > 0 || goc__sched.nforeign > 0)
-        return;
-    if (atomic_load(&goc__sched.npidle) < goc__sched.nprocs)
-        return;
-    if (atomic_load(&goc__sched.runqsize) > 0 || atomic_load(&goc__sched.ntimers) > 0 ||
-        atomic_load(&goc__sched.nstackwait) > 0 || atomic_load(&goc__netpoll_waiters) > 0)
-        return;
-    for (int32_t i = 0; i < goc__sched.nprocs; i++) {
-        if (!goc__runq_empty(goc__sched.allp[i]))
-            return;
-    }
-    pthread_mutex_unlock(&goc__sched.lock);
-    goc__fatal_dump("all goroutines are asleep - deadlock!");
 }

@@ -468,8 +468,12 @@ void goc__handoffp(goc__p *p);
  * the timer is due). Returns with m->p set, or NULL on a timer wakeup with
  * no P free. sched.lock must not be held. */
 void goc__stopm(goc__m *m, int64_t until);
-/* Report a deadlock if nothing can ever run again. sched.lock held. */
+/* Report a deadlock if nothing can ever run again (the rule is at the top
+ * of deadlock.c). sched.lock held. */
 void goc__checkdead(void);
+/* A thread of goc's own starts (+1, before pthread_create) or ends (-1):
+ * it does not count as one that may wake goroutines (deadlock.c). */
+void goc__owned_threads_add(int32_t delta);
 
 /* run queues (runq.c) */
 bool goc__runq_put(goc__p *p, goc__g *g); /* false if full */
@@ -566,6 +570,17 @@ static inline goc__m *goc__enter(void)
     if (GOC_LIKELY(goc__enter_p(m) != NULL))
         return m;
     return goc__enter_slow(m);
+}
+
+/* Count a plain thread as a possible waker (deadlock.c) before its goc
+ * call takes or changes any state that goroutines may wait on. Every
+ * public entry of the layers above that a plain thread may call starts
+ * with this; on a worker it is one TLS load. */
+void goc__attach_thread_slow(void);
+static inline void goc__attach_thread(void)
+{
+    if (GOC_UNLIKELY(!goc__tls_m))
+        goc__attach_thread_slow();
 }
 
 static inline void goc__leave(goc__m *m)

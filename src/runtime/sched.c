@@ -457,6 +457,7 @@ static goc__g *steal_for_yield(goc__m *m, goc__p *p)
 
 GOC_API void goc_yield(void)
 {
+    goc__attach_thread();
     goc__m *m = entry_m();
     if (!m || m->curg == &m->g0) {
         sched_yield();
@@ -539,6 +540,7 @@ static void sleep_fire(goc__timer *t, void *arg, int64_t now)
 
 GOC_API void goc_sleep(goc_duration d)
 {
+    goc__attach_thread();
     goc__g *g = goc__getg();
     if (!g) {
         if (d > 0) {

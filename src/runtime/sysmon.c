@@ -161,6 +161,7 @@ void goc__sysmon_start(void)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    goc__owned_threads_add(1);
     if (pthread_create(&t, &attr, sysmon, NULL) != 0)
         goc__fatal("failed to create the sysmon thread");
     pthread_attr_destroy(&attr);

@@ -29,6 +29,7 @@ static bool unlock_list(goc__g *g, void *arg)
 
 GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
 {
+    goc__attach_thread();
     uint32_t t = __atomic_fetch_add(&c->wait_, 1, __ATOMIC_ACQ_REL);
     goc_mutex_unlock(m);
     goc__m *rm = goc__enter(); /* no P loss while the list is locked */
@@ -51,6 +52,7 @@ GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
 
 GOC_API void goc_cond_signal(goc_cond *c)
 {
+    goc__attach_thread();
     if (__atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE) ==
         __atomic_load_n(&c->notify_, __ATOMIC_ACQUIRE))
         return;
@@ -80,6 +82,7 @@ GOC_API void goc_cond_signal(goc_cond *c)
 
 GOC_API void goc_cond_broadcast(goc_cond *c)
 {
+    goc__attach_thread();
     if (__atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE) ==
         __atomic_load_n(&c->notify_, __ATOMIC_ACQUIRE))
         return;

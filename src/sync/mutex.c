@@ -93,6 +93,7 @@ static void lock_slow(goc_mutex *m)
 
 GOC_API void goc_mutex_lock(goc_mutex *m)
 {
+    goc__attach_thread();
     int32_t zero = 0;
     if (__atomic_compare_exchange_n(&m->state_, &zero, LOCKED, false, __ATOMIC_ACQUIRE,
                                     __ATOMIC_RELAXED))
@@ -102,6 +103,7 @@ GOC_API void goc_mutex_lock(goc_mutex *m)
 
 GOC_API bool goc_mutex_trylock(goc_mutex *m)
 {
+    goc__attach_thread();
     int32_t old = load(m);
     if (old & (LOCKED | STARVING))
         return false;
@@ -111,6 +113,7 @@ GOC_API bool goc_mutex_trylock(goc_mutex *m)
 
 static void unlock_slow(goc_mutex *m, int32_t new)
 {
+    goc__attach_thread(); /* a plain thread unlocking what a goroutine locked */
     if (!((new + LOCKED) & LOCKED))
         goc__fatal("sync: unlock of unlocked mutex (goc_mutex_unlock)");
     if (new &STARVING) {

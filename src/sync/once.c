@@ -8,6 +8,7 @@
 
 GOC_API void goc_once_do(goc_once *o, void (*fn)(void *), void *arg)
 {
+    goc__attach_thread();
     if (__atomic_load_n(&o->done_, __ATOMIC_ACQUIRE))
         return;
     goc_mutex_lock(&o->m_);

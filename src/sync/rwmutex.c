@@ -13,12 +13,14 @@
 
 GOC_API void goc_rwmutex_rlock(goc_rwmutex *m)
 {
+    goc__attach_thread();
     if (__atomic_add_fetch(&m->reader_count_, 1, __ATOMIC_ACQ_REL) < 0)
         goc__semacquire(&m->reader_sem_, false, "sync.RWMutex.RLock");
 }
 
 GOC_API void goc_rwmutex_runlock(goc_rwmutex *m)
 {
+    goc__attach_thread();
     int32_t r = __atomic_sub_fetch(&m->reader_count_, 1, __ATOMIC_ACQ_REL);
     if (r >= 0)
         return;
@@ -31,6 +33,7 @@ GOC_API void goc_rwmutex_runlock(goc_rwmutex *m)
 
 GOC_API void goc_rwmutex_lock(goc_rwmutex *m)
 {
+    goc__attach_thread();
     goc_mutex_lock(&m->w_);
     /* Announce the writer; r is the readers still inside. */
     int32_t r = __atomic_sub_fetch(&m->reader_count_, MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
@@ -40,6 +43,7 @@ GOC_API void goc_rwmutex_lock(goc_rwmutex *m)
 
 GOC_API void goc_rwmutex_unlock(goc_rwmutex *m)
 {
+    goc__attach_thread();
     int32_t r = __atomic_add_fetch(&m->reader_count_, MAX_READERS, __ATOMIC_ACQ_REL);
     if (r >= MAX_READERS)
         goc__fatal("sync: Unlock of unlocked RWMutex (goc_rwmutex_unlock)");

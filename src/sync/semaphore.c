@@ -96,6 +96,7 @@ GOC_API void goc_semaphore_init(goc_semaphore *s, int64_t n)
 
 GOC_API bool goc_semaphore_try_acquire(goc_semaphore *s, int64_t n)
 {
+    goc__attach_thread();
     if (n < 0)
         return false;
     goc__lock_acquire(sem_lock(s));
@@ -108,6 +109,7 @@ GOC_API bool goc_semaphore_try_acquire(goc_semaphore *s, int64_t n)
 
 GOC_API void goc_semaphore_release(goc_semaphore *s, int64_t n)
 {
+    goc__attach_thread();
     goc__m *m = goc__enter(); /* no P loss while locked (try_send enters) */
     goc__lock_acquire(sem_lock(s));
     if (n < 0 || n > s->cur_) {
@@ -163,6 +165,7 @@ static int wait_ctx(goc_semaphore *s, semwaiter *w, goc__m **mp, goc_chan *done,
 
 GOC_API int goc_semaphore_acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
 {
+    goc__attach_thread();
     goc_chan *done = goc_ctx_done(ctx);
     goc__m *m = goc__enter();
     goc__lock_acquire(sem_lock(s));

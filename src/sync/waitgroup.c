@@ -31,16 +31,19 @@ static void add(goc_waitgroup *wg, int64_t delta, const char *who)
 
 GOC_API void goc_waitgroup_add(goc_waitgroup *wg, int64_t delta)
 {
+    goc__attach_thread();
     add(wg, delta, "goc_waitgroup_add");
 }
 
 GOC_API void goc_waitgroup_done(goc_waitgroup *wg)
 {
+    goc__attach_thread();
     add(wg, -1, "goc_waitgroup_done");
 }
 
 GOC_API void goc_waitgroup_wait(goc_waitgroup *wg)
 {
+    goc__attach_thread();
     uint64_t state = __atomic_load_n(&wg->state_, __ATOMIC_ACQUIRE);
     for (;;) {
         if ((int32_t)(state >> 32) == 0)

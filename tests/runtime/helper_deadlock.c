@@ -9,7 +9,11 @@
  *                            300 ms first -> deadlock only after it ends
  *   helper_deadlock thread   a foreign thread used the runtime -> no
  *                            deadlock report; the helper exits 0 itself
+ *   helper_deadlock thread_exited
+ *                            a foreign thread used the runtime and
+ *                            exited, then main parks forever -> deadlock
  */
+#define _GNU_SOURCE /* gettid */
 #include <goc.h>
 
 #include <pthread.h>
@@ -48,10 +52,30 @@ static void *foreign(void *arg)
     _exit(0); /* the runtime did not report a deadlock: success */
 }
 
+static _Atomic int exited_tid;
+
+static void *foreign_exits(void *arg)
+{
+    goc_mutex *mu = arg;
+    exited_tid = gettid();
+    goc_mutex_lock(mu); /* this thread has now used the runtime */
+    goc_mutex_unlock(mu);
+    return NULL;
+}
+
 static int main_fn(void *arg)
 {
     const char *mode = arg;
-    if (strcmp(mode, "timer") == 0) {
+    if (strcmp(mode, "thread_exited") == 0) {
+        static goc_mutex mu;
+        pthread_t t;
+        pthread_create(&t, NULL, foreign_exits, &mu);
+        pthread_join(t, NULL); /* its thread-exit hook has run */
+        char task[64];
+        snprintf(task, sizeof task, "/proc/self/task/%d", exited_tid);
+        while (access(task, F_OK) == 0) /* and the kernel has let it go */
+            goc_sleep(GOC_MILLISECOND);
+    } else if (strcmp(mode, "timer") == 0) {
         goc_go(sleep_then_block, NULL);
     } else if (strcmp(mode, "thread") == 0) {
         pthread_t t;

@@ -59,3 +59,14 @@ Test(deadlock, foreign_thread_may_wake, .timeout = 30)
     cr_assert_null(strstr(err, "deadlock"), "%s", err);
     test_proc_free(&p);
 }
+
+/* A thread counts as a possible waker only while it lives. */
+Test(deadlock, exited_thread_is_not_a_waker, .timeout = 30)
+{
+    test_proc p;
+    run_helper(&p, "thread_exited", 20000);
+    const char *err = p.err.data ? p.err.data : "";
+    cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 2, "status %d:\n%s", p.status, err);
+    cr_assert(strstr(err, "all goroutines are asleep - deadlock!"), "%s", err);
+    test_proc_free(&p);
+}

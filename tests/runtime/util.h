@@ -477,10 +477,9 @@ static inline pthread_t start_thread(void *(*fn)(void *), void *arg)
 }
 
 /* A goroutine that naps in a loop keeps a timer pending, so the deadlock
- * detector cannot fire while a goroutine waits for a plain thread that has
- * not touched the runtime yet (the runtime cannot know about such a
- * thread). Tests about plain threads use it so they test the primitive,
- * not the detector. */
+ * detector never fires. Tests about a primitive use it so that a lost
+ * wake-up fails their own deadline check with a message, not a deadlock
+ * dump; tests/sync/test_threads.c tests the detector with plain threads. */
 static inline atomic_int *keepalive_flag(void)
 {
     static atomic_int stop;
