@@ -4,7 +4,9 @@
  * Conventions (stated once, true of every function below):
  *  - A function that can fail returns int (or ssize_t): >= 0 on success, a
  *    negative errno value on failure (-ENOMEM, -EINVAL, ...). goc_strerror()
- *    names it. The library never reports through errno.
+ *    names the code; goc_errmsg() gives the calling goroutine's last failure
+ *    with its context ("dial tcp: address 10.0.0.1:99999: invalid port").
+ *    The library never reports through errno.
  *  - Durations are goc_duration: int64_t nanoseconds. GOC_FOREVER (negative)
  *    means "no timeout".
  *  - "Goroutine only" functions must be called from a goroutine (code started
@@ -525,9 +527,26 @@ GOC_API int goc_read_file(const char *path, char **data, size_t *len);
 
 /* ---- errors ----------------------------------------------------------- */
 
-/* A message for a negative (or positive) errno value returned by goc.
- * Never NULL; the string is static. Any thread. */
+/* A message for a negative (or positive) errno value returned by goc: the
+ * code's generic text ("connection refused"). Never NULL; the string is
+ * static. Any thread. */
 GOC_API const char *goc_strerror(int err);
+
+/* The message of the calling goroutine's last failed goc call, with its
+ * context, as Go's errors carry it (sqlite3_errmsg in SQLite's terms):
+ *   "dial tcp: address 127.0.0.1:99999: invalid port"
+ *   "dial tcp 127.0.0.1:1: connect: connection refused"
+ *   "goc_chan_send: send on closed channel"
+ * Only failures set it: a call that succeeds leaves it as it was, and a
+ * "not ready" answer (-EAGAIN from goc_chan_try_send/_try_recv, a
+ * goc_select with timeout 0) is not a failure. "no error" if this goroutine
+ * has not failed yet. Per goroutine (a plain thread has its own): another
+ * goroutine's failure never shows here. Never NULL; the string stays valid
+ * until this goroutine's next failing goc call. Any thread. */
+GOC_API const char *goc_errmsg(void);
+
+/* The negative errno that goc_errmsg() describes, or 0. Any thread. */
+GOC_API int goc_errcode(void);
 
 #ifdef __cplusplus
 }

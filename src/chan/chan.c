@@ -165,16 +165,36 @@ static int chan_send(goc_chan *c, const void *elem, bool block)
     return rc;
 }
 
+/* Record why a channel operation failed (error.c); -EAGAIN from a try_
+ * call is "not ready", not a failure. */
+static int chan_failed(int rc, bool send, bool block)
+{
+    if (rc == -EAGAIN)
+        return rc;
+    if (rc == -EINVAL)
+        return goc__errset(
+            rc, send ? (block ? "goc_chan_send: NULL channel" : "goc_chan_try_send: NULL channel")
+                     : (block ? "goc_chan_recv: NULL channel" : "goc_chan_try_recv: NULL channel"));
+    if (rc == -EPIPE)
+        return goc__errset(rc, send ? (block ? "goc_chan_send: send on closed channel"
+                                             : "goc_chan_try_send: send on closed channel")
+                                    : (block ? "goc_chan_recv: receive from closed channel"
+                                             : "goc_chan_try_recv: receive from closed channel"));
+    return goc__errop(rc, send ? "goc_chan_send" : "goc_chan_recv");
+}
+
 GOC_API int goc_chan_send(goc_chan *c, const void *elem)
 {
     goc__attach_thread();
-    return chan_send(c, elem, true);
+    int rc = chan_send(c, elem, true);
+    return GOC_UNLIKELY(rc < 0) ? chan_failed(rc, true, true) : rc;
 }
 
 GOC_API int goc_chan_try_send(goc_chan *c, const void *elem)
 {
     goc__attach_thread();
-    return chan_send(c, elem, false);
+    int rc = chan_send(c, elem, false);
+    return GOC_UNLIKELY(rc < 0) ? chan_failed(rc, true, false) : rc;
 }
 
 /* ---- receive ----------------------------------------------------------------- */
@@ -247,13 +267,15 @@ static int chan_recv(goc_chan *c, void *elem, bool block)
 GOC_API int goc_chan_recv(goc_chan *c, void *elem)
 {
     goc__attach_thread();
-    return chan_recv(c, elem, true);
+    int rc = chan_recv(c, elem, true);
+    return GOC_UNLIKELY(rc < 0) ? chan_failed(rc, false, true) : rc;
 }
 
 GOC_API int goc_chan_try_recv(goc_chan *c, void *elem)
 {
     goc__attach_thread();
-    return chan_recv(c, elem, false);
+    int rc = chan_recv(c, elem, false);
+    return GOC_UNLIKELY(rc < 0) ? chan_failed(rc, false, false) : rc;
 }
 
 /* ---- close --------------------------------------------------------------------- */
@@ -262,11 +284,11 @@ GOC_API int goc_chan_close(goc_chan *c)
 {
     goc__attach_thread();
     if (!c)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_chan_close: NULL channel");
     goc__lock_acquire(&c->lock);
     if (c->closed) {
         goc__lock_release(&c->lock);
-        return -EPIPE;
+        return goc__errset(-EPIPE, "goc_chan_close: close of closed channel");
     }
     c->closed = true;
     /* Complete every waiter under the lock; wake them after it. */

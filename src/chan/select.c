@@ -253,7 +253,7 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
 {
     goc__attach_thread();
     if ((n > 0 && !cases) || n > MAX_CASES)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_select: NULL cases, or more than 65536");
     uint32_t total = (uint32_t)n + 1; /* room for the timeout case */
     scase small_cases[SMALL + 1];
     uint32_t small_poll[SMALL + 1], small_lock[SMALL + 1];
@@ -264,7 +264,7 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
         size_t sz = total * (sizeof(scase) + 2 * sizeof(uint32_t) + sizeof(goc__sudog));
         heap = malloc(sz);
         if (!heap)
-            return -ENOMEM;
+            return goc__errop(-ENOMEM, "goc_select");
         st.sudogs = heap;
         st.cases = (scase *)(st.sudogs + total);
         st.pollorder = (uint32_t *)(st.cases + total);
@@ -275,7 +275,8 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
         st.cases[i] = (scase){cases[i].chan, cases[i].op, cases[i].elem};
         if (cases[i].chan && cases[i].op != GOC_OP_SEND && cases[i].op != GOC_OP_RECV) {
             free(heap);
-            return -EINVAL;
+            return goc__errorf(-EINVAL,
+                               "goc_select: case %u: op is neither GOC_OP_SEND nor GOC_OP_RECV", i);
         }
     }
     st.ncases = (uint32_t)n;
@@ -285,7 +286,7 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
         goc_chan *tc = goc__after_start(timeout, &timer);
         if (!tc) {
             free(heap);
-            return -ENOMEM;
+            return goc__errop(-ENOMEM, "goc_select");
         }
         st.cases[n] = (scase){tc, GOC_OP_RECV, &tval};
         st.ncases = total;
@@ -296,5 +297,7 @@ GOC_API int goc_select(goc_case *cases, size_t n, goc_duration timeout)
     if (st.ncases == total)
         goc__after_stop(st.cases[n].c, timer);
     free(heap);
+    if (rc == -ETIMEDOUT)
+        return goc__errset(rc, "goc_select: timed out");
     return rc;
 }

@@ -40,11 +40,14 @@ int goc__parse_network(const char *network, goc__net *out)
 /* A port: a number of 0-65535 or a service name ("http"), looked up for
  * socktype (services.c). -EINVAL when malformed, GOC_ENOSERVICE when the
  * name is unknown. */
-static int parse_port(const char *p, int socktype, uint16_t *port)
+static int parse_port(const char *p, int socktype, uint16_t *port, const char **why)
 {
     size_t plen = strlen(p);
-    if (plen == 0)
-        return -EINVAL; /* "localhost:" */
+    if (plen == 0) {
+        *why = "missing port in address"; /* "localhost:" */
+        return -EINVAL;
+    }
+    *why = "invalid port";
     if (!isalpha((unsigned char)p[0])) {
         if (strspn(p, "0123456789") != plen || plen > 5)
             return -EINVAL; /* "host:-1", "host:8a", "host:123456" */
@@ -52,39 +55,57 @@ static int parse_port(const char *p, int socktype, uint16_t *port)
         if (v > 65535)
             return -EINVAL;
         *port = (uint16_t)v;
+        *why = NULL;
         return 0;
     }
     if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+.") != plen)
         return -EINVAL;
-    return goc__lookup_port(p, socktype, port);
+    int rc = goc__lookup_port(p, socktype, port);
+    *why = rc ? "unknown port" : NULL;
+    return rc;
 }
 
 /* "host:port", "[host]:port": split into host (copied into buf) and the
  * port text (*port points into address); -EINVAL when malformed (no
  * port, stray brackets or colons). */
-static int split_host_port(const char *address, char *host, size_t hostcap, const char **port)
+static int split_host_port(const char *address, char *host, size_t hostcap, const char **port,
+                           const char **why)
 {
     const char *colon, *h = address, *hend;
     if (address[0] == '[') {
         hend = strchr(address, ']');
-        if (!hend || hend[1] != ':')
-            return -EINVAL; /* "[::1" or "[::1]80" */
+        if (!hend) {
+            *why = "missing ']' in address"; /* "[::1" */
+            return -EINVAL;
+        }
+        if (hend[1] != ':') {
+            *why = "missing port in address"; /* "[::1]80" */
+            return -EINVAL;
+        }
         h = address + 1;
         colon = hend + 1;
     } else {
         colon = strrchr(address, ':');
-        if (!colon)
-            return -EINVAL; /* missing port */
-        hend = colon;
-        if (memchr(address, ':', (size_t)(colon - address)))
-            return -EINVAL; /* "::1:80": IPv6 needs brackets */
-        if (memchr(address, '[', (size_t)(colon - address)) ||
-            memchr(address, ']', (size_t)(colon - address)))
+        if (!colon) {
+            *why = "missing port in address";
             return -EINVAL;
+        }
+        hend = colon;
+        if (memchr(address, ':', (size_t)(colon - address))) {
+            *why = "too many colons in address"; /* "::1:80": IPv6 needs brackets */
+            return -EINVAL;
+        }
+        if (memchr(address, '[', (size_t)(colon - address)) ||
+            memchr(address, ']', (size_t)(colon - address))) {
+            *why = "unexpected bracket in address";
+            return -EINVAL;
+        }
     }
     size_t hlen = (size_t)(hend - h);
-    if (hlen >= hostcap)
+    if (hlen >= hostcap) {
+        *why = "host name too long";
         return -EINVAL;
+    }
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = colon + 1;
@@ -120,8 +141,10 @@ static int numeric(const char *host, int family, uint16_t port, goc__addrs *out)
     struct in6_addr v6;
     char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
     if (inet_pton(AF_INET, host, &v4) == 1) {
-        if (family == AF_INET6)
+        if (family == AF_INET6) {
+            out->why = "no suitable address (an IPv4 address on an IPv6 network)";
             return -EINVAL;
+        }
         add_v4(out, &v4, port);
         return 1;
     }
@@ -139,8 +162,10 @@ static int numeric(const char *host, int family, uint16_t port, goc__addrs *out)
         host = buf;
     }
     if (inet_pton(AF_INET6, host, &v6) == 1) {
-        if (family == AF_INET)
+        if (family == AF_INET) {
+            out->why = "no suitable address (an IPv6 address on an IPv4 network)";
             return -EINVAL;
+        }
         add_v6(out, &v6, port, scope);
         return 1;
     }
@@ -151,8 +176,10 @@ static int unix_addr(const char *path, goc__addrs *out)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof sun.sun_path)
-        return -EINVAL; /* empty, or longer than sun_path */
+    if (n == 0 || n >= sizeof sun.sun_path) {
+        out->why = n ? "socket path too long" : "missing socket path";
+        return -EINVAL;
+    }
     memcpy(sun.sun_path, path, n);
     if (path[0] == '@') /* Linux abstract namespace, as Go spells it */
         sun.sun_path[0] = '\0';
@@ -164,16 +191,19 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t
                  goc__addrs *out)
 {
     out->n = 0;
-    if (!address)
+    out->why = NULL;
+    if (!address) {
+        out->why = "missing address";
         return -EINVAL;
+    }
     if (net->family == AF_UNIX)
         return unix_addr(address, out);
     char host[256];
     const char *ptext;
     uint16_t port;
-    int rc = split_host_port(address, host, sizeof host, &ptext);
+    int rc = split_host_port(address, host, sizeof host, &ptext, &out->why);
     if (rc == 0)
-        rc = parse_port(ptext, net->socktype, &port);
+        rc = parse_port(ptext, net->socktype, &port, &out->why);
     if (rc)
         return rc;
     if (host[0] == '\0') {

@@ -16,6 +16,7 @@ typedef struct goc__net {
 } goc__net;
 
 typedef struct goc__addrs {
+    const char *why; /* out: why a malformed address was refused (static) */
     int n;
     struct sockaddr_storage a[GOC__MAX_ADDRS];
     socklen_t len[GOC__MAX_ADDRS];

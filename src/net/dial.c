@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "net/neterr.h"
 #include "net/dial.h"
 #include "net/poll.h"
 
@@ -65,19 +66,19 @@ GOC_API int goc_listen_with(const char *network, const char *address, const goc_
     static const goc_listen_opts none = {0};
     goc__net net;
     goc__addrs addrs;
-    int rc = goc__parse_network(network, &net);
-    if (rc == 0)
-        rc = goc__resolve(&net, address, true, 0, &addrs);
+    if (goc__parse_network(network, &net) != 0)
+        return goc__net_unknown_network("listen", network);
+    int rc = goc__resolve(&net, address, true, 0, &addrs);
     if (rc)
-        return rc;
+        return goc__net_resolve_failed(rc, "listen", network, address, addrs.why);
     /* The first address that works (the rest are fallbacks: [::] where
      * the kernel has no IPv6 falls back to 0.0.0.0). */
     for (int i = 0; i < addrs.n; i++) {
         rc = listen_one(&net, &addrs.a[i], addrs.len[i], opts ? opts : &none);
         if (rc >= 0 || (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL))
-            return rc;
+            break;
     }
-    return rc;
+    return rc < 0 ? goc__net_op_failed(rc, "listen", network, address) : rc;
 }
 
 GOC_API int goc_listen(const char *network, const char *address)
@@ -127,10 +128,11 @@ GOC_API int goc_dial(const char *network, const char *address, goc_duration time
     int64_t deadline = timeout > 0 ? goc_now() + timeout : 0;
     goc__net net;
     goc__addrs addrs;
-    int rc = goc__parse_network(network, &net);
-    if (rc == 0)
-        rc = goc__resolve(&net, address, false, deadline, &addrs);
+    if (goc__parse_network(network, &net) != 0)
+        return goc__net_unknown_network("dial", network);
+    int rc = goc__resolve(&net, address, false, deadline, &addrs);
     if (rc)
-        return rc;
-    return goc__dial_addrs(&net, &addrs, deadline);
+        return goc__net_resolve_failed(rc, "dial", network, address, addrs.why);
+    rc = goc__dial_addrs(&net, &addrs, deadline);
+    return rc < 0 ? goc__net_op_failed(rc, "dial", network, address) : rc;
 }

@@ -4,6 +4,7 @@
  * descriptor, in a loop (Go's internal/poll.FD).
  */
 #include "net/poll.h"
+#include "net/neterr.h"
 #include "net/sys.h"
 
 #include <errno.h>
@@ -120,17 +121,17 @@ static ssize_t io_read(goc__pd *pd, void *ctx)
 GOC_API ssize_t goc_read(int fd, void *buf, size_t n)
 {
     struct rw a = {.buf = buf, .n = n};
-    return do_io(fd, GOC__PD_R, io_read, &a);
+    return goc__fd_result(do_io(fd, GOC__PD_R, io_read, &a), "read", fd);
 }
 
 GOC_API ssize_t goc_readv(int fd, const struct iovec *iov, int iovcnt)
 {
     if (iovcnt < 0 || (iovcnt > 0 && !iov))
-        return -EINVAL;
+        return goc__fd_result(-EINVAL, "read", fd);
     struct rw a = {.iov = iov, .iovcnt = iovcnt};
     for (int i = 0; i < iovcnt; i++)
         a.n += iov[i].iov_len;
-    return do_io(fd, GOC__PD_R, io_read, &a);
+    return goc__fd_result(do_io(fd, GOC__PD_R, io_read, &a), "read", fd);
 }
 
 /* ---- write: every byte ------------------------------------------------------ */
@@ -189,27 +190,27 @@ static ssize_t io_write(goc__pd *pd, void *ctx)
 GOC_API ssize_t goc_write(int fd, const void *buf, size_t n)
 {
     if (n > SSIZE_MAX)
-        return -EINVAL;
+        return goc__fd_result(-EINVAL, "write", fd);
     struct iovec one = {(void *)buf, n};
     struct wv a = {.iov = &one, .iovcnt = n ? 1 : 0};
     ssize_t r = do_io(fd, GOC__PD_W, io_write, &a);
-    return r;
+    return goc__fd_result(r, "write", fd);
 }
 
 GOC_API ssize_t goc_writev(int fd, const struct iovec *iov, int iovcnt)
 {
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
-        return -EINVAL;
+        return goc__fd_result(-EINVAL, "write", fd);
     struct iovec local[iovcnt > 0 ? iovcnt : 1]; /* ours to advance */
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > SSIZE_MAX - total)
-            return -EINVAL;
+            return goc__fd_result(-EINVAL, "write", fd);
         total += iov[i].iov_len;
         local[i] = iov[i];
     }
     struct wv a = {.iov = local, .iovcnt = iovcnt};
-    return do_io(fd, GOC__PD_W, io_write, &a);
+    return goc__fd_result(do_io(fd, GOC__PD_W, io_write, &a), "write", fd);
 }
 
 /* ---- datagrams and sendfile ---------------------------------------------------- */
@@ -239,14 +240,14 @@ static ssize_t io_sendto(goc__pd *pd, void *ctx)
 GOC_API ssize_t goc_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr, socklen_t *addrlen)
 {
     struct dgram a = {.buf = buf, .n = n, .addr = addr, .addrlen = addrlen};
-    return do_io(fd, GOC__PD_R, io_recvfrom, &a);
+    return goc__fd_result(do_io(fd, GOC__PD_R, io_recvfrom, &a), "recvfrom", fd);
 }
 
 GOC_API ssize_t goc_sendto(int fd, const void *buf, size_t n, const struct sockaddr *addr,
                            socklen_t addrlen)
 {
     struct dgram a = {.buf = (void *)buf, .n = n, .addr = (struct sockaddr *)addr, .alen = addrlen};
-    return do_io(fd, GOC__PD_W, io_sendto, &a);
+    return goc__fd_result(do_io(fd, GOC__PD_W, io_sendto, &a), "sendto", fd);
 }
 
 struct sf {
@@ -277,7 +278,7 @@ static ssize_t io_sendfile(goc__pd *pd, void *ctx)
 GOC_API ssize_t goc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
     struct sf a = {.in_fd = in_fd, .offset = offset, .left = count};
-    return do_io(out_fd, GOC__PD_W, io_sendfile, &a);
+    return goc__fd_result(do_io(out_fd, GOC__PD_W, io_sendfile, &a), "sendfile", out_fd);
 }
 
 /* ---- accept ------------------------------------------------------------------ */
@@ -332,11 +333,11 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen)
     struct acc a = {addr, addrlen, false};
     ssize_t fd = do_io(lfd, GOC__PD_R, io_accept, &a);
     if (fd < 0)
-        return (int)fd;
+        return (int)goc__fd_failed(fd, "accept", lfd);
     int err = goc__pd_open((int)fd);
     if (err) {
         close((int)fd);
-        return err;
+        return (int)goc__fd_failed(err, "accept", lfd);
     }
     /* A connection inherits its listener's TCP options: two system
      * calls saved per accept when goc_listen made the listener. */
@@ -397,11 +398,11 @@ static int wait_dirs(goc__pd *pd, int events, unsigned dirs, goc_duration timeou
 GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
 {
     if (events & ~(GOC_READ | GOC_WRITE) || !events)
-        return -EINVAL;
+        return goc__fd_result(-EINVAL, "wait", fd);
     int err;
     goc__pd *pd = goc__pd_acquire(fd, &err);
     if (!pd)
-        return err;
+        return goc__fd_result(err, "wait", fd);
     unsigned dirs =
         (events & GOC_READ ? 1u << GOC__PD_R : 0) | (events & GOC_WRITE ? 1u << GOC__PD_W : 0);
     /* Like a read or a write, one waiter per direction (always R before
@@ -425,7 +426,7 @@ GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)
         if (locked & (1 << d))
             goc__pd_unlock(pd, d);
     goc__pd_release(pd);
-    return rc;
+    return goc__fd_result(rc, "wait", fd);
 }
 
 static int set_deadline(int fd, unsigned which, int64_t t)
@@ -446,23 +447,23 @@ static int set_deadline(int fd, unsigned which, int64_t t)
 
 GOC_API int goc_set_deadline(int fd, int64_t t)
 {
-    return set_deadline(fd, 3, t);
+    return goc__fd_result(set_deadline(fd, 3, t), "set deadline", fd);
 }
 
 GOC_API int goc_set_read_deadline(int fd, int64_t t)
 {
-    return set_deadline(fd, 1u << GOC__PD_R, t);
+    return goc__fd_result(set_deadline(fd, 1u << GOC__PD_R, t), "set read deadline", fd);
 }
 
 GOC_API int goc_set_write_deadline(int fd, int64_t t)
 {
-    return set_deadline(fd, 1u << GOC__PD_W, t);
+    return goc__fd_result(set_deadline(fd, 1u << GOC__PD_W, t), "set write deadline", fd);
 }
 
 GOC_API int goc_close(int fd)
 {
     goc__pd *pd = goc__pd_lookup(fd);
     if (!pd) /* never used by goc: a plain close */
-        return close(fd) == 0 ? 0 : -errno;
-    return goc__pd_close(pd);
+        return goc__fd_result(close(fd) == 0 ? 0 : -errno, "close", fd);
+    return goc__fd_result(goc__pd_close(pd), "close", fd);
 }

@@ -12,6 +12,9 @@
 
 #include <goc.h>
 
+#include "net/neterr.h"
+#include "runtime/runtime.h"
+
 struct fileop {
     int fd;
     void *buf;
@@ -54,12 +57,12 @@ static ssize_t file_op(int fd, void *buf, size_t n, off_t off, bool write)
 
 GOC_API ssize_t goc_pread(int fd, void *buf, size_t n, off_t off)
 {
-    return file_op(fd, buf, n, off, false);
+    return goc__fd_result(file_op(fd, buf, n, off, false), "pread", fd);
 }
 
 GOC_API ssize_t goc_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    return file_op(fd, (void *)buf, n, off, true);
+    return goc__fd_result(file_op(fd, (void *)buf, n, off, true), "pwrite", fd);
 }
 
 struct readfile {
@@ -118,13 +121,13 @@ static void run_read_file(void *arg)
 GOC_API int goc_read_file(const char *path, char **data, size_t *len)
 {
     if (!path || !data)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_read_file: NULL path or data");
     struct readfile rf = {.path = path};
     int rc = goc_blocking(run_read_file, &rf);
     if (rc == 0)
         rc = rf.err;
     if (rc)
-        return rc;
+        return goc__errorf(rc, "open %s: %s", path, goc_strerror(rc));
     *data = rf.data;
     if (len)
         *len = rf.len;

@@ -106,18 +106,18 @@ static int add(goc_chan *c, int sig)
 GOC_API int goc_signal_notify(goc_chan *c, const int *sigs, size_t n)
 {
     if (!c || c->elemsize != sizeof(int))
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_signal_notify: the channel must carry an int");
     if (n > 0 && !sigs)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_signal_notify: NULL signal list");
     for (size_t i = 0; i < n; i++)
         if (sigs[i] <= 0 || sigs[i] >= NSIG || sigs[i] == SIGKILL || sigs[i] == SIGSTOP)
-            return -EINVAL;
+            return goc__errorf(-EINVAL, "goc_signal_notify: signal %d cannot be caught", sigs[i]);
     goc_mutex_lock(&reg_lock);
     int rc = start();
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = add(c, sigs[i]);
     goc_mutex_unlock(&reg_lock);
-    return rc;
+    return rc < 0 ? goc__errop(rc, "goc_signal_notify") : rc;
 }
 
 GOC_API void goc_signal_stop(goc_chan *c)

@@ -113,22 +113,24 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
 GOC_API int goc_go(void (*fn)(void *), void *arg)
 {
     if (!fn)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_go: NULL function");
     goc__attach_thread(); /* it may ready them later */
-    return spawn(fn, arg, 0, NULL, 0, NULL);
+    int rc = spawn(fn, arg, 0, NULL, 0, NULL);
+    return GOC_UNLIKELY(rc < 0) ? goc__errset(rc, "goc_go: out of memory for a goroutine") : rc;
 }
 
 GOC_API int goc_go_with(void (*fn)(void *), void *arg, const goc_go_opts *opts)
 {
     if (!fn)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_go_with: NULL function");
     goc_go_opts o = opts ? *opts : (goc_go_opts){0};
     if (o.stack_size > GOC__STACK_MAX)
-        return -EINVAL;
+        return goc__errorf(-EINVAL, "goc_go_with: stack size %zu above 1 GiB", o.stack_size);
     if (o.stack_size && o.stack_size < GOC__STACK_MIN)
         o.stack_size = GOC__STACK_MIN;
     goc__attach_thread(); /* it may ready them later */
-    return spawn(fn, arg, o.stack_size, o.name, 0, o.id);
+    int rc = spawn(fn, arg, o.stack_size, o.name, 0, o.id);
+    return rc < 0 ? goc__errset(rc, "goc_go_with: out of memory for a goroutine") : rc;
 }
 
 static void main_entry(void *a)
@@ -153,14 +155,14 @@ void goc__main_done(goc__g *g, int result)
 GOC_API int goc_run(int (*main_fn)(void *), void *arg)
 {
     if (!main_fn)
-        return -EINVAL;
+        return goc__errset(-EINVAL, "goc_run: NULL main function");
     if (goc__getm())
-        return -EDEADLK;
+        return goc__errset(-EDEADLK, "goc_run: called from a goroutine");
     struct run_arg ra = {.fn = main_fn, .arg = arg};
     goc__note_clear(&ra.done);
     int rc = spawn(main_entry, &ra, 0, "main", GOC__GF_MAIN, NULL);
     if (rc != 0)
-        return rc;
+        return goc__errop(rc, "goc_run");
     goc__note_sleep(&ra.done);
     return ra.result;
 }
@@ -176,7 +178,9 @@ static pthread_once_t threadg_once = PTHREAD_ONCE_INIT;
 
 static void threadg_exit(void *v)
 {
-    (void)v;
+    goc__g *g = v;
+    free(g->errbuf);
+    g->errbuf = NULL;
     pthread_mutex_lock(&goc__sched.lock);
     goc__sched.nforeign--;
     pthread_mutex_unlock(&goc__sched.lock);

@@ -1,5 +1,5 @@
 /*
- * misc.c — small runtime services: the clock, error strings, fastrand,
+ * misc.c — small runtime services: the clock, fastrand,
  * and the CPU count that sets goc_maxprocs().
  */
 #include "runtime/runtime.h"
@@ -20,42 +20,6 @@ GOC_API int64_t goc_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-GOC_API const char *goc_strerror(int err)
-{
-    if (err == GOC_ENOTFOUND)
-        return "no such host (the name does not resolve)";
-    if (err == GOC_ETEMPFAIL)
-        return "temporary failure in name resolution";
-    if (err == GOC_ENOSERVICE)
-        return "unknown port (a port is a number of 0-65535 or a service name from "
-               "/etc/services, such as http)";
-    if (err < 0)
-        err = err == INT_MIN ? 0x7fffffff : -err; /* no UB on INT_MIN */
-    switch (err) {
-    case 0:
-        return "success";
-    case EPIPE:
-        return "use of closed channel, or broken pipe (the peer closed the connection)";
-    case EBADF:
-        return "use of closed file or network connection (or a bad fd)";
-    case EINVAL:
-        return "invalid argument (an address must be host:port, [ipv6]:port or :port with a port "
-               "of 0-65535 or a service name, or a unix socket path; networks are tcp, tcp4, tcp6, "
-               "udp, udp4, udp6, unix, unixgram)";
-    case ECANCELED:
-        return "context canceled";
-    case ETIMEDOUT:
-        return "timed out (deadline exceeded)";
-    case EDEADLK:
-        return "operation would deadlock (called from a goroutine?)";
-    default:
-        break;
-    }
-    /* strerrordesc_np is thread-safe and returns a static string. */
-    const char *s = strerrordesc_np(err);
-    return s ? s : "unknown error";
 }
 
 /* xorshift64*: cheap per-M randomness for steal order and select. */

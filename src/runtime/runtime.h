@@ -192,6 +192,8 @@ enum goc__gflags {
     GOC__GF_MAIN = 1u << 0,   /* goc_run's main goroutine */
     GOC__GF_THREAD = 1u << 1, /* thread-G of a thread that is not an M */
     GOC__GF_G0 = 1u << 2,     /* an M's scheduler context */
+    GOC__GF_ERR = 1u << 3,    /* errcode and the rest are set (error.c); a new
+                                 goroutine starts without, as flags is set whole */
 };
 
 struct goc__g {
@@ -216,6 +218,13 @@ struct goc__g {
     void *tsan_fiber;
     const void *asan_bottom; /* g0: bounds of the thread stack, for ASan */
     size_t asan_size;
+
+    /* The last failure (error.c), valid while flags has GOC__GF_ERR; only
+     * the goroutine itself touches these. */
+    int32_t errcode;     /* negative errno */
+    uint8_t errkind;     /* how errtext/errbuf make the message */
+    const char *errtext; /* a static message or operation name */
+    char *errbuf;        /* malloc'ed on first use; kept with the descriptor */
 } __attribute__((aligned(64)));
 
 /* ---- the net poller hook (netpoll.c) ----------------------------------- *
@@ -513,6 +522,21 @@ void goc__gfree_unstarted(goc__p *p, goc__g *g);
 void goc__stackwait_retry(void);
 void goc__gfree(goc__p *p, goc__g *g);
 void goc__gentry(void *unused);
+
+/* ---- errors (error.c): the calling goroutine's last failure ----------- */
+
+/* Each records err (negative) as the calling goroutine's (or plain
+ * thread's) last failure and returns err, so a failing path reads
+ * "return goc__errop(rc, \"goc_chan_send\");". errset: msg is the whole
+ * static message. errop: op names the operation (static); the message is
+ * "op: <goc_strerror(err)>". errorf: a formatted message (truncated to
+ * 255 bytes). */
+int goc__errset(int err, const char *msg);
+int goc__errop(int err, const char *op);
+int goc__errorf(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A layer's own codes lo..hi (negative) are named by text (for
+ * goc_strerror). Any thread; idempotent per text function. */
+void goc__errtext_register(int lo, int hi, const char *(*text)(int err));
 
 /* ---- misc ------------------------------------------------------------- */
 

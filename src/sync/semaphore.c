@@ -163,9 +163,8 @@ static int wait_ctx(goc_semaphore *s, semwaiter *w, goc__m **mp, goc_chan *done,
     return 0;
 }
 
-GOC_API int goc_semaphore_acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
+static int acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
 {
-    goc__attach_thread();
     goc_chan *done = goc_ctx_done(ctx);
     goc__m *m = goc__enter();
     goc__lock_acquire(sem_lock(s));
@@ -201,4 +200,14 @@ GOC_API int goc_semaphore_acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
     goc__park_m(&m, unlock_sem, sem_lock(s), "semaphore acquire");
     goc__leave(m);
     return 0;
+}
+
+GOC_API int goc_semaphore_acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
+{
+    goc__attach_thread();
+    int rc = acquire(s, ctx, n);
+    if (rc == -EINVAL)
+        return goc__errorf(rc, "goc_semaphore_acquire: %lld units of a semaphore of %lld",
+                           (long long)n, (long long)s->size_);
+    return rc < 0 ? goc__errop(rc, "goc_semaphore_acquire") : rc;
 }

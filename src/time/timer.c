@@ -178,7 +178,8 @@ GOC_API bool goc_timer_stop(goc_timer *t)
 GOC_API int goc_timer_reset(goc_timer *t, goc_duration d)
 {
     if (!t || (t->period > 0 && d <= 0))
-        return -EINVAL;
+        return goc__errset(-EINVAL, t ? "goc_timer_reset: a ticker's period must be positive"
+                                      : "goc_timer_reset: NULL timer");
     goc__lock_acquire(&t->lock);
     bool active = !t->stopped;
     if (t->period > 0)
@@ -186,7 +187,7 @@ GOC_API int goc_timer_reset(goc_timer *t, goc_duration d)
     int rc = arm(t, deadline(d));
     goc__lock_release(&t->lock);
     if (rc < 0)
-        return rc;
+        return goc__errop(rc, "goc_timer_reset");
     return t->period > 0 ? active : rc;
 }
 

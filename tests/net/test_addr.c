@@ -180,13 +180,12 @@ static int main_names(void *arg)
     GO_CHECK(since_ms(t0) < 15000, "resolution took %lld ms", (long long)since_ms(t0));
     r = goc_listen("tcp", "nonexistent.invalid:0");
     GO_CHECK(r == GOC_ENOTFOUND || r == GOC_ETEMPFAIL, "listen nonexistent.invalid: %d", r);
+    GO_CHECK(strncmp(goc_errmsg(), "listen tcp: lookup nonexistent.invalid: ", 40) == 0,
+             "goc_errmsg() = \"%s\"", goc_errmsg());
 
     const char *m1 = goc_strerror(GOC_ENOTFOUND), *m2 = goc_strerror(GOC_ETEMPFAIL);
     GO_CHECK(strstr(m1, "no such host") != NULL, "strerror(GOC_ENOTFOUND) = \"%s\"", m1);
     GO_CHECK(strstr(m2, "temporary") != NULL, "strerror(GOC_ETEMPFAIL) = \"%s\"", m2);
-    const char *m3 = goc_strerror(-EINVAL);
-    GO_CHECK(strstr(m3, "address") != NULL, "strerror(-EINVAL) does not mention addresses: \"%s\"",
-             m3);
     const char *m4 = goc_strerror(-EBADF);
     GO_CHECK(strstr(m4, "closed") != NULL, "strerror(-EBADF) = \"%s\"", m4);
     const char *m5 = goc_strerror(-ECONNRESET);
