@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=(cmake make gcc pkg-config libunwind-dev libc-ares-dev valgrind)
 case "${1:-build}" in
-test) need+=(libcriterion-dev) ;;
+test) need+=(libcriterion-dev gdb) ;; # gdb: tests/runtime/test_gdb.c
 bench) need+=(golang-go) ;;
 sanitize) need+=(libcriterion-dev) ;; # gcc brings libasan8/libtsan2; setarch is util-linux
 esac
