@@ -68,13 +68,4 @@ static inline void *goc__chan_slot(goc_chan *c, size_t i)
 /* Wake a waiter whose sudog was completed (after unlocking). */
 void goc__chan_wake(goc__sudog *s);
 
-/* A one-shot timer that sends goc_now() on its channel (after.c). The
- * caller owns one reference to the channel; *out (if not NULL) lets it
- * stop the timer with goc__after_stop, which also drops that reference.
- * With out NULL the timer cannot be stopped (goc_after). */
-goc_chan *goc__after_start(goc_duration d, goc_timer **out);
-void goc__after_stop(goc_chan *c, goc_timer *t);
-/* Drop the caller's reference to t without stopping it (time/timer.c). */
-void goc__timer_unref(goc_timer *t);
-
 #endif /* GOC_CHAN_H */

@@ -22,6 +22,7 @@
  * freed before returning: a loop of selects runs in constant memory.
  */
 #include "chan/chan.h"
+#include "time/time.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -8,7 +8,8 @@
  * from its heap), so a released timer lives until the heap lets go of it.
  * t->lock serialises re-arming between reset and a ticker's own re-arm.
  */
-#include "chan/chan.h"
+#include "runtime/runtime.h"
+#include "time/time.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * both built on goc_timer (src/time/timer.c), whose reference counting
  * keeps the timer alive until it has fired or been swept.
  */
-#include "chan/chan.h"
+#include "time/time.h"
 
 goc_chan *goc__after_start(goc_duration d, goc_timer **out)
 {
