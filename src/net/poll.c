@@ -1,39 +1,39 @@
 /*
- * poll.c — the epoll netpoller and the poll descriptors (see poll.h).
+ * poll.c — the poll descriptors (see poll.h): the table indexed by fd,
+ * reference counts and closing, readiness, waiting, and deadlines. The
+ * epoll backend that feeds them edges is netpoll_epoll.c.
  *
- * The poller plugs into the scheduler through goc__netpoll_register
- * (runtime.h): there is no event-loop thread. netpoll() is called by the
- * idle M that sleeps until the next timer (blocking), by a P that ran out
- * of work and by sysmon (not blocking). It readies the goroutines whose
- * direction got an edge. An eventfd in the epoll set lets another thread
- * cut a blocking poll short (an earlier timer).
+ * Memory ordering, once for the file:
+ *  - pages[]: a page is published with a CAS (acq_rel) after its
+ *    descriptors are initialised; readers load it with acquire.
+ *  - refs: incref's CAS is acquire (pairs with the release in
+ *    goc__pd_release's fetch_sub and its store of 0 after the slot's
+ *    reset, so an operation on a reopened slot sees the reset fields);
+ *    goc__pd_close's CAS is acq_rel for the same reason.
+ *  - registered: stored with release under pd->lock once the fd is in the
+ *    epoll set (do_register); loaded with acquire by goc__pd_acquire and
+ *    goc__pd_lookup, which then use the fields do_register set.
+ *  - rhup and expired[]: written under pd->lock, read without it as hints
+ *    (relaxed): a reader that misses a fresh value takes the lock in
+ *    goc__pd_wait, where the value is exact.
+ * Everything else in a descriptor is under pd->lock.
  */
 #include "net/poll.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PAGE_SHIFT 10 /* descriptors per table page: 1024 */
 #define PAGE_SIZE  (1 << PAGE_SHIFT)
 #define MAX_PAGES  4096 /* fds below 4M */
 #define CLOSING    0x80000000u
-#define MAX_EVENTS 128
 
 static goc__pd *_Atomic pages[MAX_PAGES];
-static int epfd = -1, wakefd = -1;
-static _Atomic uint32_t wakesig; /* a wake is pending in wakefd */
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_err;
 
-/* ---- the poller --------------------------------------------------------- */
+/* ---- the descriptor table ------------------------------------------------ */
 
 /* Edges in dirs on pd: mark them, and collect the goroutines to wake
  * into g[2] (a reader and a writer may both wait on one fd; a waiter in
@@ -65,92 +65,18 @@ static int ready_all(goc__g *g[2], int n)
     return n;
 }
 
-static int netpoll(int64_t until)
+/* The poller saw an edge in dirs on pd (hup: the peer's EOF, a hang-up or
+ * an error): mark it and ready the waiters. Returns how many. */
+int goc__pd_edge(goc__pd *pd, unsigned dirs, bool hup)
 {
-    struct epoll_event ev[MAX_EVENTS];
-    int n;
-    if (until == 0) {
-        n = epoll_wait(epfd, ev, MAX_EVENTS, 0);
-    } else if (until == INT64_MAX) {
-        n = epoll_wait(epfd, ev, MAX_EVENTS, -1);
-    } else {
-        int64_t d = until - goc_now();
-        struct timespec ts = {0, 0};
-        if (d > 0)
-            ts = (struct timespec){(time_t)(d / GOC_SECOND), (long)(d % GOC_SECOND)};
-        static _Atomic bool no_pwait2; /* before Linux 5.11 (or valgrind) */
-        n = -1;
-        if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
-            n = epoll_pwait2(epfd, ev, MAX_EVENTS, &ts, NULL);
-            if (n < 0 && errno == ENOSYS)
-                atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
-        }
-        if (n < 0 && atomic_load_explicit(&no_pwait2, memory_order_relaxed)) /* ms, rounded up */
-            n = epoll_wait(epfd, ev, MAX_EVENTS, d > 0 ? (int)((d + 999999) / 1000000) : 0);
-    }
-    int readied = 0;
-    for (int i = 0; i < n; i++) {
-        goc__pd *pd = ev[i].data.ptr;
-        if (!pd) {
-            uint64_t v;
-            ssize_t r = read(wakefd, &v, sizeof v); /* drain */
-            (void)r;
-            atomic_store_explicit(&wakesig, 0, memory_order_release);
-            continue;
-        }
-        uint32_t e = ev[i].events;
-        unsigned dirs = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-            dirs |= 1u << GOC__PD_R;
-        if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-            dirs |= 1u << GOC__PD_W;
-        goc__g *g[2];
-        goc__lock_acquire(&pd->lock);
-        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-            atomic_store_explicit(&pd->rhup, true, memory_order_relaxed);
-        int k = mark_ready(pd, dirs, true, g);
-        goc__lock_release(&pd->lock);
-        readied += ready_all(g, k);
-    }
-    return readied;
+    goc__g *g[2];
+    goc__lock_acquire(&pd->lock);
+    if (hup)
+        atomic_store_explicit(&pd->rhup, true, memory_order_relaxed);
+    int k = mark_ready(pd, dirs, true, g);
+    goc__lock_release(&pd->lock);
+    return ready_all(g, k);
 }
-
-static void netpoll_wake(void)
-{
-    uint32_t zero = 0;
-    if (!atomic_compare_exchange_strong_explicit(&wakesig, &zero, 1, memory_order_acq_rel,
-                                                 memory_order_relaxed))
-        return; /* one is pending already */
-    uint64_t one = 1;
-    ssize_t r = write(wakefd, &one, sizeof one);
-    (void)r;
-}
-
-static const goc__poller poller = {.poll = netpoll, .wake = netpoll_wake};
-
-static void init(void)
-{
-    /* A write to a socket whose peer is gone must be -EPIPE from the
-     * call, not a signal that kills the process (Go ignores it too). */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-    init_err = goc__init();
-    if (init_err)
-        return;
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epfd < 0 || wakefd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev) < 0) {
-        init_err = -errno;
-        return;
-    }
-    goc__netpoll_register(&poller);
-}
-
-/* ---- the descriptor table ------------------------------------------------ */
 
 static void timer_fired(goc__timer *t, void *arg, int64_t now);
 
@@ -203,23 +129,18 @@ static int do_register(goc__pd *pd, bool nonblocking)
         return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -errno;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev) < 0 && errno != EEXIST) {
-        if (errno != EPERM)
-            return -errno;
-        pd->unpollable = true; /* a regular file: always ready */
-    }
+    int rc = goc__netpoll_add(pd->fd, pd);
+    if (rc < 0)
+        return rc;
+    pd->unpollable = rc == 1; /* a regular file: always ready */
     atomic_store_explicit(&pd->registered, true, memory_order_release);
     return 0;
 }
 
 goc__pd *goc__pd_acquire(int fd, int *err)
 {
-    pthread_once(&init_once, init);
-    if (init_err) {
-        *err = init_err;
+    if ((*err = goc__netpoll_init()) != 0)
         return NULL;
-    }
     goc__pd *pd = pd_of(fd, true);
     if (!pd) {
         *err = fd < 0 ? -EBADF : -ENOMEM;
@@ -266,22 +187,22 @@ static void reset(goc__pd *pd)
         if (i < 2)
             pd->ready[i] = false, pd->waiter[i] = NULL;
         pd->deadline[i] = 0;
-        pd->expired[i] = false;
+        atomic_store_explicit(&pd->expired[i], false, memory_order_relaxed);
         goc__timer_stop(&pd->timer[i]);
     }
 }
 
 int goc__pd_open(int fd)
 {
-    pthread_once(&init_once, init);
-    if (init_err)
-        return init_err;
+    int err = goc__netpoll_init();
+    if (err)
+        return err;
     goc__pd *pd = pd_of(fd, true);
     if (!pd)
         return -ENOMEM;
     goc__lock_acquire(&pd->lock);
     reset(pd);
-    int err = do_register(pd, true);
+    err = do_register(pd, true);
     goc__lock_release(&pd->lock);
     return err;
 }
@@ -369,9 +290,9 @@ static int wait_error(goc__pd *pd, unsigned dirs, bool waitfd)
     if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & CLOSING)
         return -EBADF;
     for (int d = 0; d < 2; d++)
-        if ((dirs & (1u << d)) && pd->expired[d])
+        if ((dirs & (1u << d)) && atomic_load_explicit(&pd->expired[d], memory_order_relaxed))
             return -ETIMEDOUT;
-    if (waitfd && pd->expired[GOC__PD_WAITFD])
+    if (waitfd && atomic_load_explicit(&pd->expired[GOC__PD_WAITFD], memory_order_relaxed))
         return -ETIMEDOUT;
     return 0;
 }
@@ -439,7 +360,7 @@ int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd)
 /* Holding pd->lock: deadline i passed; collect whoever it applies to. */
 static int expire(goc__pd *pd, int i, goc__g *g[2])
 {
-    pd->expired[i] = true;
+    atomic_store_explicit(&pd->expired[i], true, memory_order_relaxed);
     if (i < 2)
         return mark_ready(pd, 1u << i, false, g);
     for (int d = 0; d < 2; d++)
@@ -456,7 +377,8 @@ static void timer_fired(goc__timer *t, void *arg, int64_t now)
     int n = 0;
     goc__lock_acquire(&pd->lock);
     /* Re-armed or cleared meanwhile: not ours to expire. */
-    if (pd->deadline[i] != 0 && pd->deadline[i] <= now && !pd->expired[i])
+    if (pd->deadline[i] != 0 && pd->deadline[i] <= now &&
+        !atomic_load_explicit(&pd->expired[i], memory_order_relaxed))
         n = expire(pd, i, g);
     goc__lock_release(&pd->lock);
     ready_all(g, n);
@@ -468,7 +390,7 @@ int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
     goc__m *m = goc__enter();
     goc__lock_acquire(&pd->lock);
     pd->deadline[i] = t;
-    pd->expired[i] = false;
+    atomic_store_explicit(&pd->expired[i], false, memory_order_relaxed);
     goc__g *g[2];
     int n = 0;
     if (t == 0) {

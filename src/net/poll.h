@@ -84,6 +84,18 @@ int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t);
  * last reference goes. -EBADF if it was already closing. */
 int goc__pd_close(goc__pd *pd);
 
+/* The poller saw an edge in dirs on pd (hup: EOF, hang-up or error): mark
+ * it and ready the waiters; how many (poll.c, called by the backend). */
+int goc__pd_edge(goc__pd *pd, unsigned dirs, bool hup);
+
+/* The epoll backend (netpoll_epoll.c). Start it once (any thread): 0 or
+ * a negative errno, the same every call. */
+int goc__netpoll_init(void);
+/* Add fd to the epoll set, edge-triggered, pd as its cookie: 0, 1 if
+ * epoll refuses the kind of file (a regular file: always ready), or a
+ * negative errno. */
+int goc__netpoll_add(int fd, goc__pd *pd);
+
 /* A new TCP connection's options (fd.c): TCP_NODELAY as Go's, and
  * TCP_INQ so that reads know when they drained the socket. */
 void goc__tcp_conn_opts(int fd);
