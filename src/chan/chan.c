@@ -113,6 +113,7 @@ GOC_API size_t goc_chan_cap(goc_chan *c)
 /* c locked, r a dequeued receiver: hand it elem, unlock, wake it. */
 void goc__chan_send_to(goc_chan *c, goc__sudog *r, const void *elem)
 {
+    GOC_ASSERT_LOCKED(&c->lock);
     if (r->elem && c->elemsize)
         memcpy(r->elem, elem, c->elemsize);
     r->success = true;
@@ -122,6 +123,7 @@ void goc__chan_send_to(goc_chan *c, goc__sudog *r, const void *elem)
 
 static void buf_put(goc_chan *c, const void *elem)
 {
+    GOC_ASSERT_LOCKED(&c->lock);
     if (c->elemsize)
         memcpy(goc__chan_slot(c, c->sendx), elem, c->elemsize);
     if (++c->sendx == c->cap)
@@ -203,6 +205,7 @@ GOC_API int goc_chan_try_send(goc_chan *c, const void *elem)
  * channel is buffered, to keep FIFO order), unlock, wake it. */
 void goc__chan_recv_from(goc_chan *c, goc__sudog *s, void *elem)
 {
+    GOC_ASSERT_LOCKED(&c->lock);
     if (c->cap == 0) {
         if (elem && c->elemsize)
             memcpy(elem, s->elem, c->elemsize);
@@ -225,6 +228,7 @@ void goc__chan_recv_from(goc_chan *c, goc__sudog *s, void *elem)
 
 static void buf_take(goc_chan *c, void *elem)
 {
+    GOC_ASSERT_LOCKED(&c->lock);
     void *slot = goc__chan_slot(c, c->recvx);
     if (elem && c->elemsize)
         memcpy(elem, slot, c->elemsize);

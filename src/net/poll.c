@@ -41,6 +41,7 @@ static goc__pd *_Atomic pages[MAX_PAGES];
  * Holding pd->lock. Returns how many. */
 static int mark_ready(goc__pd *pd, unsigned dirs, bool ioready, goc__g *g[2])
 {
+    GOC_ASSERT_LOCKED(&pd->lock);
     int n = 0;
     for (int d = 0; d < 2; d++) {
         if (!(dirs & (1u << d)))
@@ -122,6 +123,7 @@ static bool incref(goc__pd *pd)
  * nonblocking first unless goc created it so. */
 static int do_register(goc__pd *pd, bool nonblocking)
 {
+    GOC_ASSERT_LOCKED(&pd->lock);
     if (atomic_load_explicit(&pd->registered, memory_order_relaxed))
         return 0;
     int fl = nonblocking ? O_NONBLOCK : fcntl(pd->fd, F_GETFL);
@@ -180,6 +182,7 @@ goc__pd *goc__pd_lookup(int fd)
 /* Holding pd->lock: forget everything about the fd that had this number. */
 static void reset(goc__pd *pd)
 {
+    GOC_ASSERT_LOCKED(&pd->lock);
     atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
     pd->notsock = pd->unpollable = pd->rshort = pd->inq = false;
     atomic_store_explicit(&pd->rhup, false, memory_order_relaxed);
@@ -360,6 +363,7 @@ int goc__pd_wait(goc__pd *pd, unsigned dirs, bool waitfd)
 /* Holding pd->lock: deadline i passed; collect whoever it applies to. */
 static int expire(goc__pd *pd, int i, goc__g *g[2])
 {
+    GOC_ASSERT_LOCKED(&pd->lock);
     atomic_store_explicit(&pd->expired[i], true, memory_order_relaxed);
     if (i < 2)
         return mark_ready(pd, 1u << i, false, g);

@@ -108,6 +108,7 @@ static bool outside_thread_lives(void)
 
 void goc__checkdead(void)
 {
+    GOC_ASSERT_HELD(&goc__sched.lock);
     if (goc__sched.nrun == 0 || goc__sched.nmsys > 0)
         return;
     if (atomic_load(&goc__sched.npidle) < goc__sched.nprocs)

@@ -53,3 +53,18 @@ void goc__unlock_slow(goc__lock *l)
 {
     syscall(SYS_futex, &l->key, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
+
+bool goc__mutex_held(pthread_mutex_t *mu)
+{
+#ifdef __GLIBC__
+    return mu->__data.__owner == (int)syscall(SYS_gettid);
+#else
+    (void)mu;
+    return true;
+#endif
+}
+
+_Noreturn void goc__assert_fail(const char *cond, const char *file, int line)
+{
+    goc__fatal("runtime assertion failed: %s (%s:%d)", cond, file, line);
+}

@@ -614,4 +614,29 @@ static inline void goc__leave(goc__m *m)
         atomic_store_explicit(&m->inrt, 0, memory_order_release);
 }
 
+/* ---- debug-build checks of the locking rules the comments state ------- *
+ *
+ * GOC_DEBUG is on in CMake's Debug builds (the ASan and TSan suites run
+ * them), off in releases, where the checks compile to nothing. Where a
+ * comment says "sched.lock held" or "c locked", the function asserts it,
+ * as Go's assertLockHeld and SQLite's assert(sqlite3_mutex_held(...)).
+ */
+#ifdef GOC_DEBUG
+#define GOC_ASSERT(cond) ((cond) ? (void)0 : goc__assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define GOC_ASSERT(cond) ((void)sizeof(cond))
+#endif
+_Noreturn void goc__assert_fail(const char *cond, const char *file, int line);
+/* mu is held by the calling thread (glibc records a mutex's owner); true
+ * where the C library does not say. */
+bool goc__mutex_held(pthread_mutex_t *mu);
+/* l is held by someone: a goc__lock has no owner (park's unlockf releases
+ * it on the next goroutine of the thread). */
+static inline bool goc__lock_held(goc__lock *l)
+{
+    return atomic_load_explicit(&l->key, memory_order_relaxed) != 0;
+}
+#define GOC_ASSERT_HELD(mu)   GOC_ASSERT(goc__mutex_held(mu))
+#define GOC_ASSERT_LOCKED(lk) GOC_ASSERT(goc__lock_held(lk))
+
 #endif /* GOC_RUNTIME_H */

@@ -62,6 +62,7 @@ static void sift_down(goc__p *p, int32_t i)
 /* tlock held. */
 static void update_timer0(goc__p *p)
 {
+    GOC_ASSERT_HELD(&p->tlock);
     int64_t w = p->ntimers ? p->timers[0]->when : 0;
     if (w == 0 && p->ntimers)
         w = 1; /* 0 means "none" */
@@ -72,6 +73,7 @@ static void update_timer0(goc__p *p)
  * stopped: a stop's CAS and this exchange decide who wins). */
 static uint32_t heap_remove(goc__p *p, goc__timer *t)
 {
+    GOC_ASSERT_HELD(&p->tlock);
     int32_t i = t->idx;
     goc__timer *last = p->timers[--p->ntimers];
     if (i != p->ntimers) {
@@ -92,6 +94,7 @@ static uint32_t heap_remove(goc__p *p, goc__timer *t)
  * it (amortised O(1) per stop). tlock held. */
 static void sweep(goc__p *p)
 {
+    GOC_ASSERT_HELD(&p->tlock);
     int32_t n = p->ntimers;
     if (atomic_load_explicit(&p->ndeleted, memory_order_relaxed) <= 64 ||
         atomic_load_explicit(&p->ndeleted, memory_order_relaxed) < n / 4)
@@ -180,6 +183,7 @@ int goc__timer_add(goc__p *p, goc__timer *t)
  * instead of fired (*again: look at the new top). */
 static goc__timer *pop_due(goc__p *p, int64_t now, bool *again)
 {
+    GOC_ASSERT_HELD(&p->tlock);
     *again = false;
     if (p->ntimers == 0 || p->timers[0]->when > now)
         return NULL;
@@ -196,6 +200,7 @@ static goc__timer *pop_due(goc__p *p, int64_t now, bool *again)
 /* Drop DELETED timers from the top of the heap; tlock held. */
 static void drop_deleted_top(goc__p *p)
 {
+    GOC_ASSERT_HELD(&p->tlock);
     while (p->ntimers > 0 &&
            atomic_load_explicit(&p->timers[0]->state, memory_order_relaxed) == GOC__T_DELETED) {
         goc__timer *t = p->timers[0];

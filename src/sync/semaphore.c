@@ -38,6 +38,7 @@ static goc__lock *sem_lock(goc_semaphore *s)
 
 static void enqueue(goc_semaphore *s, semwaiter *w)
 {
+    GOC_ASSERT_LOCKED(sem_lock(s));
     w->prev = s->tail_;
     w->next = NULL;
     if (w->prev)
@@ -49,6 +50,7 @@ static void enqueue(goc_semaphore *s, semwaiter *w)
 
 static void unlink_waiter(goc_semaphore *s, semwaiter *w)
 {
+    GOC_ASSERT_LOCKED(sem_lock(s));
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -64,6 +66,7 @@ static void unlink_waiter(goc_semaphore *s, semwaiter *w)
  * the lock is dropped; channel waiters are sent to here (see the top). */
 static semwaiter *notify_waiters(goc_semaphore *s)
 {
+    GOC_ASSERT_LOCKED(sem_lock(s));
     semwaiter *wake = NULL;
     semwaiter *w;
     while ((w = s->head_) && s->size_ - s->cur_ >= w->n) {

@@ -49,6 +49,7 @@ static void swept(goc__timer *rt)
  * 0 if not, -ENOMEM if it could not be armed (then it is stopped). */
 static int arm(goc_timer *t, int64_t when)
 {
+    GOC_ASSERT_LOCKED(&t->lock);
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     t->stopped = false;
     int r = goc__timer_rearm(&t->rt, when);
