@@ -6,10 +6,13 @@
  * thread in a system call keeps its P. sysmon watches every P's schedtick;
  * a P that has run the same slice in user code for RETAKE_AFTER while
  * other work waits for it (its run queue, a due timer, or the global queue
- * with no P idle) is retaken: sysmon CASes it from USER to IDLE and hands
- * it to another M. The stuck M keeps running its goroutine without a P
- * (counted in nmsys) and, on its next entry to the runtime, gets a P back
- * or queues its goroutine globally (sched.c: acquirep_lost).
+ * with no P idle) is retaken: sysmon CASes its status from RUNNING to
+ * RETAKING, checks (after a membarrier) that the owner is still outside
+ * the runtime, then stores IDLE and hands the P to another M; an owner
+ * that entered meanwhile gets RUNNING back (see "P ownership" in sched.c).
+ * The stuck M keeps running its goroutine without a P (counted in nmsys)
+ * and, on its next entry to the runtime, gets a P back or queues its
+ * goroutine globally (sched.c: acquirep_lost).
  *
  * sysmon polls every 20 us, backing off to 10 ms when nothing happens, and
  * sleeps on sysmonnote while every P is idle, so an idle program uses no
