@@ -37,11 +37,11 @@
  * kill a program that could finish; a missed one leaves a hang that
  * SIGQUIT can dump.
  *
- * Why the first version was wrong: it counted only registered threads, and
- * a thread registered in a slow path. A plain thread whose first goc call
- * was an uncontended goc_mutex_lock held the mutex unregistered; the
- * goroutines blocked on it, every P went idle, and the program was killed
- * while the thread was about to unlock (tests/sync/test_threads.c).
+ * Counting only the threads that have called into goc is not enough: a
+ * thread whose first goc call is an uncontended goc_mutex_lock holds the
+ * mutex before any slow path could count it, and a thread may owe a
+ * goc_waitgroup_done from before its first call (tests/sync/
+ * test_threads.c covers each primitive).
  */
 #include "runtime/runtime.h"
 

@@ -260,8 +260,8 @@ static void release_dummies(int n)
 /* A client socket made while fds are free, connected later with a plain
  * blocking connect, which needs no new fd: with every fd in use the
  * kernel still completes a loopback connection into the backlog, and only
- * accept fails. (Once the dialer got "the one fd left free", but under
- * TSan something else in the process could take it first.) */
+ * accept fails. (A dialer that needs "the one fd left free" could lose
+ * it to anything else in the process, a sanitizer's runtime for one.) */
 static int presocket(void)
 {
     return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
