@@ -191,6 +191,12 @@ static void check_chan_bt(const char *out, const char *bt)
               "goroutine gdb_chan_id bt: no channel frame:\n%s", out);
 }
 
+/* No error escaped the script (gdb goes on to the next -ex after one). */
+static void check_no_python_error(const char *out)
+{
+    cr_expect_null(strstr(out, "Python Exception"), "an error escaped the script:\n%s", out);
+}
+
 /* Common start of a test: the paths, or a skip. */
 static void setup(char *script, char *helper, size_t n, const char *helper_name)
 {
@@ -226,6 +232,7 @@ Test(gdb, parked_goroutines_live, .timeout = 60)
     skip_if_gdb_cannot(out);
     cr_assert(strstr(out, "Breakpoint 1, ") && strstr(out, "gdb_ready"),
               "gdb did not stop at gdb_ready:\n%s", out);
+    check_no_python_error(out);
 
     char *listing = section(out, "list");
     check_listing(out, listing);
@@ -293,6 +300,7 @@ Test(gdb, parked_goroutines_in_core, .timeout = 60)
     rmdir(dir);
     out = p.out.data ? p.out.data : "";
     cr_assert(ok, "gdb hung:\n%s", out);
+    check_no_python_error(out);
     char *listing = section(out, "list");
     check_listing(out, listing);
     char *chan = section(out, "chan");

@@ -446,27 +446,59 @@ def _set_reg(r, v):
     gdb.execute("set $%s = %d" % (r, v), to_string=True)
 
 
+def _is_core():
+    """Whether the selected inferior is a core file, whose registers cannot
+    be written. Decided from the target, not by trying a write: gdb skips
+    writing a register that already holds the value written, so on a core
+    the first writes may "succeed" (a Debug build's thread can hold the
+    same zeros in r15..r13 as the goroutine's saved ones)."""
+    inf = gdb.selected_inferior()
+    conn = getattr(inf, "connection", None)  # gdb 12 and later
+    if conn is not None:
+        return conn.type == "core"
+    try:
+        return "Local core dump file" in gdb.execute("info target", to_string=True)
+    except gdb.error:
+        return False
+
+
+def _restore(saved):
+    """Write the registers back, newest written first; every one is tried."""
+    err = None
+    for r, v in reversed(saved):
+        try:
+            _set_reg(r, v)
+        except gdb.error as e:
+            err = err or e
+    if err is not None:
+        raise err
+
+
 def _run_swapped(arch, regs, cmd, from_tty):
     """Go's way: the thread's registers become the goroutine's, then back.
-    False if the registers cannot be written (a core file)."""
+    False, with the registers as they were, if they cannot be written."""
     with _keep_selection():
         thread = gdb.selected_thread()
         frame = gdb.newest_frame()
         frame.select()
         saved = [(r, int(frame.read_register(r))) for r, _ in regs]
+        done = 0
         try:
-            _set_reg(regs[0][0], regs[0][1])
+            for r, v in regs:
+                _set_reg(r, v)
+                done += 1
         except gdb.error:
+            try:
+                _restore(saved[:done])
+            except gdb.error:
+                pass
             return False
         try:
-            for r, v in regs[1:]:
-                _set_reg(r, v)
             gdb.execute(cmd, from_tty)
         finally:
             if gdb.selected_thread() != thread:
                 thread.switch()  # the command switched threads
-            for r, v in reversed(saved):
-                _set_reg(r, v)
+            _restore(saved)
     return True
 
 
@@ -566,7 +598,7 @@ def _run_on(g, cmd, from_tty):
         regs = arch.read(g.sp)
     except gdb.MemoryError as e:
         raise gdb.GdbError("goc: cannot read goroutine %d's saved registers: %s" % (g.id, e))
-    if not _run_swapped(arch, regs, cmd, from_tty):
+    if _is_core() or not _run_swapped(arch, regs, cmd, from_tty):
         _run_unwound(arch, regs, cmd, from_tty)
 
 
