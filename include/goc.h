@@ -336,10 +336,17 @@ typedef struct goc_once {
  * returns after it has completed. */
 GOC_API void goc_once_do(goc_once *o, void (*fn)(void *arg), void *arg);
 
+/* Internal: a wait list of waiters on their own stacks (its functions are
+ * in src/runtime/list.h); empty as a zero value. */
+struct goc__link;
+struct goc__list {
+    struct goc__link *head, *tail;
+};
+
 typedef struct goc_cond {
     uint32_t wait_, notify_; /* tickets */
     uint32_t lock_;
-    void *head_, *tail_;
+    struct goc__list waiters_;
 } goc_cond;
 
 /* sync.Cond with an explicit mutex: wait atomically unlocks m and parks,
@@ -352,7 +359,7 @@ GOC_API void goc_cond_broadcast(goc_cond *c);
 typedef struct goc_semaphore {
     int64_t size_, cur_; /* under lock_ */
     uint32_t lock_;
-    void *head_, *tail_; /* FIFO of waiters, on their stacks */
+    struct goc__list waiters_; /* FIFO of waiters, on their stacks */
 } goc_semaphore;
 
 /* A weighted semaphore (golang.org/x/sync/semaphore.Weighted) of n

@@ -18,37 +18,22 @@
 
 void goc__waitq_enqueue(goc__waitq *q, goc__sudog *s)
 {
-    s->next = NULL;
-    s->prev = q->last;
-    if (q->last)
-        q->last->next = s;
-    else
-        q->first = s;
-    q->last = s;
+    goc__list_push_back(q, &s->link);
 }
 
 void goc__waitq_remove(goc__waitq *q, goc__sudog *s)
 {
-    if (!s->prev && q->first != s)
-        return; /* not queued: a waker took it out already */
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        q->first = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        q->last = s->prev;
-    s->next = s->prev = NULL;
+    if (goc__list_linked(q, &s->link)) /* else a waker took it out already */
+        goc__list_remove(q, &s->link);
 }
 
 goc__sudog *goc__waitq_dequeue(goc__waitq *q)
 {
     for (;;) {
-        goc__sudog *s = q->first;
-        if (!s)
+        if (!q->head)
             return NULL;
-        goc__waitq_remove(q, s);
+        goc__sudog *s = GOC__CONTAINER_OF(q->head, goc__sudog, link);
+        goc__list_remove(q, &s->link);
         if (!s->sel)
             return s;
         /* A select waits on several channels: only the first waker wins.
@@ -301,18 +286,18 @@ GOC_API int goc_chan_close(goc_chan *c)
         if (s->elem && c->elemsize)
             memset(s->elem, 0, c->elemsize);
         s->success = false;
-        s->next = wake;
+        s->wakenext = wake;
         wake = s;
     }
     while ((s = goc__waitq_dequeue(&c->sendq))) {
         s->success = false;
-        s->next = wake;
+        s->wakenext = wake;
         wake = s;
     }
     goc__lock_release(&c->lock);
     while (wake) {
         s = wake;
-        wake = s->next; /* s may be gone once its owner runs */
+        wake = s->wakenext; /* s may be gone once its owner runs */
         goc__chan_wake(s);
     }
     return 0;

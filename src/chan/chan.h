@@ -13,6 +13,7 @@
 #ifndef GOC_CHAN_H
 #define GOC_CHAN_H
 
+#include "runtime/list.h"
 #include "runtime/runtime.h"
 
 typedef struct goc__sudog goc__sudog;
@@ -28,15 +29,14 @@ struct goc__sudog {
     goc__g *g;  /* the waiter (a goroutine or a thread-G) */
     void *elem; /* send: the value; recv: where to put it */
     goc_chan *c;
-    goc__sudog *next, *prev;
-    goc__selwait *sel; /* NULL unless in a select */
-    uint32_t caseidx;  /* select: which case */
-    bool success;      /* woken by a value (true) or by close (false) */
+    goc__link link;       /* in c's recvq or sendq */
+    goc__sudog *wakenext; /* close: the waiters to wake, once off the queues */
+    goc__selwait *sel;    /* NULL unless in a select */
+    uint32_t caseidx;     /* select: which case */
+    bool success;         /* woken by a value (true) or by close (false) */
 };
 
-typedef struct goc__waitq {
-    goc__sudog *first, *last;
-} goc__waitq;
+typedef goc__list goc__waitq; /* of goc__sudog, through link */
 
 struct goc_chan {
     goc__lock lock;

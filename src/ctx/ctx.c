@@ -32,15 +32,15 @@ struct goc_ctx {
     goc_ctx *parent; /* referenced; NULL for background */
     /* cancel contexts */
     goc__lock lock;
-    goc_chan *done;       /* closed on cancel */
-    _Atomic int err;      /* 0, -ECANCELED or -ETIMEDOUT */
-    int64_t deadline;     /* goc_now() time, 0: none */
-    goc_ctx *owner;       /* cancel ancestor whose list we are in */
-    bool attached;        /* in owner's children list (owner->lock) */
-    goc_ctx *children;    /* under lock */
-    goc_ctx *next, *prev; /* siblings, under owner->lock */
-    goc_ctx *work;        /* cancellation work list */
-    goc_timer *timer;     /* deadline; under lock */
+    goc_chan *done;     /* closed on cancel */
+    _Atomic int err;    /* 0, -ECANCELED or -ETIMEDOUT */
+    int64_t deadline;   /* goc_now() time, 0: none */
+    goc_ctx *owner;     /* cancel ancestor whose list we are in */
+    bool attached;      /* in owner's children list (owner->lock) */
+    goc__list children; /* of goc_ctx through sibling, under lock */
+    goc__link sibling;  /* in owner's children, under owner->lock */
+    goc_ctx *work;      /* cancellation work list */
+    goc_timer *timer;   /* deadline; under lock */
     /* value contexts */
     const void *key;
     void *value;
@@ -79,12 +79,7 @@ static void detach(goc_ctx *c)
         return;
     goc__lock_acquire(&o->lock);
     if (c->attached) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            o->children = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
+        goc__list_remove(&o->children, &c->sibling);
         c->attached = false;
     }
     goc__lock_release(&o->lock);
@@ -149,14 +144,15 @@ static void cancel_one(struct worklist *w, goc_ctx *c, int err)
     if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
         atomic_store_explicit(&c->err, err, memory_order_release);
         goc_chan_close(c->done);
-        for (goc_ctx *ch = c->children; ch; ch = ch->next) {
+        for (goc__link *l = c->children.head; l; l = l->next) {
+            goc_ctx *ch = GOC__CONTAINER_OF(l, goc_ctx, sibling);
             ch->attached = false;
             if (try_retain(ch) && !push(w, ch)) {
                 ch->work = overflow; /* under c->lock: only we link it */
                 overflow = ch;
             }
         }
-        c->children = NULL;
+        c->children = (goc__list){NULL, NULL}; /* the siblings' links are stale now */
         timer = c->timer;
         c->timer = NULL;
     }
@@ -230,10 +226,7 @@ GOC_API goc_ctx *goc_ctx_with_cancel(goc_ctx *parent)
     if (!perr) {
         c->owner = o;
         c->attached = true;
-        c->next = o->children;
-        if (o->children)
-            o->children->prev = c;
-        o->children = c;
+        goc__list_push_front(&o->children, &c->sibling);
     }
     goc__lock_release(&o->lock);
     if (perr) {

@@ -12,7 +12,7 @@
 typedef struct condwaiter {
     goc__g *g;
     uint32_t ticket;
-    struct condwaiter *next;
+    goc__link link; /* in c->waiters_, under the list lock */
 } condwaiter;
 
 static goc__lock *list_lock(goc_cond *c)
@@ -39,11 +39,7 @@ GOC_API void goc_cond_wait(goc_cond *c, goc_mutex *m)
         goc__lock_release(list_lock(c));
     } else {
         condwaiter w = {.g = goc__getg_or_thread(), .ticket = t};
-        if (c->tail_)
-            ((condwaiter *)c->tail_)->next = &w;
-        else
-            c->head_ = &w;
-        c->tail_ = &w;
+        goc__list_push_back(&c->waiters_, &w.link);
         goc__park_m(&rm, unlock_list, list_lock(c), "sync.Cond.Wait");
     }
     goc__leave(rm);
@@ -63,17 +59,13 @@ GOC_API void goc_cond_signal(goc_cond *c)
         return;
     }
     __atomic_store_n(&c->notify_, t + 1, __ATOMIC_RELEASE);
-    condwaiter *prev = NULL, *w = c->head_;
-    for (; w; prev = w, w = w->next) {
-        if (w->ticket != t)
-            continue;
-        if (prev)
-            prev->next = w->next;
-        else
-            c->head_ = w->next;
-        if (c->tail_ == w)
-            c->tail_ = prev;
-        break;
+    condwaiter *w = NULL;
+    for (goc__link *l = c->waiters_.head; l; l = l->next) {
+        if (GOC__CONTAINER_OF(l, condwaiter, link)->ticket == t) {
+            w = GOC__CONTAINER_OF(l, condwaiter, link);
+            goc__list_remove(&c->waiters_, l);
+            break;
+        }
     }
     goc__lock_release(list_lock(c));
     if (w)
@@ -88,12 +80,12 @@ GOC_API void goc_cond_broadcast(goc_cond *c)
         return;
     goc__lock_acquire(list_lock(c));
     __atomic_store_n(&c->notify_, __atomic_load_n(&c->wait_, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
-    condwaiter *w = c->head_;
-    c->head_ = c->tail_ = NULL;
+    goc__link *l = c->waiters_.head; /* take them all, in order */
+    c->waiters_ = (struct goc__list){NULL, NULL};
     goc__lock_release(list_lock(c));
-    while (w) {
-        condwaiter *next = w->next; /* w is gone once its owner runs */
-        goc__ready(w->g);
-        w = next;
+    while (l) {
+        goc__link *next = l->next; /* l is gone once its owner runs */
+        goc__ready(GOC__CONTAINER_OF(l, condwaiter, link)->g);
+        l = next;
     }
 }

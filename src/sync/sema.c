@@ -19,14 +19,14 @@
 typedef struct semwaiter {
     goc__g *g;
     uint32_t *addr;
-    struct semwaiter *next, *prev;
-    bool ticket; /* the count was handed to us */
+    goc__link link; /* in its root's waiters, under the root's lock */
+    bool ticket;    /* the count was handed to us */
 } semwaiter;
 
 typedef struct semroot {
     goc__lock lock;
     _Atomic uint32_t nwait;
-    semwaiter *head, *tail; /* under lock */
+    goc__list waiters; /* of semwaiter, under lock */
 } __attribute__((aligned(64))) semroot;
 
 static semroot table[SEMTAB];
@@ -46,40 +46,25 @@ static bool try_acquire(uint32_t *addr)
     return false;
 }
 
+/* r->lock held. */
 static void enqueue(semroot *r, semwaiter *w, bool lifo)
 {
-    if (lifo) {
-        w->prev = NULL;
-        w->next = r->head;
-        if (r->head)
-            r->head->prev = w;
-        else
-            r->tail = w;
-        r->head = w;
-        return;
-    }
-    w->next = NULL;
-    w->prev = r->tail;
-    if (r->tail)
-        r->tail->next = w;
+    GOC_ASSERT_LOCKED(&r->lock);
+    if (lifo)
+        goc__list_push_front(&r->waiters, &w->link);
     else
-        r->head = w;
-    r->tail = w;
+        goc__list_push_back(&r->waiters, &w->link);
 }
 
+/* The first waiter on addr, unlinked; r->lock held. */
 static semwaiter *dequeue(semroot *r, uint32_t *addr)
 {
-    for (semwaiter *w = r->head; w; w = w->next) {
+    GOC_ASSERT_LOCKED(&r->lock);
+    for (goc__link *l = r->waiters.head; l; l = l->next) {
+        semwaiter *w = GOC__CONTAINER_OF(l, semwaiter, link);
         if (w->addr != addr)
             continue;
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            r->head = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            r->tail = w->prev;
+        goc__list_remove(&r->waiters, l);
         return w;
     }
     return NULL;

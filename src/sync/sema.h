@@ -6,6 +6,7 @@
 #ifndef GOC_SEMA_H
 #define GOC_SEMA_H
 
+#include "runtime/list.h"
 #include "runtime/runtime.h"
 
 /* lifo: queue at the front (a waiter that already waited once, Mutex). */

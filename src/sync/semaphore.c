@@ -25,11 +25,17 @@
 
 typedef struct semwaiter {
     int64_t n;
-    goc__g *g;       /* parked waiter (no ready channel) */
-    goc_chan *ready; /* or: a send here grants it */
-    bool granted;    /* under lock_ */
-    struct semwaiter *next, *prev;
+    goc__g *g;                  /* parked waiter (no ready channel) */
+    goc_chan *ready;            /* or: a send here grants it */
+    bool granted;               /* under lock_ */
+    goc__link link;             /* in s->waiters_, under lock_ */
+    struct semwaiter *wakenext; /* notify_waiters' list to ready */
 } semwaiter;
+
+static semwaiter *front(goc_semaphore *s)
+{
+    return s->waiters_.head ? GOC__CONTAINER_OF(s->waiters_.head, semwaiter, link) : NULL;
+}
 
 static goc__lock *sem_lock(goc_semaphore *s)
 {
@@ -39,26 +45,13 @@ static goc__lock *sem_lock(goc_semaphore *s)
 static void enqueue(goc_semaphore *s, semwaiter *w)
 {
     GOC_ASSERT_LOCKED(sem_lock(s));
-    w->prev = s->tail_;
-    w->next = NULL;
-    if (w->prev)
-        w->prev->next = w;
-    else
-        s->head_ = w;
-    s->tail_ = w;
+    goc__list_push_back(&s->waiters_, &w->link);
 }
 
 static void unlink_waiter(goc_semaphore *s, semwaiter *w)
 {
     GOC_ASSERT_LOCKED(sem_lock(s));
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head_ = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail_ = w->prev;
+    goc__list_remove(&s->waiters_, &w->link);
 }
 
 /* Grant units to waiters from the front while they fit. Holding lock_.
@@ -69,14 +62,14 @@ static semwaiter *notify_waiters(goc_semaphore *s)
     GOC_ASSERT_LOCKED(sem_lock(s));
     semwaiter *wake = NULL;
     semwaiter *w;
-    while ((w = s->head_) && s->size_ - s->cur_ >= w->n) {
+    while ((w = front(s)) && s->size_ - s->cur_ >= w->n) {
         s->cur_ += w->n;
         unlink_waiter(s, w);
         w->granted = true;
         if (w->ready) {
             goc_chan_try_send(w->ready, NULL); /* cap 1, sole sender */
         } else {
-            w->next = wake;
+            w->wakenext = wake;
             wake = w;
         }
     }
@@ -86,7 +79,7 @@ static semwaiter *notify_waiters(goc_semaphore *s)
 static void ready_all(semwaiter *w)
 {
     while (w) {
-        semwaiter *next = w->next; /* w is gone once its owner runs */
+        semwaiter *next = w->wakenext; /* w is gone once its owner runs */
         goc__ready(w->g);
         w = next;
     }
@@ -103,7 +96,7 @@ GOC_API bool goc_semaphore_try_acquire(goc_semaphore *s, int64_t n)
     if (n < 0)
         return false;
     goc__lock_acquire(sem_lock(s));
-    bool ok = s->size_ - s->cur_ >= n && !s->head_;
+    bool ok = s->size_ - s->cur_ >= n && !s->waiters_.head;
     if (ok)
         s->cur_ += n;
     goc__lock_release(sem_lock(s));
@@ -145,10 +138,10 @@ static int wait_ctx(goc_semaphore *s, semwaiter *w, goc__m **mp, goc_chan *done,
     *mp = goc__enter();
     goc__lock_acquire(sem_lock(s)); /* see the top: the send is over */
     if (i == 0 && !w->granted) {
-        bool front = s->head_ == w;
+        bool first = front(s) == w;
         unlink_waiter(s, w);
         semwaiter *wake = NULL;
-        if (front && s->size_ > s->cur_)
+        if (first && s->size_ > s->cur_)
             wake = notify_waiters(s); /* we held off those behind us */
         goc__lock_release(sem_lock(s));
         ready_all(wake);
@@ -179,7 +172,7 @@ static int acquire(goc_semaphore *s, goc_ctx *ctx, int64_t n)
         goc__leave(m);
         return err;
     }
-    if (s->size_ - s->cur_ >= n && !s->head_) {
+    if (s->size_ - s->cur_ >= n && !s->waiters_.head) {
         s->cur_ += n;
         goc__lock_release(sem_lock(s));
         goc__leave(m);
