@@ -14,7 +14,7 @@
 #define GOC_CHAN_H
 
 #include "runtime/list.h"
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 typedef struct goc__sudog goc__sudog;
 

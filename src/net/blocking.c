@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 #define MAX_THREADS 64
 #define IDLE_EXIT   (10 * GOC_SECOND)

@@ -11,7 +11,7 @@
  */
 #include "net/addr.h"
 #include "net/neterr.h"
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
 #include <goc.h>
 
 #include "net/neterr.h"
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 struct fileop {
     int fd;

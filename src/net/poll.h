@@ -23,7 +23,7 @@
 
 #include <goc.h>
 
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 enum { GOC__PD_R = 0, GOC__PD_W = 1, GOC__PD_WAITFD = 2 };
 

@@ -86,6 +86,11 @@ int goc__init(void)
     return rc;
 }
 
+int32_t goc__nprocs(void)
+{
+    return goc__sched.nprocs;
+}
+
 GOC_API int goc_maxprocs(void)
 {
     if (goc__init() != 0)

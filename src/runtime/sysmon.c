@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #define RETAKE_AFTER (10 * GOC_MILLISECOND)
-#define EPOCH_EVERY  (1 * GOC_SECOND) /* goc__sched.epoch */
+#define EPOCH_EVERY  (1 * GOC_SECOND) /* goc__epoch_now */
+
+_Atomic uint32_t goc__epoch_now;
 
 static bool wants_p(goc__p *p, int64_t now)
 {
@@ -122,7 +124,7 @@ static void *sysmon(void *unused)
             sigquit_dump();
         /* Before maybe_wait: a program that idles between short bursts
          * wakes us briefly each time, and its caches must still age. */
-        atomic_store_explicit(&goc__sched.epoch, (uint32_t)(goc_now() / EPOCH_EVERY),
+        atomic_store_explicit(&goc__epoch_now, (uint32_t)(goc_now() / EPOCH_EVERY),
                               memory_order_relaxed);
         if (maybe_wait()) {
             idle = 0;

@@ -32,7 +32,7 @@ static bool cas(goc_mutex *m, int32_t old, int32_t new)
 /* Spin only where it can pay off: other Ps may release the lock soon. */
 static bool can_spin(int iter)
 {
-    return iter < SPIN_ITERS && goc__sched.nprocs > 1 && goc__getg() != NULL;
+    return iter < SPIN_ITERS && goc__nprocs() > 1 && goc__getg() != NULL;
 }
 
 static void lock_slow(goc_mutex *m)

@@ -38,7 +38,7 @@ typedef struct poollocal {
     void *objs[LOCAL_CAP];
     int32_t n;
     uint32_t epoch; /* the epoch (clock seconds) its objects belong to */
-    uint32_t seen;  /* goc__sched.epoch when it was last synced */
+    uint32_t seen;  /* goc__epoch() when it was last synced */
     /* The fast path against drain_stale (see there): busy is the owner's
      * "I am in the array", draining another P's "I want to empty it". */
     _Atomic uint32_t busy, draining;
@@ -72,7 +72,7 @@ static inline void push(void **list, void *obj)
  * path that a second may have passed. */
 static inline uint32_t epoch_hint(void)
 {
-    return atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+    return goc__epoch();
 }
 
 /* The clock in seconds, for aging (slow path only). */
@@ -120,14 +120,14 @@ static void *age(goc_pool *pl, uint32_t now)
  * memory for the arrays: everything then goes through the lists). */
 static poollocal *local_of(goc_pool *pl, goc__m *m)
 {
-    if (!m || !m->p)
+    if (!goc__has_p(m))
         return NULL;
     poollocal *l = atomic_load_explicit(&pl->local, memory_order_acquire);
     if (l)
-        return &l[m->p->id];
+        return &l[goc__pid(m)];
     if (pl->nlocal)
         return NULL; /* allocation failed before; don't retry per call */
-    int32_t n = goc__sched.nprocs;
+    int32_t n = goc__nprocs();
     l = aligned_alloc(_Alignof(poollocal), (size_t)n * sizeof *l);
     pl->nlocal = -1;
     if (!l)
@@ -136,7 +136,7 @@ static poollocal *local_of(goc_pool *pl, goc__m *m)
         l[i] = (poollocal){.epoch = pl->epoch, .seen = epoch_hint()};
     pl->nlocal = n;
     atomic_store_explicit(&pl->local, l, memory_order_release);
-    return &l[m->p->id];
+    return &l[goc__pid(m)];
 }
 
 /* Holding lock (and aged): bring l into the pool's epoch. Its objects
@@ -240,12 +240,12 @@ static void put_slow(goc_pool *pl, goc__m *m, void *obj, void **dead)
  * the runtime. */
 static inline poollocal *local_fast(goc_pool *pl, goc__m *m)
 {
-    if (!m || !m->p)
+    if (!goc__has_p(m))
         return NULL;
     poollocal *l = atomic_load_explicit(&pl->local, memory_order_acquire);
     if (!l)
         return NULL;
-    l = &l[m->p->id];
+    l = &l[goc__pid(m)];
     if (l->seen != epoch_hint())
         return NULL;
     atomic_store_explicit(&l->busy, 1, memory_order_relaxed);

@@ -7,7 +7,7 @@
 #define GOC_SEMA_H
 
 #include "runtime/list.h"
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 
 /* lifo: queue at the front (a waiter that already waited once, Mutex). */
 void goc__semacquire(uint32_t *addr, bool lifo, const char *reason);

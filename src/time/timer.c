@@ -8,7 +8,7 @@
  * from its heap), so a released timer lives until the heap lets go of it.
  * t->lock serialises re-arming between reset and a ticker's own re-arm.
  */
-#include "runtime/runtime.h"
+#include "runtime/park.h"
 #include "time/time.h"
 
 #include <errno.h>
