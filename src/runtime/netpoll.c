@@ -73,6 +73,7 @@ void goc__netpoll_sysmon(int64_t now)
 
 void goc__netpoll_sleep(goc__m *m, const goc__poller *np)
 {
+    GOC_ASSERT_HELD(&goc__sched.lock);
     goc__sched.tsleeper = m;
     __atomic_store_n(&goc__sched.tsleeper_polls, true, __ATOMIC_RELAXED); /* read by kick */
     int64_t until = goc__timers_earliest();

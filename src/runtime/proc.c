@@ -12,8 +12,11 @@
  * spinning M looks for work (findrun.c); when it finds some it stops
  * spinning and wakes another, so wakeups are amortised over a burst of
  * spawns. An M that finds nothing gives back its P and sleeps on its
- * note; at most one idle M, the timed sleeper, sleeps with a deadline: the
- * earliest timer over all Ps.
+ * note (goc__stopm); at most one idle M, the timed sleeper, sleeps with a
+ * deadline: the earliest timer over all Ps. Once the net layer has
+ * installed its poller, the timed sleeper blocks in the poller instead,
+ * until that timer or I/O (netpoll.c). The M that would sleep with no
+ * deadline first asks deadlock.c whether anything can still wake anyone.
  */
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
@@ -103,6 +106,7 @@ GOC_API int goc_maxprocs(void)
 /* sched.lock held. */
 goc__p *goc__pidleget(void)
 {
+    GOC_ASSERT_HELD(&goc__sched.lock);
     goc__p *p = goc__sched.pidle;
     if (!p)
         return NULL;
@@ -118,6 +122,7 @@ goc__p *goc__pidleget(void)
 /* sched.lock held. */
 void goc__pidleput(goc__p *p)
 {
+    GOC_ASSERT_HELD(&goc__sched.lock);
     atomic_store_explicit(&p->status, goc__pstatus(0, GOC__P_IDLE), memory_order_release);
     p->link = goc__sched.pidle;
     goc__sched.pidle = p;
@@ -268,6 +273,7 @@ void goc__handoffp(goc__p *p)
 /* Remove m from the idle list; sched.lock held. */
 static void midle_remove(goc__m *m)
 {
+    GOC_ASSERT_HELD(&goc__sched.lock);
     for (goc__m **pp = &goc__sched.midle; *pp; pp = &(*pp)->schedlink) {
         if (*pp == m) {
             *pp = m->schedlink;
