@@ -25,8 +25,20 @@ typedef struct blocked {
     op_kind op;
     atomic_long started, returned;
     ssize_t result;
-    int64_t at; /* goc_now() when it returned */
+    int64_t at;  /* goc_now() when it returned */
+    char *wbuf;  /* OP_WRITE: what it writes, made before it starts */
+    size_t wlen; /* more than the socket buffers hold: it waits */
 } blocked;
+
+/* An OP_WRITE's data, made before the goroutine starts: a 32 MiB calloc in
+ * the goroutine takes long enough under TSan for sysmon to hand the P on
+ * before the call is made. */
+static void blocked_alloc(blocked *b)
+{
+    b->wlen = 32 << 20;
+    b->wbuf = calloc(1, b->wlen);
+    GO_CHECK(b->wbuf != NULL, "calloc");
+}
 
 static void blocked_fn(void *arg)
 {
@@ -45,13 +57,9 @@ static void blocked_fn(void *arg)
         r = goc_readv(b->fd, &iov, 1);
         break;
     }
-    case OP_WRITE: {
-        size_t n = 32 << 20; /* more than the buffers hold: it waits */
-        char *buf = calloc(1, n);
-        r = goc_write(b->fd, buf, n);
-        free(buf);
+    case OP_WRITE:
+        r = goc_write(b->fd, b->wbuf, b->wlen);
         break;
-    }
     case OP_ACCEPT:
         r = goc_accept(b->fd, NULL, NULL);
         break;
@@ -117,6 +125,10 @@ static int main_close_wakes(void *arg)
     b.fd = fd_for(op, &peer);
     if (b.fd < 0)
         return 1;
+    if (op == OP_WRITE)
+        blocked_alloc(&b);
+    goc_stats st0, st1;
+    goc_read_stats(&st0);
     GO_SPAWN(blocked_fn, &b);
     GO_CHECK(go_wait_ge(&b.started, 1, 5000), "never started");
     goc_sleep(30 * GOC_MILLISECOND); /* it is parked by now */
@@ -124,10 +136,17 @@ static int main_close_wakes(void *arg)
 
     int64_t t0 = goc_now();
     GO_CHECK(goc_close(b.fd) == 0, "goc_close");
-    /* One worker: the woken call has not run yet, so the fd must still be
-     * open (its number cannot be reused under the call). */
-    if (goc_maxprocs() == 1)
-        GO_CHECK(fd_is_open(b.fd), "fd closed while %s was still using it", op_name(op));
+    bool open_after_close = fd_is_open(b.fd);
+    goc_read_stats(&st1);
+    /* One worker: main ran again only once the call had parked, and the
+     * woken call has not run yet, so the fd must still be open (its number
+     * cannot be reused under the call). That holds unless sysmon retook
+     * the only P meanwhile (a goroutine that does not enter the runtime
+     * for 10 ms, as one may on a loaded machine) and handed it to another
+     * thread: then main may have closed before the call began, or the
+     * woken call may have run to its end. */
+    if (goc_maxprocs() == 1 && st1.retakes == st0.retakes)
+        GO_CHECK(open_after_close, "fd closed while %s was still using it", op_name(op));
     GO_CHECK(go_wait_ge(&b.returned, 1, 2000), "%s still blocked after goc_close", op_name(op));
     GO_CHECK(b.result == -EBADF, "%s returned %zd (%s), want -EBADF", op_name(op), b.result,
              goc_strerror((int)b.result));
@@ -146,6 +165,7 @@ static int main_close_wakes(void *arg)
     GO_CHECK(goc_close(b.fd) == -EBADF, "second goc_close");
     if (peer >= 0)
         goc_close(peer);
+    free(b.wbuf);
     return 0;
 }
 
@@ -184,6 +204,7 @@ static int main_close_both(void *arg)
     if (rc)
         return 1;
     blocked r = {.fd = c, .op = OP_READ}, w = {.fd = c, .op = OP_WRITE};
+    blocked_alloc(&w);
     GO_SPAWN(blocked_fn, &r);
     GO_SPAWN(blocked_fn, &w);
     goc_sleep(50 * GOC_MILLISECOND);
@@ -194,6 +215,7 @@ static int main_close_both(void *arg)
     GO_CHECK(r.result == -EBADF && w.result == -EBADF, "read %zd, write %zd", r.result, w.result);
     GO_CHECK(!fd_is_open(c), "fd still open");
     goc_close(s);
+    free(w.wbuf);
     return 0;
 }
 
