@@ -122,6 +122,9 @@ typedef struct mover {
     int64_t delay_ms; /* when to act */
     int64_t newdl_ms; /* new deadline from then (0: clear; < 0: past) */
     int64_t write_ms; /* then write to the peer after this (0: never) */
+    /* goc_now() when it acted: just before (the base of the new deadline)
+     * and after the deadline was moved, and around the write */
+    int64_t set_at, set_done, write_at, write_done;
     atomic_long done;
 } mover;
 
@@ -129,13 +132,17 @@ static void mover_fn(void *arg)
 {
     mover *m = arg;
     goc_sleep(m->delay_ms * GOC_MILLISECOND);
+    m->set_at = goc_now();
     int64_t t = m->newdl_ms == 0  ? 0
-                : m->newdl_ms < 0 ? goc_now() - GOC_MILLISECOND
-                                  : goc_now() + m->newdl_ms * GOC_MILLISECOND;
+                : m->newdl_ms < 0 ? m->set_at - GOC_MILLISECOND
+                                  : m->set_at + m->newdl_ms * GOC_MILLISECOND;
     GO_CHECK(goc_set_read_deadline(m->c, t) == 0, "mover: set");
+    m->set_done = goc_now();
     if (m->write_ms) {
         goc_sleep(m->write_ms * GOC_MILLISECOND);
+        m->write_at = goc_now();
         GO_CHECK(goc_write(m->s, "late", 4) == 4, "mover: write");
+        m->write_done = goc_now();
     }
     atomic_store(&m->done, 1);
 }
@@ -147,25 +154,67 @@ typedef struct move_case {
     int64_t min_ms, max_ms; /* when it must return (max before slack) */
 } move_case;
 
+/* One try. False if the mover moved the deadline only after the first one
+ * could have passed (a slow spawn or a late wake on a loaded machine): the
+ * read may then rightly have timed out at the first deadline, and the try
+ * says nothing. Otherwise the read must return when the event that ends it
+ * (the moved deadline, or the peer's write) happened, as the mover timed
+ * it: never before the nominal min_ms, and at most the usual margin after
+ * the event (nominally max_ms). */
+static bool move_once(move_case *mc)
+{
+    mover *m = &mc->m;
+    if (new_pair(&m->c, &m->s))
+        return true;
+    char buf[16];
+    int64_t t0 = goc_now();
+    GO_CHECK(goc_set_read_deadline(m->c, t0 + mc->first_ms * GOC_MILLISECOND) == 0, "set");
+    GO_SPAWN(mover_fn, m);
+    ssize_t r = goc_read(m->c, buf, sizeof buf);
+    int64_t back = goc_now();
+    GO_CHECK(go_wait_ge(&m->done, 1, 5000), "mover did not finish");
+    goc_close(m->c);
+    goc_close(m->s);
+    if (m->set_done >= t0 + mc->first_ms * GOC_MILLISECOND)
+        return false; /* moved too late to tell */
+    int64_t from, to; /* the ending event, as timed by the mover */
+    if (m->write_ms) {
+        from = m->write_at, to = m->write_done;
+    } else if (m->newdl_ms > 0) {
+        from = to = m->set_at + m->newdl_ms * GOC_MILLISECOND;
+    } else {
+        from = m->set_at, to = m->set_done;
+    }
+    int64_t el = (back - t0) / GOC_MILLISECOND;
+    int64_t lo = (from - t0) / GOC_MILLISECOND, hi = (to - t0) / GOC_MILLISECOND;
+    if (lo < mc->min_ms)
+        lo = mc->min_ms;
+    GO_CHECK(r == mc->want, "read: %zd (%s), want %zd", r, goc_strerror((int)r), mc->want);
+    GO_CHECK(el >= lo && el <= late_ms(hi),
+             "returned after %lld ms, want %lld..%lld (nominally %lld..%lld)", (long long)el,
+             (long long)lo, (long long)hi, (long long)mc->min_ms, (long long)mc->max_ms);
+    return true;
+}
+
 static int main_move(void *arg)
 {
     move_case *mc = arg;
-    if (new_pair(&mc->m.c, &mc->m.s))
-        return 1;
-    char buf[16];
-    int64_t t0 = goc_now();
-    GO_CHECK(goc_set_read_deadline(mc->m.c, t0 + mc->first_ms * GOC_MILLISECOND) == 0, "set");
-    GO_SPAWN(mover_fn, &mc->m);
-    ssize_t r = goc_read(mc->m.c, buf, sizeof buf);
-    int64_t el = since_ms(t0);
-    GO_CHECK(r == mc->want, "read: %zd (%s), want %zd", r, goc_strerror((int)r), mc->want);
-    GO_CHECK(el >= mc->min_ms && el <= late_ms(mc->max_ms),
-             "returned after %lld ms, want %lld..%lld", (long long)el, (long long)mc->min_ms,
-             (long long)mc->max_ms);
-    GO_CHECK(go_wait_ge(&mc->m.done, 1, 5000), "mover did not finish");
-    goc_close(mc->m.c);
-    goc_close(mc->m.s);
+    enum { TRIES = 5 };
+    for (int i = 0; i < TRIES; i++) {
+        mc->m.done = 0;
+        if (move_once(mc))
+            return 0;
+    }
+    snprintf(info, sizeof info, "the mover was late in all %d tries: nothing checked", TRIES);
     return 0;
+}
+
+static void run_move(move_case *mc)
+{
+    info[0] = '\0';
+    cr_assert_eq(run_main(main_move, mc), 0);
+    if (info[0])
+        cr_log_info("%s", info);
 }
 
 /* Extended at 20 ms (to +300 ms) before the first deadline (50 ms)
@@ -177,7 +226,7 @@ Test(deadline, extend_while_reading, .timeout = 10)
                     .want = -ETIMEDOUT,
                     .min_ms = 320,
                     .max_ms = 320};
-    cr_assert_eq(run_main(main_move, &mc), 0);
+    run_move(&mc);
 }
 
 /* Shortened from 10 s to +50 ms: the read returns at ~70 ms. */
@@ -188,7 +237,7 @@ Test(deadline, shorten_while_reading, .timeout = 10)
                     .want = -ETIMEDOUT,
                     .min_ms = 70,
                     .max_ms = 70};
-    cr_assert_eq(run_main(main_move, &mc), 0);
+    run_move(&mc);
 }
 
 /* Set in the past under a waiting read: it returns at once. */
@@ -199,7 +248,7 @@ Test(deadline, set_past_while_reading, .timeout = 10)
                     .want = -ETIMEDOUT,
                     .min_ms = 30,
                     .max_ms = 30};
-    cr_assert_eq(run_main(main_move, &mc), 0);
+    run_move(&mc);
 }
 
 /* Cleared at 20 ms (first deadline 60 ms); the peer writes at ~150 ms:
@@ -211,7 +260,7 @@ Test(deadline, clear_while_reading, .timeout = 10)
                     .want = 4,
                     .min_ms = 150,
                     .max_ms = 150};
-    cr_assert_eq(run_main(main_move, &mc), 0);
+    run_move(&mc);
 }
 
 /* Extended, and data comes before the new deadline: the data wins. */
@@ -222,7 +271,7 @@ Test(deadline, extend_then_data_arrives, .timeout = 10)
                     .want = 4,
                     .min_ms = 100,
                     .max_ms = 100};
-    cr_assert_eq(run_main(main_move, &mc), 0);
+    run_move(&mc);
 }
 
 /* A deadline set and cleared before it passes never fires later. */
