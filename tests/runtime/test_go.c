@@ -273,12 +273,14 @@ static void *foreign_thread(void *arg)
 static int main_waits_for_foreign(void *arg)
 {
     (void)arg;
-    enum { PER_THREAD = 1000 };
+    /* Each goroutine's start costs a TSan fiber (milliseconds on a loaded
+     * machine): fewer there. */
+    long per_thread = test_scale(1000);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, foreign_thread, (void *)(intptr_t)PER_THREAD);
-    GO_CHECK(go_wait_ge(&foreign_ran, 2 * PER_THREAD, 10000), "%ld of %d ran",
-             atomic_load(&foreign_ran), 2 * PER_THREAD);
+        pthread_create(&t[i], NULL, foreign_thread, (void *)(intptr_t)per_thread);
+    GO_CHECK(go_wait_ge(&foreign_ran, 2 * per_thread, 3000), "%ld of %ld ran",
+             atomic_load(&foreign_ran), 2 * per_thread);
     for (int i = 0; i < 2; i++) {
         void *r;
         pthread_join(t[i], &r);
@@ -381,11 +383,18 @@ static void race_goroutine(void *arg)
     atomic_fetch_add(&race_ran, 1);
 }
 
+/* Goroutines per thread: fewer on slow builds, where each one's start costs
+ * a TSan fiber (milliseconds on a loaded machine). */
+static long race_per_thread(void)
+{
+    return test_scale(1000);
+}
+
 static void *race_thread(void *arg)
 {
     (void)arg;
     pthread_barrier_wait(&race_barrier);
-    for (int i = 0; i < 1000; i++)
+    for (long i = 0; i < race_per_thread(); i++)
         if (goc_go(race_goroutine, NULL) != 0)
             return (void *)1;
     return NULL;
@@ -405,9 +414,12 @@ Test(go, concurrent_first_goc_go, .timeout = 20)
         pthread_join(t[i], &r);
         cr_assert_null(r, "goc_go failed");
     }
-    for (int i = 0; i < 5000 && atomic_load(&race_ran) < T * 1000; i++)
+    long want = T * race_per_thread();
+    /* Bounded below the test's timeout, with room for a loaded machine. */
+    for (int i = 0; i < 15000 && atomic_load(&race_ran) < want; i++)
         test_nap_ms(1);
-    cr_assert_eq(atomic_load(&race_ran), T * 1000);
+    cr_assert_eq(atomic_load(&race_ran), want, "%ld of %ld goroutines ran", atomic_load(&race_ran),
+                 want);
     goc_stats st;
     goc_read_stats(&st);
     cr_assert_eq(st.maxprocs, (uint64_t)goc_maxprocs());

@@ -220,9 +220,10 @@ static int main_idle(void *arg)
 {
     int64_t *cpu = arg;
     /* Some activity first, so every worker has been woken at least once. */
-    for (int i = 0; i < 1000; i++)
+    long n = test_scale(1000); /* a TSan fiber each: milliseconds when loaded */
+    for (long i = 0; i < n; i++)
         GO_CHECK(goc_go(burst, NULL) == 0, "goc_go");
-    GO_CHECK(go_wait_ge(&burst_done, 1000, 5000), "burst did not finish");
+    GO_CHECK(go_wait_ge(&burst_done, n, 5000), "burst did not finish");
     goc_sleep(20 * GOC_MILLISECOND);
     int64_t c0 = test_cpu_ns();
     goc_sleep(500 * GOC_MILLISECOND);
