@@ -444,7 +444,6 @@ Test(sched, global_queue_not_starved_by_yielders, .timeout = 20)
                  (long long)test_ms(late));
 }
 
-enum { GQ_MARKERS = 2000 };
 static atomic_long gq_marks, gq_marks_late;
 
 static void gq_marker(void *arg)
@@ -455,24 +454,62 @@ static void gq_marker(void *arg)
     atomic_fetch_add(&gq_marks, 1);
 }
 
+/* More than a P's local run queue holds (GOC__RUNQ_SIZE, 256), so most go
+ * to the global one; fewer on slow builds, where each goroutine's start
+ * costs a TSan fiber (milliseconds on a loaded machine). */
+static long gq_markers(void)
+{
+    return test_slow_build() ? 600 : 2000;
+}
+
+/* Starvation is no progress: release the yielders only if no marker has run
+ * for 3 s while they spin (then the markers that still run count as late),
+ * however long all of them take on a slow, loaded machine. Bounded: gives
+ * up watching after 25 s (the test's timeout is 30 s). */
+static void *gq_stall_watchdog(void *arg)
+{
+    (void)arg;
+    long last = -1;
+    int still = 0;
+    for (int i = 0; i < 250 && !atomic_load(&gq_release); i++) {
+        long m = atomic_load(&gq_marks);
+        if (m >= gq_markers())
+            return NULL;
+        still = m == last ? still + 1 : 0;
+        last = m;
+        if (still >= 30)
+            break;
+        test_nap_ms(100);
+    }
+    atomic_store(&gq_release, 1); /* let the test end if the markers starved */
+    return NULL;
+}
+
 static int main_overflow_to_global(void *arg)
 {
     (void)arg;
+    long markers = gq_markers();
     int n = 4 * goc_maxprocs();
     for (int i = 0; i < n; i++)
         GO_CHECK(goc_go(gq_yielder, NULL) == 0, "goc_go");
     goc_yield();
-    /* More than a P's local run queue holds: the rest go to the global one. */
-    for (int i = 0; i < GQ_MARKERS; i++)
+    for (long i = 0; i < markers; i++)
         GO_CHECK(goc_go(gq_marker, NULL) == 0, "goc_go");
     pthread_t t;
-    pthread_create(&t, NULL, gq_watchdog, NULL);
-    pthread_detach(t);
-    go_wait_ge(&gq_marks, GQ_MARKERS, 10000);
+    pthread_create(&t, NULL, gq_stall_watchdog, NULL);
+    /* Until every marker ran or the watchdog saw them stall. */
+    for (int i = 0; i < 300000 && atomic_load(&gq_marks) < markers && !atomic_load(&gq_release);
+         i++) {
+        if (i % 16 == 15)
+            goc_sleep(200 * GOC_MICROSECOND);
+        else
+            goc_yield();
+    }
     atomic_store(&gq_release, 1);
     GO_CHECK(go_wait_ge(&gq_done, n, 5000), "%ld of %d yielders stopped", atomic_load(&gq_done), n);
-    GO_CHECK(go_wait_ge(&gq_marks, GQ_MARKERS, 5000), "%ld of %d markers ran",
-             atomic_load(&gq_marks), GQ_MARKERS);
+    GO_CHECK(go_wait_ge(&gq_marks, markers, 5000), "%ld of %ld markers ran", atomic_load(&gq_marks),
+             markers);
+    pthread_join(t, NULL);
     return 0;
 }
 
@@ -483,8 +520,9 @@ Test(sched, overflowed_goroutines_not_starved_by_yielders, .timeout = 30)
     cr_assert_eq(goc_run(main_overflow_to_global, NULL), 0);
     GO_CHECK_REPORT();
     cr_assert_eq(atomic_load(&gq_marks_late), 0,
-                 "%ld of %d spawned goroutines only ran after the yielders stopped (3 s)",
-                 atomic_load(&gq_marks_late), GQ_MARKERS);
+                 "%ld of %ld spawned goroutines only ran after the yielders stopped (the markers "
+                 "made no progress for 3 s while the yielders ran)",
+                 atomic_load(&gq_marks_late), gq_markers());
 }
 
 static atomic_int many_release;
