@@ -969,38 +969,48 @@ Test(alloc_fail, go_with, .timeout = 30)
 
 static const char *const slab_sites[] = {"slab_alloc", "goc__galloc", NULL};
 
-/* Wait (napping) until the site-armed failure happened. */
-static bool wait_site_failed(int64_t timeout_ms)
+/* How long a test below waits for the event it checks before it reports
+ * that it never came: most of the test's timeout (30 s), as the wait ends
+ * as soon as the event happens however slow the machine is. */
+#define EVENT_WAIT (20 * GOC_SECOND)
+
+struct after_probe {
+    atomic_long runs;
+    goc_chan *ran; /* signal channel, room for every run */
+};
+
+static void after_probe_fn(void *arg)
 {
-    int64_t end = goc_now() + timeout_ms * MS * test_slack();
-    while (!atomic_load(&af_failed)) {
-        if (goc_now() > end)
-            return false;
-        goc_sleep(200 * GOC_MICROSECOND);
-    }
-    return true;
+    struct after_probe *a = arg;
+    atomic_fetch_add(&a->runs, 1);
+    goc_chan_try_send(a->ran, NULL);
 }
 
 static int main_after_func_retry(void *arg)
 {
     (void)arg;
     struct gate g = {.c = goc_chan_make(0, 0)};
+    struct after_probe a = {.ran = goc_chan_make(0, 4)};
     drain(&g);
-    atomic_long runs = 0;
     /* The timer fires on a worker's scheduler stack, whose goc_go must
      * allocate a descriptor slab: fail that one. */
     af_arm_site(slab_sites);
-    goc_timer *t = goc_after_func(1 * MS, count_fn, &runs);
+    goc_timer *t = goc_after_func(1 * MS, after_probe_fn, &a);
     GO_CHECK(t != NULL, "after_func: NULL");
-    bool hit = wait_site_failed(2000);
+    /* The event: fn runs (after its first spawn failed and was retried). */
+    goc_case cs[] = {GOC_RECV(a.ran, NULL)};
+    bool ran = goc_select(cs, 1, EVENT_WAIT) == 0;
     af_result res = af_disarm();
-    GO_CHECK(hit && res.failed, "the after_func's spawn never failed");
-    if (atomic_load(&runs) == 0)
-        GO_CHECK(go_wait_ge(&runs, 1, 2000),
-                 "after_func: fn never ran after its goroutine spawn failed (%s)", res.site);
+    GO_CHECK(res.failed, "the after_func's spawn never failed (fn ran %ld times)",
+             atomic_load(&a.runs));
+    GO_CHECK(ran, "after_func: fn never ran after its goroutine spawn failed (%s)", res.site);
+    /* Once: no retry is left pending after the spawn that worked... */
+    GO_CHECK(!goc_timer_stop(t), "after_func: still pending after fn ran");
+    /* ...and none was made behind the timer's back. */
     goc_sleep(5 * MS);
-    GO_CHECK(atomic_load(&runs) == 1, "after_func: fn ran %ld times", atomic_load(&runs));
+    GO_CHECK(atomic_load(&a.runs) == 1, "after_func: fn ran %ld times", atomic_load(&a.runs));
     goc_timer_release(t);
+    goc_chan_release(a.ran);
     gate_open(&g);
     return 0;
 }
@@ -1025,15 +1035,17 @@ static int main_deadline_retry(void *arg)
     goc_ctx *child = goc_ctx_with_cancel(c);
     GO_CHECK(c && child, "with_timeout: NULL");
     GO_CHECK(goc_ctx_err(c) == 0, "with_timeout: expired at once (%d)", goc_ctx_err(c));
-    bool hit = wait_site_failed(2000);
+    /* The event: the deadline cancels c (after its first spawn failed and
+     * was retried). */
+    bool done = wait_done(c, EVENT_WAIT);
     af_result res = af_disarm();
-    GO_CHECK(hit && res.failed, "the deadline's spawn never failed");
-    GO_CHECK(wait_done(c, 2 * GOC_SECOND * test_slack()) && goc_ctx_err(c) == -ETIMEDOUT,
+    GO_CHECK(res.failed, "the deadline's spawn never failed");
+    GO_CHECK(done && goc_ctx_err(c) == -ETIMEDOUT,
              "deadline never fired after its goroutine spawn failed (%s): %d", res.site,
              goc_ctx_err(c));
     /* (children are cancelled after their parent's done closes, as in Go) */
-    GO_CHECK(wait_done(child, 2 * GOC_SECOND * test_slack()) && goc_ctx_err(child) == -ETIMEDOUT,
-             "child: %d", goc_ctx_err(child));
+    GO_CHECK(wait_done(child, EVENT_WAIT) && goc_ctx_err(child) == -ETIMEDOUT, "child: %d",
+             goc_ctx_err(child));
     GO_CHECK(goc_ctx_err(parent) == 0, "parent cancelled by its child's deadline");
     goc_ctx_release(child);
     goc_ctx_release(c);
