@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-asan test-tsan test-valgrind bench install check-all format clean
+.PHONY: all build run test test-asan test-tsan test-valgrind bench fuzz install check-all format clean
 
 all: build
 
@@ -49,6 +49,16 @@ bench:
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGOC_BENCH=ON >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	bench/run.sh build-bench
+
+# libFuzzer on the HTTP parser (fuzz/): replays fuzz/regression, then runs
+# each target for FUZZ_SECONDS; fails on a crash (the input is left in
+# build-fuzz/crash-*).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@tools/deps.sh fuzz
+	@cmake -S fuzz -B build-fuzz -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

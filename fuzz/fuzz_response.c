@@ -1,0 +1,20 @@
+/*
+ * fuzz_response.c — libFuzzer target: goc__http_parse_response on arbitrary
+ * bytes, checked against the invariants of check.h. Built and run by
+ * fuzz/CMakeLists.txt and fuzz/run.sh (make fuzz).
+ */
+#include <stdio.h>
+
+#include "check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *broken = check_response(data, size);
+    if (broken) {
+        fprintf(stderr, "fuzz_response: invariant broken: %s\n", broken);
+        abort();
+    }
+    return 0;
+}
