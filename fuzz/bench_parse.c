@@ -2,13 +2,15 @@
  * bench_parse.c — the HTTP parser's micro-benchmark: ns per message for a
  * browser-like GET (6 fields), a response head and a chunked body, best of
  * 5 rounds. On a shared machine instruction counts are steadier than
- * time; callgrind gives them per message:
+ * time; with "once", each benchmark runs exactly N times, untimed, so
+ * callgrind gives them per message:
  *
  *   valgrind --tool=callgrind --toggle-collect=bench_request \
- *       build-fuzz/bench_parse 10000        # Ir / 10000 per request
+ *       build-fuzz/bench_parse 10000 once     # Ir / 10000 per request
  *
- * Usage: bench_parse [iterations per round] (default 2,000,000).
+ * Usage: bench_parse [N [once]] (N: iterations per round, default 2,000,000).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +88,14 @@ __attribute__((noinline)) void bench_chunked(long n)
     }
 }
 
+static bool once;
+
 static void measure(const char *name, void (*fn)(long), long n, size_t bytes)
 {
+    if (once) {
+        fn(n);
+        return;
+    }
     double best = 1e30;
     fn(n / 10); /* warm up */
     for (int round = 0; round < 5; round++) {
@@ -103,6 +111,7 @@ static void measure(const char *name, void (*fn)(long), long n, size_t bytes)
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 2000000;
+    once = argc > 2 && strcmp(argv[2], "once") == 0;
     size_t k = strlen(chunked);
     memcpy(body, chunked, k);
     memset(body + k, 'x', 1024);

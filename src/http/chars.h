@@ -4,11 +4,13 @@
  * scanners that run over a class (the parser's hot loops).
  *
  * The scanners are the hook for vector code: scan_generic.c is the
- * portable version, table-driven and unrolled. A per-arch file
- * (scan_x86_64.c with SSE4.2 PCMPESTRI ranges or AVX2 nibble lookups)
- * can replace it later, chosen by CMake the way src/runtime picks
- * arch_<arch>.c; it must return exactly what the portable one does, and
- * tests/http checks the two agree on every byte value and length.
+ * portable version (eight bytes per step in a uint64_t for values and
+ * targets, the table for the rest). A per-arch file (scan_x86_64.c with
+ * SSE4.2 PCMPESTRI ranges or AVX2 compares, 16-32 bytes per step) can
+ * replace scan_generic.c (goc__http_value_run and goc__http_target_run)
+ * later, chosen by CMake the way src/runtime picks arch_<arch>.c; it must
+ * return exactly what the portable one does, which tests/http/test_chars.c
+ * checks for every byte value at every position.
  */
 #ifndef GOC_HTTP_CHARS_H
 #define GOC_HTTP_CHARS_H
@@ -37,9 +39,14 @@ static inline bool goc__hc_is(unsigned char c, unsigned cls)
     return (goc__http_cc[c] & cls) != 0;
 }
 
-/* The number of leading bytes of p[0, n) that are in class cls (one of
- * the GOC__HC_* bits). The parser calls it for field values (VALUE) and
- * request targets (TARGET), the long runs. */
+/* The number of leading bytes of p[0, n) that are in class cls (GOC__HC_*
+ * bits; a byte is in it if it has any of them). */
 size_t goc__http_run(const char *p, size_t n, unsigned cls);
+
+/* goc__http_run for GOC__HC_VALUE (field values, reason phrases) and
+ * GOC__HC_TARGET (request targets), the long runs: the functions a
+ * per-arch scanner replaces. */
+size_t goc__http_value_run(const char *p, size_t n);
+size_t goc__http_target_run(const char *p, size_t n);
 
 #endif /* GOC_HTTP_CHARS_H */

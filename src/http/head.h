@@ -76,7 +76,4 @@ int goc__http_fields(const char *buf, size_t p, size_t end, goc__hfield *fields,
  * the host not empty (a CONNECT target). */
 bool goc__http_valid_host(const char *buf, size_t n, bool need_port);
 
-/* ASCII case-insensitive equality of buf[0, n) with lower (lower case). */
-bool goc__http_eq_lower(const char *buf, size_t n, const char *lower);
-
 #endif /* GOC_HTTP_HEAD_H */

@@ -106,7 +106,7 @@ static int request_line(const char *buf, size_t p, size_t end, goc__hreq *req, s
     }
     req->method = (goc__hspan){(uint32_t)m, (uint32_t)(p - m)};
     size_t t = ++p;
-    p += goc__http_run(buf + p, end - p, GOC__HC_TARGET);
+    p += goc__http_target_run(buf + p, end - p);
     if (p == t || s[p] != ' ') {
         *why = "invalid request target";
         return -EBADMSG;

@@ -52,7 +52,7 @@ static int status_line(const char *buf, size_t p, size_t end, goc__hresp *resp, 
     size_t r = p + 12;
     resp->reason = (goc__hspan){(uint32_t)r, 0};
     if (s[r] == ' ') {
-        size_t n = goc__http_run(buf + r + 1, end - r - 1, GOC__HC_VALUE);
+        size_t n = goc__http_value_run(buf + r + 1, end - r - 1);
         resp->reason = (goc__hspan){(uint32_t)(r + 1), (uint32_t)n};
         r += 1 + n;
     }
