@@ -101,7 +101,8 @@ typedef struct goc__hreq {
     bool keep_alive;        /* 1.1 unless Connection lists "close"; 1.0 only if
                                it lists "keep-alive" (and not "close") */
     bool expect_continue;   /* HTTP/1.1 with Expect: 100-continue */
-    bool upgrade;           /* an Upgrade field and Connection lists "upgrade" */
+    bool upgrade;           /* HTTP/1.1, an Upgrade field, and Connection lists
+                               "upgrade" (Upgrade's value is in the fields) */
     bool has_host;          /* a Host field (always, for HTTP/1.1) */
     goc__hspan host;        /* its value (may be empty) */
     int64_t content_length; /* the Content-Length value; -1 if none */

@@ -168,7 +168,9 @@ static int framing(const char *buf, goc__hreq *req, const goc__hframe *fr, const
     }
     req->expect_continue = fr->expect_continue && req->minor == 1;
     req->keep_alive = !fr->conn_close && (req->minor == 1 || fr->conn_keep_alive);
-    req->upgrade = fr->upgrade && fr->conn_upgrade;
+    /* RFC 9110 section 7.8: Upgrade needs the "upgrade" connection option,
+     * and is ignored in HTTP/1.0. */
+    req->upgrade = fr->upgrade && fr->conn_upgrade && req->minor == 1;
     return 0;
 }
 
