@@ -11,6 +11,8 @@
  */
 #include "runtime/runtime.h"
 
+#include <stdlib.h>
+
 #define STEAL_TRIES 4
 
 /* The global run queue is two FIFO lists: goroutines that have run before
@@ -19,7 +21,24 @@
  * first: a burst of a hundred thousand spawns must not delay every woken
  * sleeper behind it (each start costs a stack). The every-61st-slice
  * fairness check (fair=true) alternates between the two, so neither can
- * starve while local work keeps a P busy. All under sched.lock. */
+ * starve while local work keeps a P busy. All under sched.lock.
+ *
+ * Goroutines not started yet are descriptors on newq (spawned without a
+ * P, named, with their own stack size, back from the stack-wait list),
+ * then records in batches on newb: what a full run queue spills of its
+ * plain unstarted Gs (goc__globrunqput_spill). A record is the function,
+ * the argument and the id; its descriptor goes straight back to the
+ * spilling P's free list, where the spawning loop that overflowed the
+ * queue takes it again. So a burst of spawns that outruns the Ps costs
+ * 24 bytes per queued goroutine instead of a descriptor (256 bytes: at a
+ * million goroutines, 60,000 page faults and a cache miss per goroutine
+ * both ways), the descriptors a loop spawns into stay hot in its cache,
+ * and a taker reads records in order instead of chasing a list through
+ * descriptors last written on another CPU. The taker gives each record a
+ * descriptor from its own free list (goc__globrunqget). Dumps list the
+ * records (goc__globrunq_ids). */
+
+#define GBFREE_MAX 8 /* spare batches kept */
 
 static void gq_push(goc__gqueue *q, goc__g *g)
 {
@@ -45,19 +64,84 @@ static goc__g *gq_pop(goc__gqueue *q)
     return g;
 }
 
-static goc__g *globpop(bool fair)
+static void gbatch_put(goc__gbatch *b)
+{
+    if (goc__sched.ngbfree < GBFREE_MAX) {
+        b->next = goc__sched.gbfree;
+        goc__sched.gbfree = b;
+        goc__sched.ngbfree++;
+    } else {
+        free(b);
+    }
+}
+
+/* The oldest record, given a descriptor from p's free list; NULL if there
+ * is none, or no memory for a descriptor (the record waits: sysmon wakes
+ * an M to try again while the global queue is not empty). */
+static goc__g *newb_pop(goc__p *p)
+{
+    goc__gbatch *b = goc__sched.newb;
+    if (!b)
+        return NULL;
+    goc__g *g = goc__galloc(p);
+    if (!g)
+        return NULL;
+    const goc__gnew *r = &b->rec[b->head++];
+    /* As spawn (goroutine.c) sets a plain goroutine's descriptor. */
+    __atomic_store_n(&g->id, r->id, __ATOMIC_RELAXED);
+    g->fn = r->fn;
+    g->arg = r->arg;
+    __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
+    g->flags = 0;
+    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
+    g->stack_size = 0;
+    /* release: a dump that sees RUNNABLE sees the fields above. */
+    atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_release);
+    if (b->head == b->n) {
+        __atomic_store_n(&goc__sched.newb, b->next, __ATOMIC_RELAXED);
+        if (!b->next)
+            goc__sched.newbtail = NULL;
+        gbatch_put(b);
+    }
+    return g;
+}
+
+static goc__g *globpop(goc__p *p, bool fair)
 {
     static uint32_t turn; /* under sched.lock */
-    goc__g *g = fair && (turn++ & 1) ? gq_pop(&goc__sched.newq) : NULL;
+    goc__g *g = NULL;
+    if (fair && (turn++ & 1)) {
+        g = gq_pop(&goc__sched.newq);
+        if (!g)
+            g = newb_pop(p);
+    }
     if (!g)
         g = gq_pop(&goc__sched.runq);
     if (!g)
         g = gq_pop(&goc__sched.newq);
+    if (!g)
+        g = newb_pop(p);
     return g;
 }
 
+void goc__globrunq_prepare(goc__p *p, int32_t max)
+{
+    /* A racy look (relaxed): a miss only means allocating under the lock. */
+    if (__atomic_load_n(&goc__sched.newb, __ATOMIC_RELAXED) == NULL)
+        return;
+    /* As many as goc__globrunqget will take (about). */
+    int32_t n =
+        atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) / goc__sched.nprocs + 1;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > GOC__RUNQ_SIZE / 2)
+        n = GOC__RUNQ_SIZE / 2;
+    goc__greserve(p, n);
+}
+
 /* Take from the global queue; lock held. max 0: a fair share, the rest
- * into p's ring (which must have room: callers' rings are empty). */
+ * into p's ring (which must have room: callers' rings are empty). NULL if
+ * it is empty, or holds only records and no descriptor can be had. */
 goc__g *goc__globrunqget(goc__p *p, int32_t max, bool fair)
 {
     int32_t size = atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed);
@@ -70,10 +154,17 @@ goc__g *goc__globrunqget(goc__p *p, int32_t max, bool fair)
         n = max;
     if (n > GOC__RUNQ_SIZE / 2)
         n = GOC__RUNQ_SIZE / 2;
-    atomic_store_explicit(&goc__sched.runqsize, size - n, memory_order_relaxed);
-    goc__g *g = globpop(fair);
-    for (int32_t i = 1; i < n; i++)
-        goc__runq_put(p, globpop(false));
+    goc__g *g = globpop(p, fair);
+    if (!g)
+        return NULL;
+    int32_t taken = 1;
+    for (; taken < n; taken++) {
+        goc__g *x = globpop(p, false);
+        if (!x)
+            break;
+        goc__runq_put(p, x);
+    }
+    atomic_store_explicit(&goc__sched.runqsize, size - taken, memory_order_relaxed);
     return g;
 }
 
@@ -82,6 +173,79 @@ void goc__globrunqput(goc__g *g)
 {
     gq_push(g->sp ? &goc__sched.runq : &goc__sched.newq, g);
     atomic_fetch_add_explicit(&goc__sched.runqsize, 1, memory_order_seq_cst);
+}
+
+/* Whether g can travel as a record: it never ran and has nothing but its
+ * function, argument and id (a name, a stack size, a flag stay with the
+ * descriptor). Owner of the queue g was in. */
+static bool plain_unstarted(const goc__g *g)
+{
+    return g->sp == NULL && g->flags == 0 && g->stack_size == 0 &&
+           __atomic_load_n(&g->name, __ATOMIC_RELAXED) == NULL;
+}
+
+void goc__globrunqput_spill(goc__p *p, goc__g **batch, uint32_t n)
+{
+    goc__g *recycled[GOC__GBATCH];
+    uint32_t nrecycled = 0;
+    pthread_mutex_lock(&goc__sched.lock);
+    goc__gbatch *b = goc__sched.gbfree;
+    if (b) {
+        goc__sched.gbfree = b->next;
+        goc__sched.ngbfree--;
+    } else {
+        pthread_mutex_unlock(&goc__sched.lock);
+        b = malloc(sizeof *b); /* NULL: the descriptors go as they are */
+        pthread_mutex_lock(&goc__sched.lock);
+    }
+    if (b) {
+        b->next = NULL;
+        b->head = b->n = 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        goc__g *g = batch[i];
+        if (b && b->n < GOC__GBATCH && plain_unstarted(g)) {
+            b->rec[b->n++] = (goc__gnew){g->fn, g->arg, g->id};
+            recycled[nrecycled++] = g;
+        } else {
+            gq_push(g->sp ? &goc__sched.runq : &goc__sched.newq, g);
+        }
+    }
+    if (b && b->n > 0) {
+        if (goc__sched.newbtail)
+            goc__sched.newbtail->next = b;
+        else
+            __atomic_store_n(&goc__sched.newb, b, __ATOMIC_RELAXED); /* see prepare */
+        goc__sched.newbtail = b;
+    } else if (b) {
+        gbatch_put(b);
+    }
+    atomic_fetch_add_explicit(&goc__sched.runqsize, (int32_t)n, memory_order_seq_cst);
+    pthread_mutex_unlock(&goc__sched.lock);
+    /* Only now: a dump may list such a goroutine twice meanwhile (as its
+     * descriptor and as its record), never miss it. */
+    for (uint32_t i = 0; i < nrecycled; i++) {
+        atomic_store_explicit(&recycled[i]->status, GOC__G_DEAD, memory_order_relaxed);
+        goc__gput(p, recycled[i]);
+    }
+}
+
+uint64_t *goc__globrunq_ids(size_t *np)
+{
+    pthread_mutex_lock(&goc__sched.lock);
+    size_t n = 0;
+    for (goc__gbatch *b = goc__sched.newb; b; b = b->next)
+        n += b->n - b->head;
+    uint64_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    if (ids) {
+        size_t i = 0;
+        for (goc__gbatch *b = goc__sched.newb; b; b = b->next)
+            for (uint32_t j = b->head; j < b->n; j++)
+                ids[i++] = b->rec[j].id;
+    }
+    pthread_mutex_unlock(&goc__sched.lock);
+    *np = n;
+    return ids;
 }
 
 static void stop_spinning(goc__m *m)
@@ -145,6 +309,7 @@ top:;
         goto found;
     *inherit = false;
     if (atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
+        goc__globrunq_prepare(p, 0);
         pthread_mutex_lock(&goc__sched.lock);
         g = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);
@@ -173,11 +338,16 @@ top:;
         goto top;
 
     /* Nothing: give back the P, then make sure nothing arrived meanwhile. */
+    goc__globrunq_prepare(p, 0);
     pthread_mutex_lock(&goc__sched.lock);
+    bool stuck = false; /* only records queued, and no memory for them */
     if (atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
         g = goc__globrunqget(p, 0, false);
-        pthread_mutex_unlock(&goc__sched.lock);
-        goto found;
+        if (g) {
+            pthread_mutex_unlock(&goc__sched.lock);
+            goto found;
+        }
+        stuck = true;
     }
     m->p = NULL;
     goc__pidleput(p);
@@ -188,7 +358,9 @@ top:;
         m->spinning = false;
         atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, memory_order_seq_cst);
     }
-    if (was_spinning && any_work()) {
+    /* stuck: don't spin on records while memory is short; sysmon wakes
+     * an M to try again while the global queue is not empty. */
+    if (was_spinning && !stuck && any_work()) {
         pthread_mutex_lock(&goc__sched.lock);
         p = goc__pidleget();
         pthread_mutex_unlock(&goc__sched.lock);

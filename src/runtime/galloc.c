@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define SLAB      64
-#define LOCAL_MAX 64
+#define LOCAL_MAX 256 /* a run queue's spill of unstarted Gs (findrun.c) stays here */
 
 /* ---- descriptors ------------------------------------------------------- */
 
@@ -80,6 +80,24 @@ static goc__g *gget_global(void)
     return g;
 }
 
+/* Make p's free list hold n descriptors (n <= LOCAL_MAX), or as many as
+ * memory allows: from the global list, else from new slabs. Holding p. */
+void goc__greserve(goc__p *p, int32_t n)
+{
+    if (p->ngfree >= n)
+        return;
+    if (atomic_load_explicit(&goc__sched.ngfree_hint, memory_order_relaxed))
+        gfget_global(p, n - p->ngfree);
+    while (p->ngfree < n) {
+        goc__g *g = slab_alloc(); /* its other descriptors go to the global list */
+        if (!g)
+            return;
+        atomic_store_explicit(&g->status, GOC__G_DEAD, memory_order_relaxed);
+        goc__gput(p, g);
+        gfget_global(p, n - p->ngfree);
+    }
+}
+
 /* A clean descriptor (no stack yet), or NULL. p may be NULL (no P). */
 goc__g *goc__galloc(goc__p *p)
 {
@@ -109,7 +127,7 @@ goc__g *goc__galloc(goc__p *p)
     return g;
 }
 
-static void gput(goc__p *p, goc__g *g)
+void goc__gput(goc__p *p, goc__g *g)
 {
     g->schedlink = p->gfree;
     p->gfree = g;
@@ -174,7 +192,7 @@ void goc__gfree_unstarted(goc__p *p, goc__g *g)
 {
     atomic_store_explicit(&g->status, GOC__G_DEAD, memory_order_relaxed);
     if (p) {
-        gput(p, g);
+        goc__gput(p, g);
         return;
     }
     pthread_mutex_lock(&goc__sched.gflock);
@@ -215,7 +233,7 @@ void goc__gfree(goc__p *p, goc__g *g)
 {
     goc__fiber_destroy(g);
     if (!g->stack.lo) { /* never started */
-        gput(p, g);
+        goc__gput(p, g);
         return;
     }
     size_t size = (size_t)(g->stack.hi - g->stack.lo);
@@ -225,5 +243,5 @@ void goc__gfree(goc__p *p, goc__g *g)
         goc__stack_free(&g->stack);
     g->stack = (goc__stack){0};
     g->sp = NULL;
-    gput(p, g);
+    goc__gput(p, g);
 }

@@ -5,7 +5,8 @@
  * Locking: sched.lock guards the idle P and M lists, the global run
  * queue and the counters marked [L] in runtime.h. It is never held across
  * a context switch or a futex sleep. Lock order: sched.lock before
- * goc__allg_lock and before any P's tlock.
+ * goc__allg_lock, gflock (a taker gives queued records descriptors under
+ * it: findrun.c) and any P's tlock.
  *
  * Idle protocol (Go's): whoever makes work available calls goc__wakep,
  * which starts one *spinning* M if a P is idle and no M is spinning. A

@@ -41,7 +41,8 @@ bool goc__runq_put(goc__p *p, goc__g *g)
 }
 
 /* The ring is full: move half of it plus g to the global queue, so a
- * spawning loop does not starve other Ps of work. Owner only. */
+ * spawning loop does not starve other Ps of work (the unstarted ones go
+ * as records, their descriptors back to p: findrun.c). Owner only. */
 void goc__runq_put_slow(goc__p *p, goc__g *g)
 {
     goc__g *batch[GOC__RUNQ_SIZE / 2 + 1];
@@ -61,10 +62,7 @@ void goc__runq_put_slow(goc__p *p, goc__g *g)
                                                      memory_order_relaxed))
             continue;
         batch[n] = g;
-        pthread_mutex_lock(&goc__sched.lock);
-        for (uint32_t i = 0; i <= n; i++)
-            goc__globrunqput(batch[i]);
-        pthread_mutex_unlock(&goc__sched.lock);
+        goc__globrunqput_spill(p, batch, n + 1);
         return;
     }
 }

@@ -56,11 +56,33 @@ typedef struct goc__gqueue {
     goc__g *head, *tail; /* linked through schedlink */
 } goc__gqueue;
 
+/* A goroutine that has not started, without a descriptor: when a P's run
+ * queue overflows, the plain unstarted goroutines it spills to the global
+ * queue become these records and their descriptors are reused at once
+ * (findrun.c). A million goroutines spawned faster than they run cost 24
+ * bytes each in the queue, not a 256-byte descriptor each. */
+typedef struct goc__gnew {
+    void (*fn)(void *);
+    void *arg;
+    uint64_t id;
+} goc__gnew;
+
+#define GOC__GBATCH (GOC__RUNQ_SIZE / 2 + 1) /* one spill */
+
+typedef struct goc__gbatch {
+    struct goc__gbatch *next;
+    uint32_t head, n; /* rec[head..n) are still queued */
+    goc__gnew rec[GOC__GBATCH];
+} goc__gbatch;
+
 struct goc__sched {
     pthread_mutex_t lock;         /* guards the fields marked [L] */
     goc__gqueue runq;             /* [L] global run queue: started Gs */
     goc__gqueue newq;             /* [L] and Gs not started yet (findrun.c) */
-    _Atomic int32_t runqsize;     /* [L] written; read without the lock */
+    goc__gbatch *newb, *newbtail; /* [L] and unstarted ones as records */
+    goc__gbatch *gbfree;          /* [L] spare batches */
+    int32_t ngbfree;              /* [L] */
+    _Atomic int32_t runqsize;     /* [L] written (Gs and records); read without the lock */
     goc__p *pidle;                /* [L] idle Ps */
     _Atomic int32_t npidle;       /* [L] written; read without the lock */
     goc__m *midle;                /* [L] idle Ms */
@@ -127,6 +149,18 @@ void goc__wakep_timer(void);
 /* Global run queue. sched.lock must be held. */
 void goc__globrunqput(goc__g *g);
 goc__g *goc__globrunqget(goc__p *p, int32_t max, bool fair);
+/* Spill n Gs from p's run queue to the global queue (takes sched.lock);
+ * the plain unstarted ones become records and their descriptors go back
+ * to p's free list. Holding p. */
+void goc__globrunqput_spill(goc__p *p, goc__g **batch, uint32_t n);
+/* The ids of the goroutines queued as records, for dumps: a malloc'd
+ * array (NULL if none or out of memory) and its length in *n; *n is the
+ * number queued even when the array could not be had. Takes sched.lock. */
+uint64_t *goc__globrunq_ids(size_t *n);
+/* Before taking sched.lock for goc__globrunqget(p, max, ...): if records
+ * are queued, have the descriptors they need ready on p, so that the taker
+ * never allocates (malloc, page faults) under the lock. Holding p. */
+void goc__globrunq_prepare(goc__p *p, int32_t max);
 
 /* Ps and Ms (proc.c). sched.lock held for the list operations. */
 goc__p *goc__pidleget(void);
@@ -168,6 +202,10 @@ void goc__sysmon_wake(void);
 
 /* Goroutine lifetime (proc.c). */
 goc__g *goc__galloc(goc__p *p);
+/* A descriptor that never ran back to p's free list (owner). */
+void goc__gput(goc__p *p, goc__g *g);
+/* Fill p's free list to n descriptors if memory allows (owner). */
+void goc__greserve(goc__p *p, int32_t n);
 bool goc__gstart(goc__p *p, goc__g *g);
 bool goc__gstart_if_oom(goc__p *p, goc__g *g);
 void goc__stackwait_put(goc__g *g);

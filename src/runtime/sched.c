@@ -287,6 +287,7 @@ goc__g *goc__pick_local(goc__p *p, bool *inherit, bool timers)
     }
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     if (tick % 61 == 0 && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
+        goc__globrunq_prepare(p, 1);
         pthread_mutex_lock(&goc__sched.lock);
         goc__g *g = goc__globrunqget(p, 1, true);
         pthread_mutex_unlock(&goc__sched.lock);
@@ -468,6 +469,7 @@ GOC_API void goc_yield(void)
     bool inherit;
     goc__g *next = goc__pick_local(p, &inherit, true);
     if (!next && atomic_load_explicit(&goc__sched.runqsize, memory_order_relaxed) > 0) {
+        goc__globrunq_prepare(p, 0);
         pthread_mutex_lock(&goc__sched.lock);
         next = goc__globrunqget(p, 0, false);
         pthread_mutex_unlock(&goc__sched.lock);

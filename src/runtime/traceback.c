@@ -136,6 +136,18 @@ void goc__dump_all(int fd, const char *header)
             print_g(f, g, self, cache);
     }
     pthread_mutex_unlock(&goc__allg_lock);
+    /* Goroutines queued without a descriptor (findrun.c): not started,
+     * so there is nothing to unwind. */
+    size_t nrec;
+    uint64_t *ids = goc__globrunq_ids(&nrec);
+    if (ids) {
+        for (size_t i = 0; i < nrec; i++)
+            fprintf(f, "goroutine %llu [runnable]:\n\t(not started: no backtrace)\n\n",
+                    (unsigned long long)ids[i]);
+    } else if (nrec > 0) {
+        fprintf(f, "(%zu more goroutines not started yet: no memory to list them)\n\n", nrec);
+    }
+    free(ids);
     free(cache);
     fclose(f);
 }

@@ -493,7 +493,11 @@ static int main_oom(void *arg)
     lim.rlim_cur = (rlim_t)(vm_size_kib() + 16 * 1024) * 1024; /* 16 MiB more */
     GO_CHECK(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit");
     int r = 0;
-    while (o->spawned < 2000000 && (r = goc_go(park_until_release, NULL)) == 0)
+    /* On one P nothing runs while main spawns, and a goroutine that waits
+     * its turn in the global queue costs 24 bytes (findrun.c), in malloc
+     * arena space reserved before the limit (up to 64 MiB): allow enough
+     * spawns to get past that. */
+    while (o->spawned < 8000000 && (r = goc_go(park_until_release, NULL)) == 0)
         o->spawned++;
     o->err = r;
     setrlimit(RLIMIT_AS, &old);
