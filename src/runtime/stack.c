@@ -45,6 +45,7 @@ static _Atomic uint64_t nunguarded;
 static _Atomic uint64_t bytes_mapped;
 static atomic_flag warned = ATOMIC_FLAG_INIT;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static _Atomic size_t default_size_ready; /* default_size once stack_init ran, else 0 */
 
 /* Free slots of unguarded chunks (default size only), linked through the
  * first word of each slot's stack. Under chunk_lock. */
@@ -94,7 +95,12 @@ static void stack_init(void)
 
 size_t goc__stack_default_size(void)
 {
+    /* Every start and exit of a goroutine asks: one load, not a call. */
+    size_t v = atomic_load_explicit(&default_size_ready, memory_order_acquire);
+    if (GOC_LIKELY(v != 0))
+        return v;
     pthread_once(&init_once, stack_init);
+    atomic_store_explicit(&default_size_ready, default_size, memory_order_release);
     return default_size;
 }
 
