@@ -25,7 +25,7 @@
  *
  * Goroutines not started yet are descriptors on newq (spawned without a
  * P, named, with their own stack size, back from the stack-wait list),
- * then records in batches on newb: what a full run queue spills of its
+ * then records in blocks on newb: what a full run queue spills of its
  * plain unstarted Gs (goc__globrunqput_spill). A record is the function,
  * the argument and the id; its descriptor goes straight back to the
  * spilling P's free list, where the spawning loop that overflowed the
@@ -38,7 +38,7 @@
  * descriptor from its own free list (goc__globrunqget). Dumps list the
  * records (goc__globrunq_ids). */
 
-#define GBFREE_MAX 8 /* spare batches kept */
+#define GBFREE_MAX 2 /* spare record blocks kept (64 KiB each) */
 
 static void gq_push(goc__gqueue *q, goc__g *g)
 {
@@ -184,43 +184,61 @@ static bool plain_unstarted(const goc__g *g)
            __atomic_load_n(&g->name, __ATOMIC_RELAXED) == NULL;
 }
 
-void goc__globrunqput_spill(goc__p *p, goc__g **batch, uint32_t n)
+/* A block for records; lock held, and released meanwhile if one must be
+ * allocated (what was queued before is already counted). NULL: no memory. */
+static goc__gbatch *gbatch_get(void)
 {
-    goc__g *recycled[GOC__GBATCH];
-    uint32_t nrecycled = 0;
-    pthread_mutex_lock(&goc__sched.lock);
     goc__gbatch *b = goc__sched.gbfree;
     if (b) {
         goc__sched.gbfree = b->next;
         goc__sched.ngbfree--;
     } else {
         pthread_mutex_unlock(&goc__sched.lock);
-        b = malloc(sizeof *b); /* NULL: the descriptors go as they are */
+        b = malloc(sizeof *b);
         pthread_mutex_lock(&goc__sched.lock);
     }
     if (b) {
         b->next = NULL;
         b->head = b->n = 0;
     }
+    return b;
+}
+
+void goc__globrunqput_spill(goc__p *p, goc__g **batch, uint32_t n)
+{
+    goc__g *recycled[GOC__RUNQ_SIZE / 2 + 1];
+    uint32_t nrecycled = 0;
+    int32_t added = 0;
+    bool nomem = false;
+    pthread_mutex_lock(&goc__sched.lock);
     for (uint32_t i = 0; i < n; i++) {
         goc__g *g = batch[i];
-        if (b && b->n < GOC__GBATCH && plain_unstarted(g)) {
-            b->rec[b->n++] = (goc__gnew){g->fn, g->arg, g->id};
-            recycled[nrecycled++] = g;
-        } else {
-            gq_push(g->sp ? &goc__sched.runq : &goc__sched.newq, g);
+        goc__gbatch *b = goc__sched.newbtail;
+        if (!nomem && nrecycled < sizeof recycled / sizeof recycled[0] && plain_unstarted(g)) {
+            if (!b || b->n == GOC__GBATCH) {
+                atomic_fetch_add_explicit(&goc__sched.runqsize, added, memory_order_seq_cst);
+                added = 0;
+                b = gbatch_get();
+                nomem = b == NULL; /* the rest go as they are */
+                if (b) {
+                    if (goc__sched.newbtail)
+                        goc__sched.newbtail->next = b;
+                    else /* relaxed: read without the lock by prepare */
+                        __atomic_store_n(&goc__sched.newb, b, __ATOMIC_RELAXED);
+                    goc__sched.newbtail = b;
+                }
+            }
+            if (b) {
+                b->rec[b->n++] = (goc__gnew){g->fn, g->arg, g->id};
+                recycled[nrecycled++] = g;
+                added++;
+                continue;
+            }
         }
+        gq_push(g->sp ? &goc__sched.runq : &goc__sched.newq, g);
+        added++;
     }
-    if (b && b->n > 0) {
-        if (goc__sched.newbtail)
-            goc__sched.newbtail->next = b;
-        else
-            __atomic_store_n(&goc__sched.newb, b, __ATOMIC_RELAXED); /* see prepare */
-        goc__sched.newbtail = b;
-    } else if (b) {
-        gbatch_put(b);
-    }
-    atomic_fetch_add_explicit(&goc__sched.runqsize, (int32_t)n, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&goc__sched.runqsize, added, memory_order_seq_cst);
     pthread_mutex_unlock(&goc__sched.lock);
     /* Only now: a dump may list such a goroutine twice meanwhile (as its
      * descriptor and as its record), never miss it. */

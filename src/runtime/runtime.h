@@ -67,7 +67,10 @@ typedef struct goc__gnew {
     uint64_t id;
 } goc__gnew;
 
-#define GOC__GBATCH (GOC__RUNQ_SIZE / 2 + 1) /* one spill */
+/* Records per block: 64 KiB, so that a burst grows the heap in few steps
+ * (a thread's malloc arena grows by mprotect, once per request past its
+ * top: per 3 KiB spill that was a system call per 128 spawns). */
+#define GOC__GBATCH ((65536 - 64) / sizeof(goc__gnew))
 
 typedef struct goc__gbatch {
     struct goc__gbatch *next;
@@ -80,7 +83,7 @@ struct goc__sched {
     goc__gqueue runq;             /* [L] global run queue: started Gs */
     goc__gqueue newq;             /* [L] and Gs not started yet (findrun.c) */
     goc__gbatch *newb, *newbtail; /* [L] and unstarted ones as records */
-    goc__gbatch *gbfree;          /* [L] spare batches */
+    goc__gbatch *gbfree;          /* [L] spare blocks */
     int32_t ngbfree;              /* [L] */
     _Atomic int32_t runqsize;     /* [L] written (Gs and records); read without the lock */
     goc__p *pidle;                /* [L] idle Ps */
