@@ -91,9 +91,7 @@ static goc__g *newb_pop(goc__p *p)
     __atomic_store_n(&g->id, r->id, __ATOMIC_RELAXED);
     g->fn = r->fn;
     g->arg = r->arg;
-    __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
     g->flags = 0;
-    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
     g->stack_size = 0;
     /* release: a dump that sees RUNNABLE sees the fields above. */
     atomic_store_explicit(&g->status, GOC__G_RUNNABLE, memory_order_release);
@@ -180,8 +178,7 @@ void goc__globrunqput(goc__g *g)
  * descriptor). Owner of the queue g was in. */
 static bool plain_unstarted(const goc__g *g)
 {
-    return g->sp == NULL && g->flags == 0 && g->stack_size == 0 &&
-           __atomic_load_n(&g->name, __ATOMIC_RELAXED) == NULL;
+    return g->sp == NULL && g->flags == 0 && g->stack_size == 0; /* not GOC__GF_NAMED */
 }
 
 /* A block for records; lock held, and released meanwhile if one must be

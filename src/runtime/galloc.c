@@ -191,6 +191,8 @@ bool goc__gstart_if_oom(goc__p *p, goc__g *g)
 void goc__gfree_unstarted(goc__p *p, goc__g *g)
 {
     atomic_store_explicit(&g->status, GOC__G_DEAD, memory_order_relaxed);
+    if (g->flags & GOC__GF_NAMED) /* free descriptors have none (spawn) */
+        __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
     if (p) {
         goc__gput(p, g);
         return;
@@ -232,6 +234,8 @@ void goc__stackwait_retry(void)
 void goc__gfree(goc__p *p, goc__g *g)
 {
     goc__fiber_destroy(g);
+    if (g->flags & GOC__GF_NAMED) /* free descriptors have none (spawn) */
+        __atomic_store_n(&g->name, NULL, __ATOMIC_RELAXED);
     if (!g->stack.lo) { /* never started */
         goc__gput(p, g);
         return;

@@ -62,29 +62,30 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
     int rc = goc__init();
     if (rc != 0)
         return rc;
-    goc__m *m = goc__getm();
-    goc__p *p = NULL;
-    if (m && m->curg != &m->g0)
-        p = goc__acquirep_rt(m), m = goc__getm();
-    else if (m)
-        p = m->p; /* g0 (a timer callback): already in the runtime */
+    /* In the runtime holding a P (g0, a timer callback, already is), or
+     * NULL on a plain thread. */
+    goc__m *m = goc__enter();
+    goc__p *p = m ? m->p : NULL;
     goc__g *g = goc__galloc(p);
     if (!g) {
-        if (p && m->curg != &m->g0)
-            goc__releasep_rt(m);
+        goc__leave(m);
         return -ENOMEM;
     }
+    /* Only the descriptor's first cache line: a free descriptor's name is
+     * NULL (goc__gfree clears a named one), and its stale waitreason is
+     * never shown (dumps show it only while WAITING, and park sets it). */
     __atomic_store_n(&g->id, (flags & GOC__GF_MAIN) ? mainid() : newid(p), __ATOMIC_RELAXED);
     g->fn = fn;
     g->arg = arg;
-    __atomic_store_n(&g->name, name, __ATOMIC_RELAXED);
+    if (name) {
+        __atomic_store_n(&g->name, name, __ATOMIC_RELAXED);
+        flags |= GOC__GF_NAMED;
+    }
     g->flags = flags;
-    __atomic_store_n(&g->waitreason, NULL, __ATOMIC_RELAXED);
     g->stack_size = stack;
     if (!goc__gstart_if_oom(p, g)) {
         goc__gfree_unstarted(p, g);
-        if (p && m->curg != &m->g0)
-            goc__releasep_rt(m);
+        goc__leave(m);
         return -ENOMEM;
     }
     /* release: a dump that sees RUNNABLE sees the fields above. */
@@ -96,8 +97,6 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
                               atomic_load_explicit(&p->ncreated, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         goc__runqput(p, g, true);
-        if (m->curg != &m->g0)
-            goc__releasep_rt(m);
     } else {
         atomic_fetch_add_explicit(&goc__sched.ncreated_foreign, 1, memory_order_relaxed);
         pthread_mutex_lock(&goc__sched.lock);
@@ -106,6 +105,7 @@ static int spawn(void (*fn)(void *), void *arg, size_t stack, const char *name, 
         goc__globrunqput(g);
         pthread_mutex_unlock(&goc__sched.lock);
     }
+    goc__leave(m);
     goc__wakep();
     return 0;
 }

@@ -176,6 +176,7 @@ enum goc__gflags {
     GOC__GF_G0 = 1u << 2,     /* an M's scheduler context */
     GOC__GF_ERR = 1u << 3,    /* errcode and the rest are set (error.c); a new
                                  goroutine starts without, as flags is set whole */
+    GOC__GF_NAMED = 1u << 4,  /* name is set (a free descriptor's name is NULL) */
 };
 
 struct goc__g {
@@ -338,7 +339,15 @@ struct goc__m {
 /* ---- scheduler entry points (sched.c, proc.c) ------------------------- */
 
 /* Start the runtime once; 0 or a negative errno. Any thread. */
-int goc__init(void);
+extern _Atomic bool goc__inited;
+int goc__init_slow(void);
+static inline int goc__init(void)
+{
+    /* acquire: pairs with the release once init is done. */
+    if (GOC_LIKELY(atomic_load_explicit(&goc__inited, memory_order_acquire)))
+        return 0;
+    return goc__init_slow();
+}
 /* The running goroutine, or NULL if this thread is not running one. */
 goc__g *goc__getg(void);
 /* The running goroutine, or this thread's thread-G (created on first use,

@@ -35,7 +35,7 @@ pthread_mutex_t goc__allg_lock = PTHREAD_MUTEX_INITIALIZER;
 goc__g *goc__allg;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic bool inited;
+_Atomic bool goc__inited;
 
 /* ---- start-up ---------------------------------------------------------- */
 
@@ -75,16 +75,14 @@ static int init(void)
     return 0;
 }
 
-int goc__init(void)
+int goc__init_slow(void)
 {
-    if (GOC_LIKELY(atomic_load_explicit(&inited, memory_order_acquire)))
-        return 0;
     pthread_mutex_lock(&init_lock);
     int rc = 0;
-    if (!atomic_load_explicit(&inited, memory_order_relaxed)) {
+    if (!atomic_load_explicit(&goc__inited, memory_order_relaxed)) {
         rc = init();
         if (rc == 0)
-            atomic_store_explicit(&inited, true, memory_order_release);
+            atomic_store_explicit(&goc__inited, true, memory_order_release);
     }
     pthread_mutex_unlock(&init_lock);
     return rc;
