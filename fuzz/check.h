@@ -25,6 +25,7 @@
 #ifndef GOC_FUZZ_CHECK_H
 #define GOC_FUZZ_CHECK_H
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,6 +114,186 @@ static inline int fz_same_fields(const goc__hfield *a, const goc__hfield *b, uin
     return memcmp(a, b, n * sizeof *a) == 0;
 }
 
+/* ---- oracles: what an accepted head must be, re-derived from its raw
+ * bytes by code that shares nothing with the parser ---- */
+
+typedef struct fz_raw {
+    int crlf_only; /* every CR and LF is part of a CRLF */
+    int ws_start;  /* a field line starts with SP or HTAB */
+    int lines;     /* field lines */
+    int cl, te, host;
+} fz_raw;
+
+static inline int fz_name_is(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':')
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        char c = line[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Split the head b[0, end) at its line ends and count. */
+static inline void fz_raw_scan(const char *b, size_t end, fz_raw *r)
+{
+    memset(r, 0, sizeof *r);
+    r->crlf_only = 1;
+    for (size_t i = 0; i < end; i++) {
+        if ((b[i] == '\r' && (i + 1 >= end || b[i + 1] != '\n')) ||
+            (b[i] == '\n' && (i == 0 || b[i - 1] != '\r')))
+            r->crlf_only = 0;
+    }
+    size_t p = 0;
+    while (p + 1 < end && b[p] == '\r' && b[p + 1] == '\n')
+        p += 2;
+    const char *nl = memchr(b + p, '\n', end - p); /* the start line's end */
+    p = nl ? (size_t)(nl - b) + 1 : end;
+    while (p < end) {
+        const char *e = memchr(b + p, '\n', end - p);
+        size_t len = (e ? (size_t)(e - b) : end) - p; /* with its CR */
+        if (len <= 1)
+            break;
+        r->lines++;
+        r->ws_start |= b[p] == ' ' || b[p] == '\t';
+        r->cl += fz_name_is(b + p, len, "content-length");
+        r->te += fz_name_is(b + p, len, "transfer-encoding");
+        r->host += fz_name_is(b + p, len, "host");
+        p += len + 1;
+    }
+}
+
+static inline const char *fz_oracle_req(const char *b, const goc__hreq *r, size_t end)
+{
+    fz_raw raw;
+    fz_raw_scan(b, end, &raw);
+    if (!raw.crlf_only || raw.ws_start)
+        return "accepted a head with a bare CR/LF or a line starting with whitespace";
+    if ((uint32_t)raw.lines != r->nfields)
+        return "field count differs from the head's lines";
+    if (raw.cl > 1 || raw.host > 1 || (r->minor == 1 && raw.host != 1))
+        return "accepted a repeated Content-Length or Host, or HTTP/1.1 without Host";
+    if (raw.cl && (r->body != GOC__HBODY_LENGTH || raw.te))
+        return "Content-Length not the framing";
+    if (raw.te && (r->body != GOC__HBODY_CHUNKED || r->minor != 1))
+        return "Transfer-Encoding not the framing";
+    if (r->body == GOC__HBODY_NONE && (raw.cl || raw.te))
+        return "no body despite framing fields";
+    return NULL;
+}
+
+static inline const char *fz_oracle_resp(const char *b, const goc__hresp *r, size_t end)
+{
+    fz_raw raw;
+    fz_raw_scan(b, end, &raw);
+    if (!raw.crlf_only || raw.ws_start)
+        return "accepted a head with a bare CR/LF or a line starting with whitespace";
+    if ((uint32_t)raw.lines != r->nfields)
+        return "field count differs from the head's lines";
+    if (raw.cl > 1 || (raw.cl && raw.te) || (raw.te && r->minor != 1))
+        return "accepted ambiguous response framing";
+    if ((r->body == GOC__HBODY_CHUNKED && !raw.te) || (r->body == GOC__HBODY_LENGTH && !raw.cl))
+        return "body framing without its field";
+    return NULL;
+}
+
+/* A chunked body the decoder said ends at d + end, walked again: the same
+ * data, and the grammar of RFC 9112 section 7.1 holds (a direct reading of
+ * the ABNF, not the decoder's state machine). */
+static inline int fz_tchar(unsigned char c)
+{
+    return fz_cls(c) & 1;
+}
+
+static inline size_t fz_ref_ext(const uint8_t *d, size_t i, size_t eol)
+{
+    while (i < eol) { /* *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+        while (d[i] == ' ' || d[i] == '\t')
+            i++;
+        if (d[i++] != ';')
+            return 0;
+        while (d[i] == ' ' || d[i] == '\t')
+            i++;
+        size_t name = i;
+        while (fz_tchar(d[i]))
+            i++;
+        if (i == name)
+            return 0;
+        size_t j = i;
+        while (d[j] == ' ' || d[j] == '\t')
+            j++;
+        if (d[j] != '=')
+            continue;
+        j++;
+        while (d[j] == ' ' || d[j] == '\t')
+            j++;
+        if (d[j] == '"') {
+            for (j++; d[j] != '"'; j++) {
+                if (d[j] == '\\')
+                    j++;
+                if (d[j] < 0x20 ? d[j] != '\t' : d[j] == 0x7f)
+                    return 0;
+            }
+            i = j + 1;
+        } else {
+            size_t v = j;
+            while (fz_tchar(d[j]))
+                j++;
+            if (j == v)
+                return 0;
+            i = j;
+        }
+    }
+    return i == eol;
+}
+
+static inline const char *fz_oracle_chunked(const uint8_t *d, size_t end, const uint8_t *data,
+                                            size_t ndata)
+{
+    size_t p = 0, got = 0;
+    for (;;) {
+        const uint8_t *nl = memchr(d + p, '\n', end - p);
+        if (!nl || nl == d + p || nl[-1] != '\r')
+            return "accepted a chunk line not ended by CRLF";
+        size_t eol = (size_t)(nl - d) - 1, i = p;
+        uint64_t size = 0;
+        for (; i < eol && isxdigit(d[i]); i++) {
+            if (size > (uint64_t)INT64_MAX / 16)
+                return "accepted an overflowing chunk size";
+            size = size * 16 + (uint64_t)(isdigit(d[i]) ? d[i] - '0' : (d[i] | 0x20) - 'a' + 10);
+        }
+        if (i == p || !fz_ref_ext(d, i, eol))
+            return "accepted a malformed chunk-size line";
+        p = eol + 2;
+        if (size == 0)
+            break;
+        if (size > end - p || size > ndata - got || memcmp(d + p, data + got, size) != 0)
+            return "chunk data differs from what was handed out";
+        got += size;
+        p += size;
+        if (end - p < 2 || d[p] != '\r' || d[p + 1] != '\n')
+            return "accepted chunk data not followed by CRLF";
+        p += 2;
+    }
+    if (got != ndata)
+        return "more data handed out than the chunks hold";
+    fz_raw raw; /* the trailer section: field lines, then the empty line */
+    if (end - p < 2 || d[end - 2] != '\r' || d[end - 1] != '\n')
+        return "trailer section does not end in CRLF";
+    memset(&raw, 0, sizeof raw);
+    for (size_t i = p; i < end; i++) {
+        if ((d[i] == '\r' && (i + 1 >= end || d[i + 1] != '\n')) ||
+            (d[i] == '\n' && (i == 0 || d[i - 1] != '\r')))
+            return "accepted a bare CR or LF in the trailer section";
+    }
+    return NULL;
+}
+
 /* ---- requests ---- */
 
 typedef struct fz_req {
@@ -170,7 +351,8 @@ static inline const char *fz_check_req_result(const char *b, size_t len, const f
         return "body framing and Content-Length disagree";
     if (r->nfields > FZ_MAXF)
         return "more fields than the capacity";
-    return fz_check_fields(b, end, r->fields, r->nfields);
+    const char *e = fz_check_fields(b, end, r->fields, r->nfields);
+    return e ? e : fz_oracle_req(b, r, end);
 }
 
 static inline void fz_parse_req(const char *b, size_t len, size_t *scanned, fz_req *q,
@@ -300,7 +482,8 @@ static inline const char *fz_check_resp_result(const char *b, size_t len, const 
         return "keep-alive with a close-delimited body";
     if (r->body == GOC__HBODY_LENGTH && r->content_length < 0)
         return "length body without a length";
-    return fz_check_fields(b, end, r->fields, r->nfields);
+    const char *e = fz_check_fields(b, end, r->fields, r->nfields);
+    return e ? e : fz_oracle_resp(b, r, end);
 }
 
 static inline const char *fz_check_response_lim(const uint8_t *d, size_t n, unsigned flags,
@@ -393,6 +576,8 @@ static inline const char *fz_decode(const uint8_t *d, const size_t *cuts, size_t
             free(b);
             if (used > len)
                 return "used more than given";
+            if (c.left > (uint64_t)INT64_MAX)
+                return "a chunk larger than 2^63 - 1";
             if (rc == GOC__HCHUNK_DATA) {
                 if (!data.len || !fz_inside(data, used))
                     return "data span outside the bytes used";
@@ -448,6 +633,8 @@ static inline const char *fz_check_chunked_lim(const uint8_t *d, size_t n, const
     if (!e && one.rc == GOC__HCHUNK_END) {
         if (fz_check_fields((const char *)d, one.end, one.f, one.nfields))
             e = "bad trailer field";
+        else
+            e = fz_oracle_chunked(d, one.end, one.data, one.ndata);
     }
     for (size_t k = 1; !e && k <= n; k++)
         cuts[ncuts++] = k;

@@ -85,10 +85,33 @@ static inline void assert_same_req(const preq *a, const preq *b)
         cr_assert(same_span(a->f[i].name, b->f[i].name) && same_span(a->f[i].value, b->f[i].value));
 }
 
+/* With GOC_HTTP_SEEDS=DIR in the environment, every input a test parses
+ * is also written to DIR/<target>/test-<hash>: the seed corpora of fuzz/
+ * come from the tests this way (fuzz/README.md). prefix: bytes the fuzz
+ * target reads before the message (the response target's request flags). */
+static inline void save_seed(const char *target, const char *prefix, size_t np, const char *raw,
+                             size_t n)
+{
+    const char *dir = getenv("GOC_HTTP_SEEDS");
+    if (!dir)
+        return;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < np + n; i++)
+        h = (h ^ (unsigned char)(i < np ? prefix[i] : raw[i - np])) * 1099511628211ull;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/test-%016llx", dir, target, (unsigned long long)h);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(prefix, 1, np, f), np);
+    cr_assert_eq(fwrite(raw, 1, n, f), n);
+    fclose(f);
+}
+
 /* Parse raw[0, n) both ways, check they agree, and return the one-call
  * result in *p. */
 static inline void parse_both(const char *raw, size_t n, const goc__hlimits *lim, preq *p)
 {
+    save_seed("request", "", 0, raw, n);
     /* An exactly-sized copy: ASan (make test-asan) catches reads past n. */
     char *buf = malloc(n ? n : 1);
     cr_assert_not_null(buf);

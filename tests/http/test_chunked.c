@@ -74,6 +74,7 @@ static void decode(const char *raw, size_t n, size_t step, const goc__hlimits *l
 static void decode_all_ways(const char *raw, size_t n, const goc__hlimits *lim, body *b)
 {
     static body other;
+    save_seed("chunked", "", 0, raw, n);
     decode(raw, n, 0, lim, b);
     for (size_t step = 1; step <= 7; step += 6) {
         decode(raw, n, step, lim, &other);

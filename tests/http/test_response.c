@@ -28,6 +28,8 @@ static void resp_once(const char *buf, size_t n, unsigned flags, const goc__hlim
 static void resp_both(const char *raw, unsigned flags, presp *p)
 {
     size_t n = strlen(raw), scanned = 0;
+    char flag = (char)flags;
+    save_seed("response", &flag, 1, raw, n);
     char *buf = malloc(n);
     cr_assert_not_null(buf);
     memcpy(buf, raw, n);
