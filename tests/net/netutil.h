@@ -279,6 +279,15 @@ static inline void counter_fn(void *arg)
     atomic_store(&c->done, 1);
 }
 
+/* Spawn counter_fn and wait until it has counted once: its first start can
+ * take milliseconds (a TSan fiber; a loaded machine), and a window measured
+ * from before it started once saw it count 0 times in 60 ms at p4. */
+static inline void counter_start(counter *c)
+{
+    GO_SPAWN(counter_fn, c);
+    GO_CHECK(go_wait_ge(&c->count, 1, 5000), "counter goroutine did not start");
+}
+
 /* Stop it and wait for it to end (it is on the caller's stack). */
 static inline void counter_stop(counter *c)
 {

@@ -29,8 +29,7 @@ static int main_other_thread(void *arg)
 {
     (void)arg;
     counter cnt = {.sleepy = false};
-    GO_SPAWN(counter_fn, &cnt);
-    goc_sleep(GOC_MILLISECOND);
+    counter_start(&cnt);
     long c0 = atomic_load(&cnt.count);
     job j = {.sleep_ms = 100};
     pid_t me = test_gettid();

@@ -26,8 +26,7 @@ static int main_read_expires(void *arg)
     if (new_pair(&c, &s))
         return 1;
     counter cnt = {.sleepy = sleepy};
-    GO_SPAWN(counter_fn, &cnt);
-    goc_sleep(GOC_MILLISECOND); /* let it start */
+    counter_start(&cnt);
     long before = atomic_load(&cnt.count);
 
     char buf[16];

@@ -129,7 +129,7 @@ static int main_woken(void *arg)
         wfd = p[1];
     }
     counter cnt = {0};
-    GO_SPAWN(counter_fn, &cnt);
+    counter_start(&cnt);
     waker w = {.fd = wfd, .is_eventfd = wc->is_eventfd, .use_goc = wc->use_goc, .delay_ms = 60};
     pthread_t t = 0;
     /* t0 before the waker's delay starts: taken after, a slow start
