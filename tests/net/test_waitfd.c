@@ -79,8 +79,29 @@ typedef struct waker {
     int fd;
     bool is_eventfd, use_goc;
     int64_t delay_ms;
+    /* After the delay, also wait (bounded) until *progress has grown by
+     * want from `from`: what the waiter checks is that others ran while it
+     * waited, and on a loaded machine a fixed 60 ms may pass without the
+     * OS running them at all. */
+    atomic_long *progress;
+    long from, want;
+    int64_t wrote_at; /* goc_now() just before the write */
     atomic_long done;
 } waker;
+
+/* Wait until the waiter's witness has moved on (or give up, bounded). */
+static void wait_progress(waker *w, bool goroutine)
+{
+    if (!w->progress)
+        return;
+    int64_t end = goc_now() + 2 * GOC_SECOND * test_slack();
+    while (atomic_load(w->progress) - w->from < w->want && goc_now() < end) {
+        if (goroutine)
+            goc_sleep(GOC_MILLISECOND);
+        else
+            test_nap_ms(1);
+    }
+}
 
 static void wake_now(waker *w)
 {
@@ -99,6 +120,8 @@ static void waker_fn(void *arg)
 {
     waker *w = arg;
     goc_sleep(w->delay_ms * GOC_MILLISECOND);
+    wait_progress(w, true);
+    w->wrote_at = goc_now();
     wake_now(w);
     atomic_store(&w->done, 1);
 }
@@ -107,6 +130,8 @@ static void *waker_thread(void *arg)
 {
     waker *w = arg;
     test_nap_ms((int)w->delay_ms);
+    wait_progress(w, false);
+    w->wrote_at = goc_now();
     wake_now(w);
     atomic_store(&w->done, 1);
     return NULL;
@@ -130,7 +155,17 @@ static int main_woken(void *arg)
     }
     counter cnt = {0};
     counter_start(&cnt);
-    waker w = {.fd = wfd, .is_eventfd = wc->is_eventfd, .use_goc = wc->use_goc, .delay_ms = 60};
+    long c0 = atomic_load(&cnt.count);
+    /* The waker writes 60 ms on, and not before the counter has moved 51
+     * times past c0 (bounded): if the wait held the only worker the
+     * counter could not move, and the write would come only after 2 s. */
+    waker w = {.fd = wfd,
+               .is_eventfd = wc->is_eventfd,
+               .use_goc = wc->use_goc,
+               .delay_ms = 60,
+               .progress = &cnt.count,
+               .from = c0,
+               .want = 51};
     pthread_t t = 0;
     /* t0 before the waker's delay starts: taken after, a slow start
      * (TSan) made a punctual wake look early. */
@@ -139,16 +174,17 @@ static int main_woken(void *arg)
         t = start_thread(waker_thread, &w);
     else
         GO_SPAWN(waker_fn, &w);
-    long c0 = atomic_load(&cnt.count);
     int r = goc_wait_fd(rfd, GOC_READ, wc->forever ? GOC_FOREVER : 5 * GOC_SECOND);
     int64_t el = since_ms(t0);
     long during = atomic_load(&cnt.count) - c0;
-    GO_CHECK(r == GOC_READ, "wait_fd: %d (%s)", r, r < 0 ? goc_strerror(r) : "");
-    GO_CHECK(el >= 55 && el <= late_ms(60), "woken after %lld ms, want ~60", (long long)el);
-    GO_CHECK(during > 50, "the counter moved %ld while we waited", during);
     if (wc->from_thread)
         pthread_join(t, NULL);
     GO_CHECK(go_wait_ge(&w.done, 1, 5000), "waker");
+    int64_t wrote = (w.wrote_at - t0) / GOC_MILLISECOND;
+    GO_CHECK(r == GOC_READ, "wait_fd: %d (%s)", r, r < 0 ? goc_strerror(r) : "");
+    GO_CHECK(el >= 55 && el >= wrote && el <= late_ms(wrote),
+             "woken after %lld ms, want ~%lld (the write)", (long long)el, (long long)wrote);
+    GO_CHECK(during > 50, "the counter moved %ld while we waited", during);
     counter_stop(&cnt);
     if (wc->is_eventfd) {
         uint64_t v = 0;
