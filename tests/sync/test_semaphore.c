@@ -336,9 +336,9 @@ static int main_timeout(void *arg)
     goc_semaphore s;
     goc_semaphore_init(&s, 2);
     GO_CHECK(goc_semaphore_acquire(&s, NULL, 2) == 0, "acquire 2 of 2");
+    int64_t t0 = goc_now(); /* before the deadline's clock starts */
     goc_ctx *ctx = goc_ctx_with_timeout(goc_ctx_background(), 50 * MS);
     GO_CHECK(ctx != NULL, "with_timeout");
-    int64_t t0 = goc_now();
     int r = goc_semaphore_acquire(&s, ctx, 1);
     int64_t el = goc_now() - t0;
     GO_CHECK(r == -ETIMEDOUT, "acquire past the ctx deadline returned %d (%s), want -ETIMEDOUT", r,
