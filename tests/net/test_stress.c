@@ -133,7 +133,10 @@ static int main_stress(void *arg)
              n);
     GO_CHECK(go_wait_ge(&srv.closed, n, 10000), "server closed %ld of %d", atomic_load(&srv.closed),
              n);
-    GO_CHECK(atomic_load(&srv.accepted) == n, "accepted %ld of %d", atomic_load(&srv.accepted), n);
+    /* At least ours: a connection from outside the test may come too (the
+     * portscan example, run by ctest beside it, dials 2000 loopback ports
+     * around its own listeners). Each client checked its exchange above. */
+    GO_CHECK(atomic_load(&srv.accepted) >= n, "accepted %ld of %d", atomic_load(&srv.accepted), n);
     snprintf(info, sizeof info, "%d %s clients: %lld ms", n, network, (long long)since_ms(t0));
     goc_close(srv.lfd);
     for (int i = 0; i < 5000 && !atomic_load(&srv.stopped); i++)

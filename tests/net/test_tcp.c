@@ -173,7 +173,10 @@ static int main_echo(void *arg)
              atomic_load(&done), N_CLIENTS);
     GO_CHECK(go_wait_ge(&srv.closed, N_CLIENTS, 10000), "server closed %ld of %d connections",
              atomic_load(&srv.closed), N_CLIENTS);
-    GO_CHECK(atomic_load(&srv.accepted) == N_CLIENTS, "accepted %ld", atomic_load(&srv.accepted));
+    /* At least ours: a connection from outside the test may come too (the
+     * portscan example, run by ctest beside it, dials 2000 loopback ports
+     * around its own listeners). Each client checked its echoes above. */
+    GO_CHECK(atomic_load(&srv.accepted) >= N_CLIENTS, "accepted %ld", atomic_load(&srv.accepted));
 
     /* goc_close wakes the acceptor with -EBADF. */
     GO_CHECK(goc_close(srv.lfd) == 0, "goc_close(listener)");
