@@ -52,7 +52,7 @@ bench:
 
 # libFuzzer on the HTTP parser (fuzz/): replays fuzz/regression, then runs
 # each target for FUZZ_SECONDS; fails on a crash (the input is left in
-# build-fuzz/crash-*).
+# build-fuzz/<target>-crash-*).
 FUZZ_SECONDS ?= 60
 fuzz:
 	@tools/deps.sh fuzz

@@ -7,8 +7,9 @@
 #      starting from fuzz/corpus/<target>/ (the seeds, never written) and
 #      BUILD/corpus/<target>/ (what earlier runs found, kept between runs).
 # Fails on the first crash, leak, timeout or broken invariant, leaving the
-# input in BUILD/crash-<target>-*: add it to fuzz/regression/<target>/ with
-# the fix, and tests/http/test_fuzz_replay.c replays it in every test run.
+# input in BUILD/<target>-crash-* (-leak-*, -timeout-*): add it to
+# fuzz/regression/<target>/ with the fix, and tests/http/test_fuzz_replay.c
+# replays it in every test run.
 set -euo pipefail
 
 build=${1:?usage: fuzz/run.sh BUILD [SECONDS]}
@@ -28,10 +29,10 @@ for t in request response chunked; do
     mkdir -p "$build/corpus/$t"
     echo "fuzz: $t: ${secs}s"
     if ! "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 \
-        -dict="$here/http.dict" -artifact_prefix="$build/crash-$t-" \
+        -dict="$here/http.dict" -artifact_prefix="$build/$t-" \
         "$build/corpus/$t" "$here/corpus/$t" >"$build/fuzz-$t.log" 2>&1; then
         tail -n 40 "$build/fuzz-$t.log"
-        echo "fuzz: $t: FAILED; the input is in $build/crash-$t-*" >&2
+        echo "fuzz: $t: FAILED; the input is in $build/$t-{crash,leak,timeout}-*" >&2
         exit 1
     fi
     grep -E '^stat::number_of_executed_units|^Done' "$build/fuzz-$t.log" | tr '\n' ' '
