@@ -113,11 +113,10 @@ GOC_API uint64_t goc_id(void);
 
 /* Announce the calling plain thread (one that is not running a goroutine)
  * as one that may later wake goroutines: a send on a channel, an unlock, a
- * goc_waitgroup_done. While such a thread lives, the deadlock check (see
- * goc_run) never fires. Every goc call from a plain thread announces it
- * implicitly, before the call has any effect; call this first in a thread
- * (a library's callback thread, say) whose first goc call may come after
- * the goroutines that wait for it have blocked. No-op on a goroutine. */
+ * goc_waitgroup_done. The deadlock check (see goc_run) already counts
+ * every live thread of the process; this registration also shows the
+ * thread in goc's bookkeeping, and most goc calls from a plain thread do
+ * it implicitly. No-op on a goroutine. */
 GOC_API void goc_attach_thread(void);
 
 /* The default stack size for new goroutines: GOC_STACK_SIZE from the

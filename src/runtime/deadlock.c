@@ -26,10 +26,10 @@
  *      blocking pool's threads (goc__owned_threads) and the goc_run callers
  *      blocked until main returns (nrun); the kernel's count of this
  *      process's threads (/proc/self/stat) must not exceed them.
- *      Where /proc cannot be read, rule 5 falls back to the threads that
- *      have called into goc (nforeign: every public call a plain thread
- *      makes registers it before it has any effect, goc__attach_thread;
- *      a registered thread counts until it exits).
+ *      Where /proc cannot be read, no deadlock is reported at all: the
+ *      threads that have called into goc (nforeign, registered by the
+ *      public calls other than the lock fast paths) are not all the
+ *      threads that may, and a false report kills a program.
  *
  * Rule 5 makes the check conservative where threads are mixed in: a
  * program whose plain thread is itself blocked forever is not reported (Go
@@ -39,9 +39,9 @@
  *
  * Counting only the threads that have called into goc is not enough: a
  * thread whose first goc call is an uncontended goc_mutex_lock holds the
- * mutex before any slow path could count it, and a thread may owe a
+ * mutex without any slow path having seen it, and a thread may owe a
  * goc_waitgroup_done from before its first call (tests/sync/
- * test_threads.c covers each primitive).
+ * test_threads.c covers each primitive). Hence the kernel's count.
  */
 #include "runtime/runtime.h"
 
@@ -101,7 +101,7 @@ static bool outside_thread_lives(void)
         return true;
     long n = process_threads();
     if (n < 0)
-        return false; /* fall back to nforeign alone */
+        return true; /* cannot tell: never kill the program on a guess */
     long owned = atomic_load_explicit(&owned_threads, memory_order_relaxed) + goc__sched.nrun;
     return n > owned + SANITIZER_THREADS;
 }

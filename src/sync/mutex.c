@@ -93,7 +93,6 @@ static void lock_slow(goc_mutex *m)
 
 GOC_API void goc_mutex_lock(goc_mutex *m)
 {
-    goc__attach_thread();
     int32_t zero = 0;
     if (__atomic_compare_exchange_n(&m->state_, &zero, LOCKED, false, __ATOMIC_ACQUIRE,
                                     __ATOMIC_RELAXED))
@@ -103,7 +102,6 @@ GOC_API void goc_mutex_lock(goc_mutex *m)
 
 GOC_API bool goc_mutex_trylock(goc_mutex *m)
 {
-    goc__attach_thread();
     int32_t old = load(m);
     if (old & (LOCKED | STARVING))
         return false;

@@ -13,14 +13,12 @@
 
 GOC_API void goc_rwmutex_rlock(goc_rwmutex *m)
 {
-    goc__attach_thread();
     if (__atomic_add_fetch(&m->reader_count_, 1, __ATOMIC_ACQ_REL) < 0)
         goc__semacquire(&m->reader_sem_, false, "sync.RWMutex.RLock");
 }
 
 GOC_API void goc_rwmutex_runlock(goc_rwmutex *m)
 {
-    goc__attach_thread();
     int32_t r = __atomic_sub_fetch(&m->reader_count_, 1, __ATOMIC_ACQ_REL);
     if (r >= 0)
         return;
