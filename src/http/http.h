@@ -18,6 +18,7 @@
 #include <goc/http.h>
 
 #include "http/parse.h"
+#include "runtime/park.h" /* goc__errorf, goc__pid */
 
 /* ---- the request arena ------------------------------------------------- */
 

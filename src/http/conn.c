@@ -1,0 +1,438 @@
+/*
+ * conn.c — the life of a connection, on its own goroutine.
+ *
+ *   accept (server.c) → NEW
+ *   loop:
+ *     wait for a request's first byte: under the read-header timeout for
+ *       the first request, under the idle timeout between requests
+ *       (IDLE: shutdown may close the connection now, and nothing is lost)
+ *     first byte → ACTIVE; read until the head parses, under the
+ *       read-header timeout counted from that byte; a refused head gets
+ *       its status (400, 408, 417, 431, 501, 505) and the connection
+ *       closes — but only after the responses before it are out, so a
+ *       bad request behind good pipelined ones costs them nothing
+ *     build the request over the head in place (names and values are
+ *       NUL-terminated inside rbuf), run the handler
+ *     finish the response (writer.c), read what the handler left of the
+ *       body (up to 256 KiB, else close), end the request's context
+ *     write the responses out, unless another pipelined request is
+ *       already in rbuf (its answer then joins this one in one write)
+ *     close if the request or response said so, or the server is
+ *       shutting down
+ *   close: lingering (shut the write side, read what the peer still
+ *   sends for up to a second) after a refused request or an unread body,
+ *   so the kernel does not answer the peer's bytes with a reset that
+ *   destroys the response in flight; then the fd, the buffers, the conn.
+ *
+ * Ownership: the conn, its fd, buffers and any goroutine it starts (the
+ * client-gone watcher) end here, before the goroutine returns; a hijacked
+ * fd is the handler's.
+ */
+#include "http/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define RBUF_INIT         4096
+#define PIPELINE_WBUF_MAX (32 * 1024)
+
+static void notify_state(goc__http_conn *c, goc_http_conn_state st)
+{
+    goc_http_server *s = c->srv;
+    if (s->opts.conn_state)
+        s->opts.conn_state(c->fd, st, s->opts.conn_state_arg);
+}
+
+void goc__http_set_state(goc__http_conn *c, goc_http_conn_state st)
+{
+    goc_mutex_lock(&c->srv->mu);
+    c->state = st;
+    goc_mutex_unlock(&c->srv->mu);
+    notify_state(c, st);
+}
+
+/* Between requests: IDLE, unless the server is shutting down (false). */
+static bool enter_idle(goc__http_conn *c)
+{
+    goc_mutex_lock(&c->srv->mu);
+    bool ok = !c->srv->shutting;
+    if (ok)
+        c->state = GOC_HTTP_STATE_IDLE;
+    goc_mutex_unlock(&c->srv->mu);
+    if (ok) {
+        goc__hstat_idle(+1);
+        notify_state(c, GOC_HTTP_STATE_IDLE);
+    }
+    return ok;
+}
+
+/* Set the read deadline to t (0: none), lazily: a deadline at most a
+ * second earlier than asked is kept, so a busy keep-alive connection
+ * moves its idle deadline about once a second, not once a request. */
+static void set_rdeadline(goc__http_conn *c, int64_t t)
+{
+    int64_t cur = c->rdeadline;
+    if (t == 0 ? cur == 0 : (cur != 0 && cur <= t && cur > t - GOC_SECOND))
+        return;
+    goc_set_read_deadline(c->fd, t);
+    c->rdeadline = t;
+}
+
+static int64_t after(goc_duration d)
+{
+    return d > 0 ? goc_now() + d : 0;
+}
+
+/* Make room in rbuf for more of a head (nothing points into it yet). */
+static int make_room(goc__http_conn *c)
+{
+    if (c->rlen < c->rcap)
+        return 0;
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+        return 0;
+    }
+    size_t cap = c->rcap * 2, max = c->srv->max_header_bytes + 4096;
+    if (cap > max)
+        cap = max;
+    if (cap <= c->rcap)
+        return -EMSGSIZE; /* the parser has said 431 before this */
+    char *b = realloc(c->rbuf, cap);
+    if (!b)
+        return -ENOMEM;
+    c->rbuf = b;
+    c->rcap = cap;
+    return 0;
+}
+
+/* Read and parse the next request's head: its length, 0 if the
+ * connection ends quietly (EOF, idle timeout, shutdown), -1 if refused
+ * (already answered). */
+static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
+{
+    goc__hlimits lim = {.max_head = (uint32_t)c->srv->max_header_bytes};
+    size_t scanned = 0;
+    bool started = false;
+    for (;;) {
+        if (c->rpos < c->rlen) {
+            if (!started) {
+                started = true;
+                c->t0 = goc_now();
+                goc__http_set_state(c, GOC_HTTP_STATE_ACTIVE);
+            }
+            int rc =
+                goc__http_parse_request(c->rbuf + c->rpos, c->rlen - c->rpos, &scanned, hr, &lim);
+            if (rc > 0)
+                return rc;
+            if (rc < 0) {
+                goc__hstat_rejected(hr->status);
+                goc__http_reject(c, hr->status, hr->why);
+                return -1;
+            }
+        }
+        if (make_room(c) < 0) {
+            goc__http_reject(c, 431, "request head too large");
+            return -1;
+        }
+        if (!started) {
+            if (!first && !enter_idle(c))
+                return 0;
+            set_rdeadline(c, after(first ? c->srv->read_header_timeout : c->srv->idle_timeout));
+        } else if (c->srv->read_header_timeout > 0) {
+            set_rdeadline(c, c->t0 + c->srv->read_header_timeout);
+        }
+        ssize_t n = goc_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (!started && !first)
+            goc__hstat_idle(-1);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            c->bytes_in += (uint64_t)n;
+            continue;
+        }
+        if (n == -ETIMEDOUT && started) {
+            goc__http_reject(c, 408, "timeout reading the request head");
+            return -1;
+        }
+        return 0;
+    }
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+        return (ch | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* The percent-decoded path, in the arena (raw itself if it has no
+ * escape); NULL for a malformed escape or an escaped NUL. */
+static const char *decode_path(goc__http_conn *c, const char *raw)
+{
+    if (!strchr(raw, '%'))
+        return raw;
+    size_t n = strlen(raw);
+    char *out = goc__arena_alloc(&c->arena, n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (raw[i] != '%') {
+            *o++ = raw[i];
+            continue;
+        }
+        int hi = i + 2 < n + 1 ? hexval(raw[i + 1]) : -1;
+        int lo = hi >= 0 ? hexval(raw[i + 2]) : -1;
+        if (lo < 0 || (hi == 0 && lo == 0))
+            return NULL;
+        *o++ = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    *o = 0;
+    return out;
+}
+
+/* r->raw_path, r->raw_query, r->path (and r->host for absolute-form)
+ * from the target. false: a malformed target (400). */
+static bool split_target(goc__http_conn *c, const goc__hreq *hr)
+{
+    goc_http_request *r = &c->req;
+    const char *t = r->target;
+    r->raw_query = "";
+    if (hr->form == GOC__HFORM_ASTERISK || hr->form == GOC__HFORM_AUTHORITY) {
+        r->raw_path = r->path = hr->form == GOC__HFORM_ASTERISK ? "*" : "";
+        if (hr->form == GOC__HFORM_AUTHORITY)
+            r->host = t;
+        return true;
+    }
+    if (hr->form == GOC__HFORM_ABSOLUTE) {
+        const char *auth = strstr(t, "://") + 3;
+        size_t alen = strcspn(auth, "/?");
+        char *host = goc__arena_strndup(&c->arena, auth, alen);
+        if (!host)
+            return false;
+        r->host = host;
+        t = auth + alen;
+    }
+    const char *q = strchr(t, '?');
+    size_t plen = q ? (size_t)(q - t) : strlen(t);
+    if (q)
+        r->raw_query = q + 1;
+    if (plen == 0) {
+        r->raw_path = "/";
+    } else if (q || t != r->target) {
+        char *p = goc__arena_strndup(&c->arena, t, plen);
+        if (!p)
+            return false;
+        r->raw_path = p;
+    } else {
+        r->raw_path = t;
+    }
+    r->path = decode_path(c, r->raw_path);
+    return r->path != NULL;
+}
+
+/* Make room after the head for the body before any string points in. */
+static int room_for_body(goc__http_conn *c, size_t hl)
+{
+    if (c->rcap - (c->rpos + hl) >= 4096)
+        return 0;
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    if (c->rcap - hl >= 4096)
+        return 0;
+    char *b = realloc(c->rbuf, hl + 16384);
+    if (!b)
+        return -ENOMEM;
+    c->rbuf = b;
+    c->rcap = hl + 16384;
+    return 0;
+}
+
+/* NUL-terminate the head's pieces in place and fill c->req. false: the
+ * target is malformed or memory ran out (answered 400 / 503). */
+static bool build_request(goc__http_conn *c, const goc__hreq *hr, size_t hl)
+{
+    if (hr->body != GOC__HBODY_NONE && room_for_body(c, hl) < 0) {
+        goc__http_reject(c, 503, "out of memory");
+        return false;
+    }
+    char *base = c->rbuf + c->rpos;
+    goc_http_request *r = &c->req;
+    memset(r, 0, sizeof *r);
+    memset(&c->priv, 0, sizeof c->priv);
+    c->priv.conn = c;
+    c->priv.arena = &c->arena;
+    c->priv.pub = r;
+    r->priv_ = &c->priv;
+    base[hr->method.off + hr->method.len] = 0;
+    base[hr->target.off + hr->target.len] = 0;
+    r->method = base + hr->method.off;
+    r->target = base + hr->target.off;
+    r->proto = hr->minor ? "HTTP/1.1" : "HTTP/1.0";
+    r->proto_major = 1;
+    r->proto_minor = hr->minor;
+    r->remote_addr = c->remote;
+    r->content_length = hr->body == GOC__HBODY_CHUNKED  ? -1
+                        : hr->body == GOC__HBODY_LENGTH ? hr->content_length
+                                                        : 0;
+    r->pattern = "";
+    goc_http_header *h = goc__arena_alloc(&c->arena, 2 * sizeof *h);
+    if (!h) {
+        goc__http_reject(c, 503, "out of memory");
+        return false;
+    }
+    goc__http_header_init(&h[0], &c->arena);
+    goc__http_header_init(&h[1], &c->arena);
+    r->header = &h[0];
+    r->trailer = &h[1];
+    if (hr->nfields) {
+        h->v = goc__arena_alloc(&c->arena, hr->nfields * sizeof *h->v);
+        h->cap = h->v ? hr->nfields : 0;
+    }
+    for (uint32_t i = 0; i < hr->nfields; i++) {
+        const goc__hfield *f = &hr->fields[i];
+        base[f->name.off + f->name.len] = 0;
+        base[f->value.off + f->value.len] = 0;
+        if (goc__http_header_push(h, base + f->name.off, f->name.len, base + f->value.off,
+                                  f->value.len) < 0) {
+            goc__http_reject(c, 503, "out of memory");
+            return false;
+        }
+    }
+    r->host = hr->has_host ? base + hr->host.off : "";
+    c->rpos += hl;
+    c->body_base = c->rpos;
+    if (!split_target(c, hr)) {
+        goc__http_reject(c, 400, "malformed request target");
+        return false;
+    }
+    c->keep_alive = hr->keep_alive;
+    c->head_req = hr->method.len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    c->close_after = !hr->keep_alive;
+    c->linger = false;
+    goc__http_writer_reset(c);
+    goc__http_body_start(c, hr);
+    return true;
+}
+
+/* After the handler: the response completed, the body consumed, the
+ * request's memory and context gone. false: close the connection. */
+static bool end_request(goc__http_conn *c)
+{
+    int rc = goc__http_finish_response(c);
+    if (rc == 0 && !goc__http_body_drain(c))
+        c->close_after = true;
+    goc__http_request_end_ctx(c);
+    int64_t now = goc_now();
+    goc__hstat_request(c->w.status, now - c->t0, c->bytes_in - c->in0, c->bytes_out - c->out0);
+    goc__arena_reset(&c->arena);
+    free(c->rbuf_old);
+    c->rbuf_old = NULL;
+    c->body_base = 0;
+    if (rc < 0 || c->close_after)
+        return false;
+    if (c->rpos == c->rlen)
+        c->rpos = c->rlen = 0;
+    if (c->rpos == c->rlen || c->wlen >= PIPELINE_WBUF_MAX)
+        return goc__http_flush_wbuf(c) == 0;
+    return true; /* a pipelined request waits: its answer joins this one */
+}
+
+static bool serve_one(goc__http_conn *c, bool first)
+{
+    goc__hreq hr = {.fields = c->fields, .fields_cap = GOC__HTTP_MAX_FIELDS};
+    c->in0 = c->bytes_in;
+    c->out0 = c->bytes_out;
+    int hl = read_head(c, &hr, first);
+    if (hl <= 0)
+        return false;
+    if (!build_request(c, &hr, (size_t)hl))
+        return false;
+    goc_http_server *s = c->srv;
+    if (hr.body != GOC__HBODY_NONE)
+        set_rdeadline(c, s->read_timeout > 0 ? c->t0 + s->read_timeout : 0);
+    if (s->write_timeout > 0)
+        goc_set_write_deadline(c->fd, goc_now() + s->write_timeout);
+    goc__hstat_active(+1);
+    s->h.fn(&c->w, &c->req, s->h.arg);
+    goc__hstat_active(-1);
+    if (c->hijacked) {
+        goc_set_deadline(c->fd, 0);
+        goc__hstat_request(101, goc_now() - c->t0, c->bytes_in - c->in0, 0);
+        goc__arena_reset(&c->arena);
+        return false;
+    }
+    return end_request(c);
+}
+
+/* Close softly: see the top of the file. */
+static void linger_close(goc__http_conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    goc_set_read_deadline(c->fd, goc_now() + GOC_SECOND);
+    char buf[4096];
+    size_t total = 0;
+    while (total < 256 * 1024) {
+        ssize_t n = goc_read(c->fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+}
+
+static void conn_end(goc__http_conn *c)
+{
+    goc_http_server *s = c->srv;
+    if (!c->hijacked)
+        goc__http_flush_wbuf(c);
+    goc_mutex_lock(&s->mu);
+    /* Out of the list first: close and shutdown touch only listed fds,
+     * so none of them can reach this fd number once it is reused. */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->state = c->hijacked ? GOC_HTTP_STATE_HIJACKED : GOC_HTTP_STATE_CLOSED;
+    goc_mutex_unlock(&s->mu);
+    if (!c->hijacked) {
+        if (c->linger)
+            linger_close(c);
+        notify_state(c, GOC_HTTP_STATE_CLOSED);
+        goc_close(c->fd);
+    }
+    free(c->rbuf);
+    free(c->rbuf_old);
+    free(c->wbuf);
+    free(c->bbuf);
+    free(c);
+    goc__hstat_conn_close();
+    goc_mutex_lock(&s->mu);
+    if (--s->nconns == 0 && s->drained)
+        goc_chan_close(s->drained);
+    goc_mutex_unlock(&s->mu);
+}
+
+void goc__http_conn_serve(void *arg)
+{
+    goc__http_conn *c = arg;
+    c->rbuf = malloc(RBUF_INIT);
+    c->bbuf = malloc(GOC__HTTP_BBUF);
+    if (c->rbuf && c->bbuf) {
+        c->rcap = RBUF_INIT;
+        goc__arena_init(&c->arena, c->arena0, sizeof c->arena0);
+        notify_state(c, GOC_HTTP_STATE_NEW);
+        for (bool first = true; serve_one(c, first); first = false) {
+        }
+    }
+    conn_end(c);
+}

@@ -1,0 +1,561 @@
+/*
+ * writer.c — the ResponseWriter of the connection: the life of a write.
+ *
+ * 1. The handler writes body bytes. Until the header is committed they
+ *    collect in bbuf (GOC__HTTP_BBUF bytes); the header map can still
+ *    change, and the status is not on the wire.
+ * 2. The header is committed by the first of: the handler returns (then
+ *    the whole body is known and goes out with a Content-Length), bbuf
+ *    would overflow, or a flush. Without a declared Content-Length the
+ *    body then goes out chunked (HTTP/1.1) or until close (HTTP/1.0).
+ *    Committing writes the status line, the fields the server adds
+ *    (Server, Date, Content-Type sniffed from bbuf if none was set,
+ *    Content-Length or Transfer-Encoding, Connection) and the handler's
+ *    fields into wbuf, then moves bbuf's bytes after them.
+ * 3. After commit, writes append to wbuf (framed as chunks if chunking);
+ *    wbuf is written to the socket when full, on a flush, or when the
+ *    response is finished and no pipelined request waits in the read
+ *    buffer (then the next response joins this one in one write).
+ * 4. Finishing writes the last chunk and the trailers.
+ * HEAD: body bytes are counted, never stored. 1xx (but 101): written and
+ * sent at once, and the response goes on. 204, 304: no body.
+ */
+#include "http/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int goc__http_wbuf_put(goc__http_conn *c, const void *p, size_t n)
+{
+    if (c->wcap - c->wlen < n) {
+        size_t cap = c->wcap ? c->wcap : 4096;
+        while (cap - c->wlen < n)
+            cap *= 2;
+        char *b = realloc(c->wbuf, cap);
+        if (!b)
+            return -ENOMEM;
+        c->wbuf = b;
+        c->wcap = cap;
+    }
+    memcpy(c->wbuf + c->wlen, p, n);
+    c->wlen += n;
+    return 0;
+}
+
+static int put_str(goc__http_conn *c, const char *s)
+{
+    return goc__http_wbuf_put(c, s, strlen(s));
+}
+
+int goc__http_flush_wbuf(goc__http_conn *c)
+{
+    if (c->wlen == 0)
+        return 0;
+    ssize_t n = goc_write(c->fd, c->wbuf, c->wlen);
+    if (n < 0) {
+        c->close_after = true;
+        return (int)n;
+    }
+    c->bytes_out += c->wlen;
+    c->wlen = 0;
+    return 0;
+}
+
+void goc__http_writer_reset(goc__http_conn *c)
+{
+    goc_http_response_writer *w = &c->w;
+    w->ops = NULL;
+    goc__http_header_init(&w->header, &c->arena);
+    goc__http_header_init(&w->trailer, &c->arena);
+    w->status = 0;
+    w->written = 0;
+    w->conn = c;
+    c->blen = 0;
+    c->header_sent = c->chunking = c->close_delim = false;
+    c->clen = -1;
+}
+
+static bool body_allowed(int status)
+{
+    return !(status >= 100 && status < 200) && status != 204 && status != 304;
+}
+
+/* Until the sniffing table lands (sniff.c): text or octet-stream. */
+static const char *sniff(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && i < 512; i++) {
+        unsigned char b = (unsigned char)p[i];
+        if (b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f')
+            return "application/octet-stream";
+    }
+    if (n && (p[0] == '<'))
+        return "text/html; charset=utf-8";
+    return "text/plain; charset=utf-8";
+}
+
+/* The status line for code: "HTTP/1.x CODE REASON\r\n". */
+static int put_status_line(goc__http_conn *c, int code)
+{
+    char line[64];
+    const char *reason = goc_http_status_text(code);
+    int n = snprintf(line, sizeof line, "HTTP/1.%d %03d %s\r\n", c->req.proto_minor, code,
+                     *reason ? reason : "status code");
+    return goc__http_wbuf_put(c, line, (size_t)n);
+}
+
+/* The handler's fields, but those the server frames itself. */
+static int put_fields(goc__http_conn *c, const goc_http_header *h)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        const goc__hentry *e = &h->v[i];
+        if (e->name_len == 17 && goc__http_token_eq(e->name, "Transfer-Encoding", 17))
+            continue;
+        if (e->name_len == 10 && goc__http_token_eq(e->name, "Connection", 10))
+            continue;
+        if (goc__http_wbuf_put(c, e->name, e->name_len) < 0 || goc__http_wbuf_put(c, ": ", 2) < 0 ||
+            goc__http_wbuf_put(c, e->value, e->value_len) < 0 ||
+            goc__http_wbuf_put(c, "\r\n", 2) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Decide the framing of the body at commit. done: the handler returned,
+ * so bbuf (or, for HEAD, the count) is the whole body. */
+static void decide_framing(goc__http_conn *c, bool done)
+{
+    goc_http_response_writer *w = &c->w;
+    const char *cl = goc_http_header_get(&w->header, "Content-Length");
+    if (cl) {
+        char *end;
+        long long v = strtoll(cl, &end, 10);
+        if (*cl >= '0' && *cl <= '9' && *end == 0 && v >= 0)
+            c->clen = v;
+        else
+            goc_http_header_del(&w->header, "Content-Length");
+    }
+    if (!body_allowed(w->status)) {
+        c->clen = -1;
+        return;
+    }
+    bool trailers = w->trailer.n > 0 && c->req.proto_minor == 1;
+    if (c->clen < 0 && done && !trailers)
+        c->clen = w->written;
+    else if (c->clen >= 0 && trailers)
+        c->clen = -1; /* trailers need chunking; the declared length is dropped */
+    if (c->clen >= 0) {
+        if (!cl) {
+            char v[24];
+            snprintf(v, sizeof v, "%lld", (long long)c->clen);
+            goc_http_header_set(&w->header, "Content-Length", v);
+        }
+        return;
+    }
+    goc_http_header_del(&w->header, "Content-Length");
+    if (c->head_req)
+        return;
+    if (c->req.proto_minor == 1) {
+        c->chunking = true;
+    } else {
+        c->close_delim = true;
+        c->close_after = true;
+    }
+}
+
+static int put_framing_fields(goc__http_conn *c)
+{
+    goc_http_response_writer *w = &c->w;
+    int rc = 0;
+    if (c->chunking)
+        rc = put_str(c, "Transfer-Encoding: chunked\r\n");
+    if (rc == 0 && c->chunking && w->trailer.n) {
+        rc = put_str(c, "Trailer: ");
+        for (uint32_t i = 0; rc == 0 && i < w->trailer.n; i++) {
+            rc = goc__http_wbuf_put(c, w->trailer.v[i].name, w->trailer.v[i].name_len);
+            if (rc == 0)
+                rc = put_str(c, i + 1 < w->trailer.n ? ", " : "\r\n");
+        }
+    }
+    const char *conn = goc_http_header_get(&w->header, "Connection");
+    if (conn && strcasestr(conn, "close"))
+        c->close_after = true;
+    if (c->srv->shutting)
+        c->close_after = true;
+    if (rc == 0 && c->close_after)
+        rc = put_str(c, "Connection: close\r\n");
+    else if (rc == 0 && c->req.proto_minor == 0)
+        rc = put_str(c, "Connection: keep-alive\r\n");
+    return rc;
+}
+
+/* Commit the header of the final response (status >= 200). */
+static int commit(goc__http_conn *c, bool done)
+{
+    goc_http_response_writer *w = &c->w;
+    if (w->status == 0)
+        w->status = 200;
+    decide_framing(c, done);
+    if (body_allowed(w->status) && !goc_http_header_get(&w->header, "Content-Type") &&
+        (c->blen > 0 || (c->head_req && w->written > 0)))
+        goc_http_header_set(&w->header, "Content-Type", sniff(c->bbuf, c->blen));
+    int rc = put_status_line(c, w->status);
+    if (rc == 0 && c->srv->server_line)
+        rc = goc__http_wbuf_put(c, c->srv->server_line, c->srv->server_line_len);
+    if (rc == 0 && !goc_http_header_get(&w->header, "Date")) {
+        char date[40] = "Date: ";
+        memcpy(date + 6, goc__http_date(), 29);
+        memcpy(date + 35, "\r\n", 2);
+        rc = goc__http_wbuf_put(c, date, 37);
+    }
+    if (rc == 0)
+        rc = put_fields(c, &w->header);
+    if (rc == 0)
+        rc = put_framing_fields(c);
+    if (rc == 0)
+        rc = goc__http_wbuf_put(c, "\r\n", 2);
+    c->header_sent = true;
+    if (rc < 0) {
+        c->close_after = true;
+        return rc;
+    }
+    /* What was buffered before the header is the body's start. */
+    size_t n = c->blen;
+    c->blen = 0;
+    if (n == 0)
+        return 0;
+    if (c->chunking) {
+        char hdr[24];
+        int k = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+        rc = goc__http_wbuf_put(c, hdr, (size_t)k);
+        if (rc == 0)
+            rc = goc__http_wbuf_put(c, c->bbuf, n);
+        if (rc == 0)
+            rc = goc__http_wbuf_put(c, "\r\n", 2);
+        return rc;
+    }
+    return goc__http_wbuf_put(c, c->bbuf, n);
+}
+
+/* Body bytes after commit: into wbuf if small, else straight out. */
+static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
+{
+    if (c->chunking) {
+        char hdr[24];
+        int k = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+        if (n <= 2048 && c->wlen + n + 32 <= (c->wcap > 16384 ? c->wcap : 16384)) {
+            if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0 || goc__http_wbuf_put(c, p, n) < 0 ||
+                goc__http_wbuf_put(c, "\r\n", 2) < 0)
+                return -ENOMEM;
+            return (ssize_t)n;
+        }
+        if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0)
+            return -ENOMEM;
+        struct iovec iov[3] = {{c->wbuf, c->wlen}, {(void *)p, n}, {(void *)"\r\n", 2}};
+        ssize_t r = goc_writev(c->fd, iov, 3);
+        if (r < 0) {
+            c->close_after = true;
+            return r;
+        }
+        c->bytes_out += (uint64_t)r;
+        c->wlen = 0;
+        return (ssize_t)n;
+    }
+    if (n <= 2048 && c->wlen + n <= (c->wcap > 16384 ? c->wcap : 16384))
+        return goc__http_wbuf_put(c, p, n) < 0 ? -ENOMEM : (ssize_t)n;
+    struct iovec iov[2] = {{c->wbuf, c->wlen}, {(void *)p, n}};
+    ssize_t r = goc_writev(c->fd, iov, 2);
+    if (r < 0) {
+        c->close_after = true;
+        return r;
+    }
+    c->bytes_out += (uint64_t)r;
+    c->wlen = 0;
+    return (ssize_t)n;
+}
+
+/* 1xx but 101: the status line and the header map, sent at once. */
+static int write_informational(goc__http_conn *c, int code)
+{
+    int rc = put_status_line(c, code);
+    if (rc == 0)
+        rc = put_fields(c, &c->w.header);
+    if (rc == 0)
+        rc = goc__http_wbuf_put(c, "\r\n", 2);
+    if (rc == 0)
+        rc = goc__http_flush_wbuf(c);
+    return rc;
+}
+
+GOC_API goc_http_header *goc_http_response_header(goc_http_response_writer *w)
+{
+    return &w->header;
+}
+
+GOC_API goc_http_header *goc_http_response_trailer(goc_http_response_writer *w)
+{
+    return &w->trailer;
+}
+
+GOC_API int goc_http_write_header(goc_http_response_writer *w, int code)
+{
+    if (code < 100 || code > 999)
+        return goc__errorf(-EINVAL, "http: invalid WriteHeader code %d", code);
+    if (w->ops)
+        return w->ops->write_header(w, code);
+    goc__http_conn *c = w->conn;
+    if (c->hijacked)
+        return GOC_EHTTP_HIJACKED;
+    if (w->status != 0)
+        return 0; /* superfluous, as Go (which logs it) */
+    if (code < 200 && code != 101)
+        return write_informational(c, code);
+    w->status = code;
+    return 0;
+}
+
+GOC_API ssize_t goc_http_write(goc_http_response_writer *w, const void *p, size_t n)
+{
+    if (w->ops)
+        return w->ops->write(w, p, n);
+    goc__http_conn *c = w->conn;
+    if (c->hijacked)
+        return GOC_EHTTP_HIJACKED;
+    if (w->status == 0)
+        w->status = 200;
+    if (!body_allowed(w->status))
+        return n ? GOC_EHTTP_BODY_NOT_ALLOWED : 0;
+    if (c->clen >= 0 && w->written + (int64_t)n > c->clen)
+        return goc__errset(GOC_EHTTP_CONTENT_LENGTH,
+                           "http: wrote more than the declared Content-Length");
+    if (!c->header_sent) {
+        const char *cl = goc_http_header_get(&w->header, "Content-Length");
+        if (cl && w->written + (int64_t)n > strtoll(cl, NULL, 10))
+            return goc__errset(GOC_EHTTP_CONTENT_LENGTH,
+                               "http: wrote more than the declared Content-Length");
+    }
+    w->written += (int64_t)n;
+    if (c->head_req || n == 0)
+        return (ssize_t)n;
+    if (!c->header_sent && c->blen + n <= GOC__HTTP_BBUF) {
+        memcpy(c->bbuf + c->blen, p, n);
+        c->blen += n;
+        return (ssize_t)n;
+    }
+    if (!c->header_sent) {
+        int rc = commit(c, false);
+        if (rc < 0)
+            return rc;
+    }
+    return send_body(c, p, n);
+}
+
+GOC_API ssize_t goc_http_write_str(goc_http_response_writer *w, const char *s)
+{
+    return goc_http_write(w, s, strlen(s));
+}
+
+GOC_API ssize_t goc_http_vprintf(goc_http_response_writer *w, const char *fmt, va_list ap)
+{
+    char small[512];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return -EINVAL;
+    }
+    if ((size_t)n < sizeof small) {
+        va_end(ap2);
+        return goc_http_write(w, small, (size_t)n);
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        va_end(ap2);
+        return -ENOMEM;
+    }
+    vsnprintf(big, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    ssize_t r = goc_http_write(w, big, (size_t)n);
+    free(big);
+    return r;
+}
+
+GOC_API ssize_t goc_http_printf(goc_http_response_writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ssize_t r = goc_http_vprintf(w, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+GOC_API int goc_http_flush(goc_http_response_writer *w)
+{
+    if (w->ops)
+        return w->ops->flush(w);
+    goc__http_conn *c = w->conn;
+    if (c->hijacked)
+        return GOC_EHTTP_HIJACKED;
+    if (!c->header_sent) {
+        int rc = commit(c, false);
+        if (rc < 0)
+            return rc;
+    }
+    return goc__http_flush_wbuf(c);
+}
+
+GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t offset,
+                                  size_t count)
+{
+    if (w->ops && w->ops->sendfile)
+        return w->ops->sendfile(w, in_fd, offset, count);
+    goc__http_conn *c = w->ops ? NULL : w->conn;
+    if (!c || c->chunking || c->head_req || (!c->header_sent && c->blen + count <= 16384)) {
+        /* Small, chunked or wrapped: through the write path. */
+        char buf[16384];
+        size_t done = 0;
+        while (done < count) {
+            size_t k = count - done < sizeof buf ? count - done : sizeof buf;
+            ssize_t r = goc_pread(in_fd, buf, k, offset + (off_t)done);
+            if (r <= 0)
+                return r < 0 ? r : (ssize_t)done;
+            ssize_t wr = goc_http_write(w, buf, (size_t)r);
+            if (wr < 0)
+                return wr;
+            done += (size_t)r;
+        }
+        return (ssize_t)done;
+    }
+    if (w->status == 0)
+        w->status = 200;
+    if (!body_allowed(w->status))
+        return GOC_EHTTP_BODY_NOT_ALLOWED;
+    if (c->clen >= 0 && w->written + (int64_t)count > c->clen)
+        return GOC_EHTTP_CONTENT_LENGTH;
+    if (!c->header_sent) {
+        int rc = commit(c, false);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = goc__http_flush_wbuf(c);
+    if (rc < 0)
+        return rc;
+    size_t done = 0;
+    off_t off = offset;
+    while (done < count) {
+        ssize_t r = goc_sendfile(c->fd, in_fd, &off, count - done);
+        if (r < 0) {
+            c->close_after = true;
+            return r;
+        }
+        if (r == 0)
+            break; /* the file is shorter than promised */
+        done += (size_t)r;
+    }
+    w->written += (int64_t)done;
+    c->bytes_out += done;
+    if (done < count)
+        c->close_after = true; /* the framing promised more */
+    return (ssize_t)done;
+}
+
+GOC_API int goc_http_hijack(goc_http_response_writer *w, int *fd, char **buffered, size_t *nbuf)
+{
+    if (w->ops && w->ops->hijack)
+        return w->ops->hijack(w, fd, buffered, nbuf);
+    if (w->ops)
+        return -ENOTSUP;
+    goc__http_conn *c = w->conn;
+    if (c->hijacked)
+        return GOC_EHTTP_HIJACKED;
+    if (c->header_sent)
+        return goc__errset(-EINVAL, "http: hijack after the header was written");
+    goc__http_request_end_ctx(c);     /* the watcher must not read the fd any more */
+    int rc = goc__http_flush_wbuf(c); /* earlier pipelined responses */
+    if (rc < 0)
+        return rc;
+    size_t n = c->rlen - c->rpos;
+    *buffered = NULL;
+    if (n) {
+        *buffered = malloc(n);
+        if (!*buffered)
+            return -ENOMEM;
+        memcpy(*buffered, c->rbuf + c->rpos, n);
+    }
+    *nbuf = n;
+    *fd = c->fd;
+    c->hijacked = true;
+    goc__http_set_state(c, GOC_HTTP_STATE_HIJACKED);
+    return 0;
+}
+
+GOC_API int goc_http_response_status(const goc_http_response_writer *w)
+{
+    return w->status;
+}
+
+GOC_API int64_t goc_http_response_bytes(const goc_http_response_writer *w)
+{
+    return w->written;
+}
+
+void goc__http_rw_init(goc_http_response_writer *w, goc_http_request *r,
+                       const goc__http_rw_ops *ops)
+{
+    w->ops = ops;
+    goc__http_header_init(&w->header, r->priv_->arena);
+    goc__http_header_init(&w->trailer, r->priv_->arena);
+    w->status = 0;
+    w->written = 0;
+    w->conn = NULL;
+}
+
+int goc__http_finish_response(goc__http_conn *c)
+{
+    goc_http_response_writer *w = &c->w;
+    if (c->hijacked)
+        return 0;
+    if (w->status == 0 && c->too_large) {
+        goc_http_header_set(&w->header, "Content-Type", "text/plain; charset=utf-8");
+        goc_http_header_set(&w->header, "Connection", "close");
+        static const char msg[] = "http: request body too large\n";
+        goc_http_write_header(w, 413);
+        goc_http_write(w, msg, sizeof msg - 1);
+    }
+    if (!c->header_sent) {
+        int rc = commit(c, true);
+        if (rc < 0)
+            return rc;
+    }
+    if (c->clen >= 0 && w->written < c->clen && !c->head_req)
+        c->close_after = true; /* the client would wait for the rest */
+    if (!c->chunking)
+        return 0;
+    int rc = goc__http_wbuf_put(c, "0\r\n", 3);
+    if (rc == 0 && w->trailer.n)
+        rc = put_fields(c, &w->trailer);
+    if (rc == 0)
+        rc = goc__http_wbuf_put(c, "\r\n", 2);
+    return rc;
+}
+
+void goc__http_reject(goc__http_conn *c, int status, const char *why)
+{
+    char msg[256];
+    const char *reason = goc_http_status_text(status);
+    int blen = snprintf(msg, sizeof msg, "%d %s: %s", status, reason, why ? why : reason);
+    if (blen < 0 || (size_t)blen >= sizeof msg)
+        blen = (int)sizeof msg - 1;
+    char head[256];
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                        status, reason, blen);
+    if (goc__http_wbuf_put(c, head, (size_t)hlen) == 0 &&
+        goc__http_wbuf_put(c, msg, (size_t)blen) == 0)
+        goc__http_flush_wbuf(c);
+    c->close_after = true;
+    c->linger = true;
+}
