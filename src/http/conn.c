@@ -135,6 +135,7 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
             }
         }
         if (make_room(c) < 0) {
+            goc__hstat_rejected(431);
             goc__http_reject(c, 431, "request head too large");
             return -1;
         }
@@ -332,7 +333,8 @@ static bool end_request(goc__http_conn *c)
         c->close_after = true;
     goc__http_request_end_ctx(c);
     int64_t now = goc_now();
-    goc__hstat_request(c->w.status, now - c->t0, c->bytes_in - c->in0, c->bytes_out - c->out0);
+    goc__hstat_request(c->w.status, now - c->t0, c->bytes_in - c->in0,
+                       c->bytes_out + c->wlen - c->out0);
     goc__arena_reset(&c->arena);
     free(c->rbuf_old);
     c->rbuf_old = NULL;
@@ -350,7 +352,7 @@ static bool serve_one(goc__http_conn *c, bool first)
 {
     goc__hreq hr = {.fields = c->fields, .fields_cap = GOC__HTTP_MAX_FIELDS};
     c->in0 = c->bytes_in;
-    c->out0 = c->bytes_out;
+    c->out0 = c->bytes_out + c->wlen; /* sent, or queued behind a pipelined answer */
     int hl = read_head(c, &hr, first);
     if (hl <= 0)
         return false;
