@@ -169,7 +169,7 @@ Test(form, body_then_query, .timeout = 20)
 {
     static const exchange xs[] = {
         {"POST /?a=query&c=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" FORM_CT
-         "Content-Length: 18\r\n\r\na=body&b=two+2%21",
+         "Content-Length: 17\r\n\r\na=body&b=two+2%21",
          "a=[body]\nb=[two 2!]\nc=[3]\nd=NULL\n"},
         {"PUT /?a=q HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
          "Application/X-WWW-Form-Urlencoded; charset=UTF-8\r\nContent-Length: 3\r\n\r\nd=4",
