@@ -35,18 +35,11 @@ typedef struct sniff_sig {
     const char *ct;
 } sniff_sig;
 
-#define HTML(tag)                                                                                  \
-    {                                                                                              \
-        SIG_HTML, true, sizeof(tag) - 1, tag, NULL, "text/html; charset=utf-8"                     \
-    }
-#define EXACT(p, t)                                                                                \
-    {                                                                                              \
-        SIG_MASKED, false, sizeof(p) - 1, p, NULL, t                                               \
-    }
-#define MASKED(p, m, t)                                                                            \
-    {                                                                                              \
-        SIG_MASKED, false, sizeof(p) - 1, p, m, t                                                  \
-    }
+/* clang-format off */
+#define HTML(tag)       {SIG_HTML, true, sizeof(tag) - 1, tag, NULL, "text/html; charset=utf-8"}
+#define EXACT(p, t)     {SIG_MASKED, false, sizeof(p) - 1, p, NULL, t}
+#define MASKED(p, m, t) {SIG_MASKED, false, sizeof(p) - 1, p, m, t}
+/* clang-format on */
 
 /* The specification's "34 NUL bytes then LP" (Embedded OpenType): only the
  * last two bytes are compared. */

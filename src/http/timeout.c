@@ -10,13 +10,18 @@
  *      the tbuf: status and body are kept (header and trailer are the
  *      tbuf's own maps), nothing reaches the connection.
  *   3. The wrapper selects on the inner's done channel and ctx's done:
- *      - done first: under the tbuf's lock, the header, trailer, status
- *        (200 if none) and body are copied to the real writer;
+ *      - done first, and no write of the inner refused: under the
+ *        tbuf's lock, the header, trailer, status (200 if none) and body
+ *        are copied to the real writer;
  *      - ctx first (dt passed, or the client went away): under the lock,
  *        the tbuf is marked failed, so every later write of the inner
  *        fails with GOC_EHTTP_HANDLER_TIMEOUT (-ECANCELED when the client
  *        went away), and a 503 goes out with msg as body (none when the
  *        client went away, as Go). Then ctx is cancelled.
+ *      Each write of the inner also looks at ctx itself, so a write after
+ *      the deadline fails even before the wrapper has woken up (Go lets
+ *      such a write succeed into a buffer it then drops); if one was
+ *      refused, the answer is the 503 even when done won the select.
  *   4. Unlike Go, which returns at once and leaves the inner goroutine
  *      running, the wrapper then waits for the inner handler to return:
  *      the layer's rule is that no goroutine outlives its request, and
@@ -64,11 +69,28 @@ typedef struct tbuf {
     _Alignas(16) char first[512];
 } tbuf;
 
+/* What the inner's writes return once ctx ended with err. */
+static int write_error(int err)
+{
+    return err == -ETIMEDOUT ? GOC_EHTTP_HANDLER_TIMEOUT : err ? err : -ECANCELED;
+}
+
+/* Whether the inner's time is up: b->err, set on the first look after ctx
+ * ended. Checked at every write (not only once the wrapper saw ctx end),
+ * so that no write after the deadline succeeds, however the wakeups of
+ * the two goroutines fall. Caller holds b->mu. */
+static int tbuf_expired(tbuf *b)
+{
+    if (!b->err && goc_ctx_err(b->priv.ctx))
+        b->err = write_error(goc_ctx_err(b->priv.ctx));
+    return b->err;
+}
+
 static int tbuf_write_header(goc_http_response_writer *w, int code)
 {
     tbuf *b = (tbuf *)w;
     goc_mutex_lock(&b->mu);
-    int err = b->err;
+    int err = tbuf_expired(b);
     /* Informational codes cannot be buffered: they would follow the final
      * response; the first final code wins, as on a real writer. */
     if (!err && w->status == 0 && code >= 200)
@@ -99,7 +121,7 @@ static ssize_t tbuf_write(goc_http_response_writer *w, const void *p, size_t n)
 {
     tbuf *b = (tbuf *)w;
     goc_mutex_lock(&b->mu);
-    ssize_t rc = b->err;
+    ssize_t rc = tbuf_expired(b);
     if (!rc) {
         if (w->status == 0)
             w->status = 200;
@@ -152,28 +174,26 @@ static void copy_header(goc_http_header *dst, const goc_http_header *src)
     }
 }
 
-/* The inner handler returned in time: its answer goes out. */
+/* The inner handler returned in time: its answer goes out. Caller holds
+ * b->mu. */
 static void pass_through(goc_http_response_writer *w, tbuf *b)
 {
-    goc_mutex_lock(&b->mu);
     copy_header(goc_http_response_header(w), &b->w.header);
     copy_header(goc_http_response_trailer(w), &b->w.trailer);
     goc_http_write_header(w, b->w.status ? b->w.status : 200);
     if (b->len)
         goc_http_write(w, b->body, b->len);
-    goc_mutex_unlock(&b->mu);
 }
 
-/* ctx ended first: from now on the inner writes into nothing. */
+/* ctx ended first: from now on the inner writes into nothing. Caller
+ * holds b->mu. */
 static void time_out(goc_http_response_writer *w, tbuf *b, goc_ctx *ctx, const char *msg)
 {
     int err = goc_ctx_err(ctx);
-    goc_mutex_lock(&b->mu);
-    b->err = err == -ETIMEDOUT ? GOC_EHTTP_HANDLER_TIMEOUT : err ? err : -ECANCELED;
+    b->err = write_error(err);
     goc_http_write_header(w, 503);
     if (err == -ETIMEDOUT)
         goc_http_write(w, msg, strlen(msg));
-    goc_mutex_unlock(&b->mu);
 }
 
 /* Set up b for the inner handler of request r with context ctx. */
@@ -207,10 +227,15 @@ static void timeout_serve(goc_http_response_writer *w, goc_http_request *r, void
     }
 
     goc_case cases[2] = {GOC_RECV(done, NULL), GOC_RECV(goc_ctx_done(ctx), NULL)};
-    if (goc_select(cases, 2, GOC_FOREVER) == 0)
+    int first = goc_select(cases, 2, GOC_FOREVER);
+    goc_mutex_lock(&b.mu);
+    /* b.err set: the inner saw its deadline (a write refused) before it
+     * returned, so its answer is incomplete and the 503 goes out. */
+    if (first == 0 && !b.err)
         pass_through(w, &b);
     else
         time_out(w, &b, ctx, a->msg ? a->msg : default_msg);
+    goc_mutex_unlock(&b.mu);
     goc_ctx_cancel(ctx);
     goc_chan_recv(done, NULL); /* the inner has returned: b is ours again */
 

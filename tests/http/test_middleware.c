@@ -218,10 +218,14 @@ static void read_body(goc_http_response_writer *w, goc_http_request *r, void *ar
     free(data);
 }
 
+/* Wrappers live as long as the program (as in a mux): held here, they
+ * stay reachable for LeakSanitizer. */
+static goc_http_handler h, h1, h2, hf, hs;
+
 static int max_bytes_main(void *arg)
 {
     (void)arg;
-    goc_http_handler h = goc_http_max_bytes_handler((goc_http_handler){read_body, NULL}, 10);
+    h = goc_http_max_bytes_handler((goc_http_handler){read_body, NULL}, 10);
     GO_CHECK(h.fn, "setup");
     test_srv t;
     reply rep;
@@ -299,8 +303,8 @@ static int access_log_main(void *arg)
     (void)arg;
     int p[2];
     GO_CHECK(pipe(p) == 0, "pipe");
-    goc_http_handler h1 = goc_http_access_log((goc_http_handler){created, NULL}, p[1]);
-    goc_http_handler h2 = goc_http_access_log((goc_http_handler){silent, NULL}, p[1]);
+    h1 = goc_http_access_log((goc_http_handler){created, NULL}, p[1]);
+    h2 = goc_http_access_log((goc_http_handler){silent, NULL}, p[1]);
     test_srv t1, t2;
     reply rep;
     char line[4096];
@@ -383,10 +387,8 @@ static int timeout_main(void *arg)
 {
     (void)arg;
     size_t base = goc_numgoroutine();
-    goc_http_handler hf =
-        goc_http_timeout_handler((goc_http_handler){fast, NULL}, GOC_SECOND, NULL);
-    goc_http_handler hs =
-        goc_http_timeout_handler((goc_http_handler){slow, NULL}, 100 * GOC_MILLISECOND, NULL);
+    hf = goc_http_timeout_handler((goc_http_handler){fast, NULL}, GOC_SECOND, NULL);
+    hs = goc_http_timeout_handler((goc_http_handler){slow, NULL}, 100 * GOC_MILLISECOND, NULL);
     test_srv tf, ts;
     reply rep;
     if (!srv_start(&tf, hf) || !srv_start(&ts, hs))
@@ -425,8 +427,8 @@ static int stubborn_main(void *arg)
 {
     (void)arg;
     size_t base = goc_numgoroutine();
-    goc_http_handler h = goc_http_timeout_handler((goc_http_handler){stubborn, NULL},
-                                                  20 * GOC_MILLISECOND, "too slow");
+    h = goc_http_timeout_handler((goc_http_handler){stubborn, NULL}, 20 * GOC_MILLISECOND,
+                                 "too slow");
     test_srv t;
     reply rep;
     if (!srv_start(&t, h))
