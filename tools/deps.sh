@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/deps.sh [build|test|bench|sanitize|fuzz] — make sure the Debian packages a
+# tools/deps.sh [build|test|bench|sanitize|fuzz|browser] — make sure the Debian packages a
 # make target needs are installed. As root it installs what is missing with
 # apt-get; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
@@ -10,6 +10,7 @@ test) need+=(libcriterion-dev gdb) ;; # gdb: tests/runtime/test_gdb.c
 bench) need+=(golang-go) ;;
 sanitize) need+=(libcriterion-dev) ;; # gcc brings libasan8/libtsan2; setarch is util-linux
 fuzz) need+=(clang libclang-rt-14-dev) ;; # libclang-rt: libFuzzer and clang's ASan/UBSan runtimes
+browser) need+=(libcriterion-dev chromium) ;; # make test-browser: headless Chromium on /debug/stats
 esac
 
 missing=()
