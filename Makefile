@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-asan test-tsan test-valgrind bench fuzz install check-all format clean
+.PHONY: all build run test test-asan test-tsan test-valgrind test-browser bench fuzz install check-all format clean
 
 all: build
 
@@ -43,6 +43,14 @@ test-valgrind: build
 	@cmake -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_VALGRIND=ON >/dev/null
 	@cmake --build build-vg -j $(JOBS)
 	cd build-vg && ctest --output-on-failure -L valgrind
+
+# The live stats page (/debug/stats) in headless Chromium: it must poll,
+# count and chart (tests/browser/run.sh; 60 s at most).
+test-browser:
+	@tools/deps.sh browser
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target statsd
+	tests/browser/run.sh $(BUILD)/tests/statsd
 
 bench:
 	@tools/deps.sh bench
