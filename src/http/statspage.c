@@ -274,7 +274,7 @@ static void serve_page(goc_http_response_writer *w)
     goc_http_header_set(h, "Content-Length", len);
     goc_http_header_set(h, "Content-Security-Policy",
                         "default-src 'none'; script-src 'unsafe-inline'; "
-                        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:");
+                        "style-src 'unsafe-inline'; connect-src 'self'");
     goc_http_header_set(h, "X-Content-Type-Options", "nosniff");
     goc_http_write(w, page, sizeof page - 1);
 }
