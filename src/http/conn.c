@@ -162,15 +162,6 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
     }
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
-        return (ch | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* The percent-decoded path, in the arena (raw itself if it has no
  * escape); NULL for a malformed escape or an escaped NUL. */
 static const char *decode_path(goc__http_conn *c, const char *raw)
@@ -178,22 +169,13 @@ static const char *decode_path(goc__http_conn *c, const char *raw)
     if (!strchr(raw, '%'))
         return raw;
     size_t n = strlen(raw);
-    char *out = goc__arena_alloc(&c->arena, n + 1), *o = out;
+    char *out = goc__arena_alloc(&c->arena, n + 1);
     if (!out)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (raw[i] != '%') {
-            *o++ = raw[i];
-            continue;
-        }
-        int hi = i + 2 < n + 1 ? hexval(raw[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval(raw[i + 2]) : -1;
-        if (lo < 0 || (hi == 0 && lo == 0))
-            return NULL;
-        *o++ = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    *o = 0;
+    ssize_t k = goc__http_unescape(raw, n, out, false);
+    if (k < 0 || memchr(out, 0, (size_t)k))
+        return NULL;
+    out[k] = 0;
     return out;
 }
 

@@ -1,28 +1,8 @@
 /*
- * weak.c — stand-ins, until their files land, for functions the server
- * core calls: the statistics hooks (stats.c) and the default mux
- * (mux.c). Weak: the real definitions replace them at link time.
+ * weak.c — a stand-in, until mux.c lands, for the default mux the server
+ * core falls back to. Weak: the real definitions replace it at link time.
  */
 #include "http/http.h"
-
-__attribute__((weak)) void goc__hstat_conn_open(void) {}
-__attribute__((weak)) void goc__hstat_conn_close(void) {}
-__attribute__((weak)) void goc__hstat_idle(int delta)
-{
-    (void)delta;
-}
-__attribute__((weak)) void goc__hstat_active(int delta)
-{
-    (void)delta;
-}
-__attribute__((weak)) void goc__hstat_request(int status, int64_t ns, uint64_t in, uint64_t out)
-{
-    (void)status, (void)ns, (void)in, (void)out;
-}
-__attribute__((weak)) void goc__hstat_rejected(int status)
-{
-    (void)status;
-}
 
 static void not_found(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {

@@ -82,19 +82,6 @@ static bool body_allowed(int status)
     return !(status >= 100 && status < 200) && status != 204 && status != 304;
 }
 
-/* Until the sniffing table lands (sniff.c): text or octet-stream. */
-static const char *sniff(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n && i < 512; i++) {
-        unsigned char b = (unsigned char)p[i];
-        if (b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f')
-            return "application/octet-stream";
-    }
-    if (n && (p[0] == '<'))
-        return "text/html; charset=utf-8";
-    return "text/plain; charset=utf-8";
-}
-
 /* The status line for code: "HTTP/1.x CODE REASON\r\n". */
 static int put_status_line(goc__http_conn *c, int code)
 {
@@ -199,7 +186,8 @@ static int commit(goc__http_conn *c, bool done)
     decide_framing(c, done);
     if (body_allowed(w->status) && !goc_http_header_get(&w->header, "Content-Type") &&
         (c->blen > 0 || (c->head_req && w->written > 0)))
-        goc_http_header_set(&w->header, "Content-Type", sniff(c->bbuf, c->blen));
+        goc_http_header_set(&w->header, "Content-Type",
+                            goc_http_detect_content_type(c->bbuf, c->blen));
     int rc = put_status_line(c, w->status);
     if (rc == 0 && c->srv->server_line)
         rc = goc__http_wbuf_put(c, c->srv->server_line, c->srv->server_line_len);
