@@ -82,46 +82,128 @@ static bool body_allowed(int status)
     return !(status >= 100 && status < 200) && status != 204 && status != 304;
 }
 
+/* Decimal digits of v into buf (room for 20): their count. */
+static size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "HEX\r\n" for a chunk of n bytes into buf (room for 20): its length. */
+static size_t fmt_chunk_size(char *buf, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t k = 0;
+    do {
+        tmp[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n);
+    for (size_t i = 0; i < k; i++)
+        buf[i] = tmp[k - 1 - i];
+    buf[k] = '\r';
+    buf[k + 1] = '\n';
+    return k + 2;
+}
+
 /* The status line for code: "HTTP/1.x CODE REASON\r\n". */
 static int put_status_line(goc__http_conn *c, int code)
 {
-    char line[64];
+    char line[80] = "HTTP/1.1 ";
+    line[7] = (char)('0' + c->req.proto_minor);
+    line[9] = (char)('0' + code / 100);
+    line[10] = (char)('0' + code / 10 % 10);
+    line[11] = (char)('0' + code % 10);
+    line[12] = ' ';
     const char *reason = goc_http_status_text(code);
-    int n = snprintf(line, sizeof line, "HTTP/1.%d %03d %s\r\n", c->req.proto_minor, code,
-                     *reason ? reason : "status code");
-    return goc__http_wbuf_put(c, line, (size_t)n);
+    if (!*reason)
+        reason = "status code";
+    size_t rl = strlen(reason);
+    memcpy(line + 13, reason, rl);
+    memcpy(line + 13 + rl, "\r\n", 2);
+    return goc__http_wbuf_put(c, line, 15 + rl);
 }
 
-/* The handler's fields, but those the server frames itself. */
-static int put_fields(goc__http_conn *c, const goc_http_header *h)
+static int put_field(goc__http_conn *c, const char *name, size_t nl, const char *v, size_t vl)
+{
+    if (goc__http_wbuf_put(c, name, nl) < 0 || goc__http_wbuf_put(c, ": ", 2) < 0 ||
+        goc__http_wbuf_put(c, v, vl) < 0 || goc__http_wbuf_put(c, "\r\n", 2) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Fields of the handler's map the server looks at, found in one pass. */
+typedef struct hinfo {
+    int cl, ct, date, conn; /* index of the first such field, or -1 */
+} hinfo;
+
+static bool named(const goc__hentry *e, const char *name, size_t n)
+{
+    return e->name_len == n && goc__http_token_eq(e->name, name, n);
+}
+
+static hinfo scan_fields(const goc_http_header *h)
+{
+    hinfo hi = {-1, -1, -1, -1};
+    for (uint32_t i = 0; i < h->n; i++) {
+        const goc__hentry *e = &h->v[i];
+        if (hi.cl < 0 && named(e, "Content-Length", 14))
+            hi.cl = (int)i;
+        else if (hi.ct < 0 && named(e, "Content-Type", 12))
+            hi.ct = (int)i;
+        else if (hi.date < 0 && named(e, "Date", 4))
+            hi.date = (int)i;
+        else if (hi.conn < 0 && named(e, "Connection", 10))
+            hi.conn = (int)i;
+    }
+    return hi;
+}
+
+/* The handler's fields, but those the server frames itself (skip: the
+ * index of a Content-Length the server replaces, or -1). */
+static int put_fields(goc__http_conn *c, const goc_http_header *h, int skip)
 {
     for (uint32_t i = 0; i < h->n; i++) {
         const goc__hentry *e = &h->v[i];
-        if (e->name_len == 17 && goc__http_token_eq(e->name, "Transfer-Encoding", 17))
+        if ((int)i == skip || named(e, "Transfer-Encoding", 17) || named(e, "Connection", 10))
             continue;
-        if (e->name_len == 10 && goc__http_token_eq(e->name, "Connection", 10))
-            continue;
-        if (goc__http_wbuf_put(c, e->name, e->name_len) < 0 || goc__http_wbuf_put(c, ": ", 2) < 0 ||
-            goc__http_wbuf_put(c, e->value, e->value_len) < 0 ||
-            goc__http_wbuf_put(c, "\r\n", 2) < 0)
+        if (put_field(c, e->name, e->name_len, e->value, e->value_len) < 0)
             return -ENOMEM;
     }
     return 0;
 }
 
+/* A declared Content-Length's value: all digits, else -1. */
+static int64_t parse_cl(const char *v)
+{
+    if (!*v)
+        return -1;
+    int64_t n = 0;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*v - '0');
+    }
+    return n;
+}
+
 /* Decide the framing of the body at commit. done: the handler returned,
- * so bbuf (or, for HEAD, the count) is the whole body. */
-static void decide_framing(goc__http_conn *c, bool done)
+ * so bbuf (or, for HEAD, the count) is the whole body. Sets c->clen, and
+ * whether the handler's own Content-Length field is dropped (*skip_cl). */
+static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *skip_cl)
 {
     goc_http_response_writer *w = &c->w;
-    const char *cl = goc_http_header_get(&w->header, "Content-Length");
-    if (cl) {
-        char *end;
-        long long v = strtoll(cl, &end, 10);
-        if (*cl >= '0' && *cl <= '9' && *end == 0 && v >= 0)
-            c->clen = v;
-        else
-            goc_http_header_del(&w->header, "Content-Length");
+    *skip_cl = false;
+    if (hi->cl >= 0) {
+        c->clen = parse_cl(w->header.v[hi->cl].value);
+        *skip_cl = c->clen < 0;
     }
     if (!body_allowed(w->status)) {
         c->clen = -1;
@@ -130,18 +212,11 @@ static void decide_framing(goc__http_conn *c, bool done)
     bool trailers = w->trailer.n > 0 && c->req.proto_minor == 1;
     if (c->clen < 0 && done && !trailers)
         c->clen = w->written;
-    else if (c->clen >= 0 && trailers)
+    else if (c->clen >= 0 && trailers) {
         c->clen = -1; /* trailers need chunking; the declared length is dropped */
-    if (c->clen >= 0) {
-        if (!cl) {
-            char v[24];
-            snprintf(v, sizeof v, "%lld", (long long)c->clen);
-            goc_http_header_set(&w->header, "Content-Length", v);
-        }
-        return;
+        *skip_cl = true;
     }
-    goc_http_header_del(&w->header, "Content-Length");
-    if (c->head_req)
+    if (c->clen >= 0 || c->head_req)
         return;
     if (c->req.proto_minor == 1) {
         c->chunking = true;
@@ -151,11 +226,15 @@ static void decide_framing(goc__http_conn *c, bool done)
     }
 }
 
-static int put_framing_fields(goc__http_conn *c)
+static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
 {
     goc_http_response_writer *w = &c->w;
     int rc = 0;
-    if (c->chunking)
+    if (own_cl) {
+        char v[24];
+        rc = put_field(c, "Content-Length", 14, v, fmt_u64(v, (uint64_t)c->clen));
+    }
+    if (rc == 0 && c->chunking)
         rc = put_str(c, "Transfer-Encoding: chunked\r\n");
     if (rc == 0 && c->chunking && w->trailer.n) {
         rc = put_str(c, "Trailer: ");
@@ -165,8 +244,7 @@ static int put_framing_fields(goc__http_conn *c)
                 rc = put_str(c, i + 1 < w->trailer.n ? ", " : "\r\n");
         }
     }
-    const char *conn = goc_http_header_get(&w->header, "Connection");
-    if (conn && strcasestr(conn, "close"))
+    if (hi->conn >= 0 && strcasestr(w->header.v[hi->conn].value, "close"))
         c->close_after = true;
     if (c->srv->shutting)
         c->close_after = true;
@@ -183,24 +261,28 @@ static int commit(goc__http_conn *c, bool done)
     goc_http_response_writer *w = &c->w;
     if (w->status == 0)
         w->status = 200;
-    decide_framing(c, done);
-    if (body_allowed(w->status) && !goc_http_header_get(&w->header, "Content-Type") &&
-        (c->blen > 0 || (c->head_req && w->written > 0)))
-        goc_http_header_set(&w->header, "Content-Type",
-                            goc_http_detect_content_type(c->bbuf, c->blen));
+    hinfo hi = scan_fields(&w->header);
+    bool skip_cl;
+    decide_framing(c, done, &hi, &skip_cl);
+    bool own_cl = c->clen >= 0 && (hi.cl < 0 || skip_cl);
     int rc = put_status_line(c, w->status);
     if (rc == 0 && c->srv->server_line)
         rc = goc__http_wbuf_put(c, c->srv->server_line, c->srv->server_line_len);
-    if (rc == 0 && !goc_http_header_get(&w->header, "Date")) {
+    if (rc == 0 && hi.date < 0) {
         char date[40] = "Date: ";
         memcpy(date + 6, goc__http_date(), 29);
         memcpy(date + 35, "\r\n", 2);
         rc = goc__http_wbuf_put(c, date, 37);
     }
+    if (rc == 0 && hi.ct < 0 && body_allowed(w->status) &&
+        (c->blen > 0 || (c->head_req && w->written > 0))) {
+        const char *ct = goc_http_detect_content_type(c->bbuf, c->blen);
+        rc = put_field(c, "Content-Type", 12, ct, strlen(ct));
+    }
     if (rc == 0)
-        rc = put_fields(c, &w->header);
+        rc = put_fields(c, &w->header, skip_cl || w->status == 204 || w->status < 200 ? hi.cl : -1);
     if (rc == 0)
-        rc = put_framing_fields(c);
+        rc = put_framing_fields(c, &hi, own_cl);
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
     c->header_sent = true;
@@ -215,7 +297,7 @@ static int commit(goc__http_conn *c, bool done)
         return 0;
     if (c->chunking) {
         char hdr[24];
-        int k = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+        size_t k = fmt_chunk_size(hdr, n);
         rc = goc__http_wbuf_put(c, hdr, (size_t)k);
         if (rc == 0)
             rc = goc__http_wbuf_put(c, c->bbuf, n);
@@ -231,7 +313,7 @@ static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
 {
     if (c->chunking) {
         char hdr[24];
-        int k = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+        size_t k = fmt_chunk_size(hdr, n);
         if (n <= 2048 && c->wlen + n + 32 <= (c->wcap > 16384 ? c->wcap : 16384)) {
             if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0 || goc__http_wbuf_put(c, p, n) < 0 ||
                 goc__http_wbuf_put(c, "\r\n", 2) < 0)
@@ -268,7 +350,7 @@ static int write_informational(goc__http_conn *c, int code)
 {
     int rc = put_status_line(c, code);
     if (rc == 0)
-        rc = put_fields(c, &c->w.header);
+        rc = put_fields(c, &c->w.header, -1);
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
     if (rc == 0)
@@ -523,7 +605,7 @@ int goc__http_finish_response(goc__http_conn *c)
         return 0;
     int rc = goc__http_wbuf_put(c, "0\r\n", 3);
     if (rc == 0 && w->trailer.n)
-        rc = put_fields(c, &w->trailer);
+        rc = put_fields(c, &w->trailer, -1);
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
     return rc;
