@@ -380,12 +380,7 @@ static void conn_end(goc__http_conn *c)
     goc_mutex_lock(&s->mu);
     /* Out of the list first: close and shutdown touch only listed fds,
      * so none of them can reach this fd number once it is reused. */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    goc__http_conn_unlink(s, c);
     c->state = c->hijacked ? GOC_HTTP_STATE_HIJACKED : GOC_HTTP_STATE_CLOSED;
     goc_mutex_unlock(&s->mu);
     if (!c->hijacked) {

@@ -101,6 +101,13 @@ struct goc__http_conn {
     _Alignas(16) char arena0[GOC__HTTP_ARENA0];
 };
 
+/* srv->mu is held (by someone: a goc_mutex records no owner). Debug
+ * builds check the locking rules above with it. */
+#define GOC__HTTP_ASSERT_MU(s) GOC_ASSERT(__atomic_load_n(&(s)->mu.state_, __ATOMIC_RELAXED) & 1)
+
+/* server.c: take c out of s->conns. s->mu held. */
+void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c);
+
 /* writer.c */
 void goc__http_writer_reset(goc__http_conn *c);
 /* The handler returned: complete the response (header if none, the last

@@ -94,6 +94,18 @@ static void refuse(int fd)
     goc_close(fd);
 }
 
+void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c)
+{
+    GOC__HTTP_ASSERT_MU(s);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
 static void start_conn(goc_http_server *s, int fd, const struct sockaddr *sa)
 {
     goc__http_conn *c = calloc(1, sizeof *c);
@@ -122,12 +134,7 @@ static void start_conn(goc_http_server *s, int fd, const struct sockaddr *sa)
     goc__hstat_conn_open();
     if (goc_go(goc__http_conn_serve, c) < 0) {
         goc_mutex_lock(&s->mu);
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            s->conns = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
+        goc__http_conn_unlink(s, c);
         if (--s->nconns == 0 && s->drained)
             goc_chan_close(s->drained);
         goc_mutex_unlock(&s->mu);
