@@ -12,6 +12,8 @@
  */
 #include <criterion/criterion.h>
 #include <goc/http.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -280,4 +282,157 @@ Test(mux, default_mux, .timeout = 10)
     cr_assert_eq(goc_http_handle("/default/{y}", (goc_http_handler){nop, NULL}),
                  GOC_EHTTP_PATTERN_CONFLICT);
     cr_expect_str_eq(route(d, "GET", "", "/default/z"), "/default/{x}");
+}
+
+/* ---- end to end: a server on loopback ------------------------------------------------------ */
+
+typedef struct srv {
+    goc_http_server *s;
+    int lfd;
+    char addr[64];
+    goc_chan *done;
+} srv;
+
+static void serve_fn(void *arg)
+{
+    srv *v = arg;
+    int rc = goc_http_server_serve(v->s, v->lfd);
+    GO_CHECK(rc == GOC_EHTTP_SERVER_CLOSED, "serve: %s", goc_strerror(rc));
+    goc_chan_close(v->done);
+}
+
+static bool srv_start(srv *v, goc_http_mux *m)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    v->s = goc_http_server_new(goc_http_mux_handler(m), NULL);
+    v->lfd = goc_listen("tcp", "127.0.0.1:0");
+    GO_CHECK(v->s && v->lfd >= 0, "server: %s", goc_errmsg());
+    if (!v->s || v->lfd < 0 || getsockname(v->lfd, (struct sockaddr *)&sa, &len) != 0)
+        return false;
+    snprintf(v->addr, sizeof v->addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    v->done = goc_chan_make(0, 0);
+    GO_SPAWN(serve_fn, v);
+    return true;
+}
+
+static void srv_stop(srv *v)
+{
+    goc_http_server_close(v->s);
+    goc_chan_recv(v->done, NULL);
+    goc_chan_release(v->done);
+    goc_http_server_free(v->s);
+}
+
+/* One request on a connection of its own; the whole response in out. */
+static size_t fetch(srv *v, const char *method, const char *target, const char *host, char *out,
+                    size_t cap)
+{
+    char rq[1024];
+    int n = snprintf(rq, sizeof rq, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     method, target, host);
+    size_t got = 0;
+    out[0] = '\0';
+    int fd = goc_dial("tcp", v->addr, 2 * GOC_SECOND);
+    GO_CHECK(fd >= 0, "dial %s: %s", v->addr, goc_errmsg());
+    if (fd < 0)
+        return 0;
+    GO_CHECK(goc_write(fd, rq, (size_t)n) == n, "write: %s", goc_errmsg());
+    for (;;) {
+        ssize_t k = goc_read(fd, out + got, cap - 1 - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    out[got] = '\0';
+    goc_close(fd);
+    return got;
+}
+
+/* Prints what the handler saw: the pattern and the path values. */
+static void show(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)arg;
+    static const char *names[] = {"id", "rest", "x", "y", "k"};
+    if (strcmp(r->path, "/set") == 0)
+        GO_CHECK(goc_http_set_path_value(r, "k", "v1") == 0 &&
+                     goc_http_set_path_value(r, "k", "v2") == 0,
+                 "set_path_value");
+    goc_http_printf(w, "pattern=%s;", r->pattern);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = goc_http_path_value(r, names[i]);
+        if (v)
+            goc_http_printf(w, "%s=%s;", names[i], v);
+    }
+}
+
+typedef struct e2e_case {
+    const char *method, *target, *host;
+    int status;
+    const char *has; /* a part of the response (header or body) */
+} e2e_case;
+
+static const e2e_case e2e_cases[] = {
+    {"GET", "/items/42", "h", 200, "pattern=GET /items/{id};id=42;"},
+    {"HEAD", "/items/42", "h", 200, "Content-Length"},
+    {"PUT", "/items/7", "h", 200, "pattern=PUT /items/{id};id=7;"},
+    {"POST", "/items/42", "h", 405, "\r\nAllow: DELETE, GET, HEAD, PUT\r\n"},
+    {"POST", "/m", "h", 405, "\r\nAllow: GET, HEAD\r\n"}, /* "GET /m/" matches "/m/" */
+    {"GET", "/items/42/", "h", 404, "404 page not found"},
+    {"GET", "/files/a/b%20c/", "h", 200, "pattern=/files/{rest...};rest=a/b c/;"},
+    {"GET", "/files/", "h", 200, "rest=;"},
+    {"GET", "/p/a%2Fb/q/c%3F", "h", 200, "pattern=/p/{x}/q/{y};x=a/b;y=c?;"},
+    {"GET", "/dir?k=v", "h", 301, "\r\nLocation: /dir/?k=v\r\n"},
+    {"POST", "/dir", "h", 301, "\r\nLocation: /dir/\r\n"},
+    {"GET", "/dir/sub", "h", 200, "pattern=/dir/;"},
+    {"GET", "/a/../dir/x?z", "h", 301, "\r\nLocation: /dir/x?z\r\n"},
+    {"GET", "/dir//x", "h", 301, "\r\nLocation: /dir/x\r\n"},
+    {"GET", "/dir/./x/.", "h", 301, "\r\nLocation: /dir/x\r\n"},
+    {"GET", "/", "h", 200, "pattern=/{$};"},
+    {"GET", "/nothing", "h", 404, "404 page not found"},
+    {"GET", "/host", "Example.COM:8080", 200, "pattern=example.com/host;"},
+    {"GET", "/host", "other.org", 200, "pattern=/host;"},
+    {"GET", "/set", "h", 200, "pattern=/set;k=v2;"},
+    {"OPTIONS", "*", "h", 400, "Connection: close"},
+};
+
+static int main_e2e(void *arg)
+{
+    (void)arg;
+    static const char *pats[] = {"/{$}",
+                                 "GET /items/{id}",
+                                 "PUT /items/{id}",
+                                 "DELETE /items/{id}",
+                                 "/files/{rest...}",
+                                 "/dir/",
+                                 "/p/{x}/q/{y}",
+                                 "example.com/host",
+                                 "/host",
+                                 "GET /m/",
+                                 "/set"};
+    goc_http_mux *m = goc_http_mux_new();
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
+        GO_CHECK(goc_http_mux_handle_func(m, pats[i], show, NULL) == 0, "%s: %s", pats[i],
+                 goc_errmsg());
+    srv v;
+    if (!srv_start(&v, m))
+        return 1;
+    static char out[8192];
+    for (size_t i = 0; i < sizeof e2e_cases / sizeof e2e_cases[0]; i++) {
+        const e2e_case *c = &e2e_cases[i];
+        char status[32];
+        snprintf(status, sizeof status, "HTTP/1.1 %d ", c->status);
+        fetch(&v, c->method, c->target, c->host, out, sizeof out);
+        GO_CHECK(strncmp(out, status, strlen(status)) == 0 && strstr(out, c->has),
+                 "%s %s (Host %s): want %d and \"%s\", got:\n%s", c->method, c->target, c->host,
+                 c->status, c->has, out);
+    }
+    srv_stop(&v);
+    goc_http_mux_free(m);
+    return 0;
+}
+
+Test(mux, end_to_end, .timeout = 20)
+{
+    cr_assert_eq(run_main(main_e2e, NULL), 0);
 }
