@@ -5,8 +5,8 @@
  *
  * The routing tree (Go's routing_tree.go, in C): the root's children are
  * keyed by host, a host node's by method, and below that one level per
- * path segment. Each node has literal children (a sorted array, found by
- * binary search), and at most one child each for a single wildcard, a
+ * path segment. Each node has literal children (an open-addressing hash
+ * table, FNV-1a), and at most one child each for a single wildcard, a
  * multi wildcard (always a leaf) and {$}. At the host and method levels,
  * the `wild` child holds the patterns without a host or method.
  *
@@ -19,12 +19,15 @@
  * match a request, the one with a literal where another has a wildcard is
  * more specific, or the two would conflict.
  *
- * The hot path allocates nothing: the request's path is split once into
- * segments on the stack (at most one more than the deepest pattern: below
- * that only a multi wildcard matches, and it takes the rest whole), a
- * segment is unescaped into a stack buffer only if it holds a '%', and
- * only path values are copied, into the request's arena. A path too long
- * for the stack buffers takes one malloc.
+ * The hot path allocates nothing: one pass over the request's path checks
+ * that it is clean and splits it into segments on the stack, each with its
+ * hash (at most one more than the deepest pattern: below that only a
+ * multi wildcard matches, and it takes the rest whole); a segment is
+ * unescaped into a stack buffer only if it holds a '%', and only path
+ * values are copied, into the request's arena. A path too long for the
+ * stack buffers takes one malloc. The "/dir" -> "/dir/" probe (a second
+ * walk) runs only if some pattern could match the path with a slash added
+ * (slash_lens).
  *
  * Locking: m->mu (a goc_rwmutex) guards the tree, the pattern list and
  * maxdepth; lookups hold it for reading, registration for writing, from
@@ -45,12 +48,12 @@ typedef struct mnode mnode;
 
 typedef struct mkid {
     const char *key; /* stored after its node, NUL-terminated */
-    uint32_t len;
-    mnode *node;
+    uint32_t len, hash;
+    mnode *node; /* NULL: a free slot */
 } mkid;
 
 struct mnode {
-    mkid *kids; /* literal children by (len, bytes) */
+    mkid *kids; /* literal children: open addressing, cap slots (a power of 2) */
     uint32_t nkids, cap;
     mnode *wild;   /* {name}; at the host and method levels: none given */
     mnode *multi;  /* {name...} or a trailing slash */
@@ -64,45 +67,57 @@ struct goc_http_mux {
     goc__pattern **pats;  /* mu: in registration order */
     uint32_t npats, cap;  /* mu */
     uint32_t maxdepth;    /* mu: the most segments of any pattern */
+    uint64_t slash_lens;  /* mu: bit k: a pattern of k segments (63: or more)
+                             ends in a multi wildcard or {$} */
     _Atomic bool writing; /* mu held for writing (debug checks) */
 };
 
 /* ---- the tree ------------------------------------------------------------- */
 
-static int key_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen)
+/* FNV-1a: the request's segments get theirs while they are scanned. */
+#define HASH_SEED  2166136261u
+#define HASH_PRIME 16777619u
+
+static uint32_t key_hash(const char *s, size_t n)
 {
-    if (alen != blen)
-        return alen < blen ? -1 : 1;
-    return memcmp(a, b, alen);
+    uint32_t h = HASH_SEED;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * HASH_PRIME;
+    return h;
 }
 
-/* The index of key among n's children, or where it would go (*found false). */
-static uint32_t kid_index(const mnode *n, const char *key, uint32_t len, bool *found)
+/* The slot of key in n's table, or the free slot where it would go. */
+static mkid *kid_slot(const mnode *n, const char *key, size_t len, uint32_t h)
 {
-    uint32_t lo = 0, hi = n->nkids;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = key_cmp(n->kids[mid].key, n->kids[mid].len, key, len);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    for (uint32_t i = h & (n->cap - 1);; i = (i + 1) & (n->cap - 1)) {
+        mkid *k = &n->kids[i];
+        if (!k->node || (k->hash == h && k->len == len && memcmp(k->key, key, len) == 0))
+            return k;
     }
-    *found = false;
-    return lo;
 }
 
-static const mnode *find_kid(const mnode *n, const char *key, size_t len)
+static const mnode *find_kid(const mnode *n, const char *key, size_t len, uint32_t h)
 {
-    bool found;
     if (!n || n->nkids == 0)
         return NULL;
-    uint32_t i = kid_index(n, key, (uint32_t)len, &found);
-    return found ? n->kids[i].node : NULL;
+    return kid_slot(n, key, len, h)->node;
+}
+
+/* Double n's table (kept at most half full, so probes stay short). */
+static bool grow_kids(mnode *n)
+{
+    uint32_t cap = n->cap ? 2 * n->cap : 8, ocap = n->cap;
+    mkid *old = n->kids, *v = calloc(cap, sizeof *v);
+    if (!v)
+        return false;
+    n->kids = v;
+    n->cap = cap;
+    for (uint32_t i = 0; i < ocap; i++) {
+        if (old[i].node)
+            *kid_slot(n, old[i].key, old[i].len, old[i].hash) = old[i];
+    }
+    free(old);
+    return true;
 }
 
 /* The literal child key of n, made if missing; NULL on ENOMEM. mu held
@@ -110,26 +125,19 @@ static const mnode *find_kid(const mnode *n, const char *key, size_t len)
 static mnode *add_kid(goc_http_mux *m, mnode *n, const char *key, uint32_t len)
 {
     GOC_ASSERT(atomic_load_explicit(&m->writing, memory_order_relaxed));
-    bool found;
-    uint32_t i = kid_index(n, key, len, &found);
-    if (found)
-        return n->kids[i].node;
-    if (n->nkids == n->cap) {
-        uint32_t cap = n->cap ? 2 * n->cap : 4;
-        mkid *k = realloc(n->kids, cap * sizeof *k);
-        if (!k)
-            return NULL;
-        n->kids = k;
-        n->cap = cap;
-    }
+    uint32_t h = key_hash(key, len);
+    const mnode *have = find_kid(n, key, len, h);
+    if (have)
+        return (mnode *)have;
+    if (2 * (n->nkids + 1) > n->cap && !grow_kids(n))
+        return NULL;
     /* The node keeps its own copy of the key: a pattern refused after
      * part of its branch was made (ENOMEM) is freed. */
     mnode *c = calloc(1, sizeof *c + len + 1);
     if (!c)
         return NULL;
     char *copy = memcpy((char *)(c + 1), key, len);
-    memmove(&n->kids[i + 1], &n->kids[i], (n->nkids - i) * sizeof *n->kids);
-    n->kids[i] = (mkid){.key = copy, .len = len, .node = c};
+    *kid_slot(n, key, len, h) = (mkid){.key = copy, .len = len, .hash = h, .node = c};
     n->nkids++;
     return c;
 }
@@ -178,7 +186,7 @@ static void node_free(mnode *n)
 {
     if (!n)
         return;
-    for (uint32_t i = 0; i < n->nkids; i++) {
+    for (uint32_t i = 0; i < n->cap; i++) {
         node_free(n->kids[i].node);
         free(n->kids[i].node);
     }
@@ -194,12 +202,17 @@ static void node_free(mnode *n)
 
 typedef struct rseg {
     const char *s; /* unescaped */
-    uint32_t len;
+    uint32_t len, hash;
     uint32_t off; /* where it starts in the path (after its slash) */
     bool trail;   /* the trailing slash ("/a/" is "a" then trail) */
 } rseg;
 
+/* What a request is matched by: its host, method and path. */
 typedef struct rpath {
+    const char *host, *method; /* host: "" when the mux has no host patterns */
+    size_t hlen, mlen;
+    uint32_t hhash, mhash;
+    bool head;     /* HEAD: GET patterns match too */
     const char *p; /* the path matched (escaped, cleaned unless CONNECT) */
     size_t n;
     rseg *segs; /* room for limit + 1: a probe may add a trailing slash */
@@ -207,35 +220,49 @@ typedef struct rpath {
     bool done; /* segs cover the whole path */
 } rpath;
 
-/* Split rp->p into at most rp->limit segments, unescaping into scratch
- * (room for 2 * n + 2) the ones that hold a '%'. */
-static void split_path(rpath *rp, char *scratch)
+/* One pass over rp->p: split its first rp->limit segments, unescaping
+ * into scratch (room for 2 * n + 2) the ones that hold a '%', and tell
+ * whether the whole path is clean (goc__path_is_clean). */
+static bool scan_path(rpath *rp, char *scratch)
 {
+    const char *p = rp->p;
     size_t pos = 0, n = rp->n;
+    bool clean = n > 0 && p[0] == '/';
     rp->nsegs = 0;
-    while (pos < n && rp->nsegs < rp->limit) {
-        rseg *sg = &rp->segs[rp->nsegs++];
-        if (pos + 1 == n) {
-            *sg = (rseg){.s = "", .len = 0, .off = (uint32_t)n, .trail = true};
-            pos = n;
+    rp->done = true;
+    while (pos < n) {
+        if (pos + 1 == n) { /* the trailing slash */
+            if (rp->nsegs < rp->limit)
+                rp->segs[rp->nsegs++] = (rseg){.s = "", .off = (uint32_t)n, .trail = true};
+            else
+                rp->done = false;
             break;
         }
-        size_t start = pos + 1;
-        const char *slash = memchr(rp->p + start, '/', n - start);
-        size_t end = slash ? (size_t)(slash - rp->p) : n;
-        sg->off = (uint32_t)start;
-        sg->trail = false;
-        if (memchr(rp->p + start, '%', end - start)) {
-            sg->len = (uint32_t)goc__path_unescape(rp->p + start, end - start, scratch);
-            sg->s = scratch;
-            scratch += sg->len + 1;
-        } else {
-            sg->s = rp->p + start;
-            sg->len = (uint32_t)(end - start);
+        size_t start = pos + 1, i = start;
+        uint32_t h = HASH_SEED;
+        bool pct = false;
+        for (; i < n && p[i] != '/'; i++) {
+            pct |= p[i] == '%';
+            h = (h ^ (unsigned char)p[i]) * HASH_PRIME;
         }
-        pos = end;
+        size_t len = i - start;
+        if (len == 0 || (p[start] == '.' && (len == 1 || (len == 2 && p[start + 1] == '.'))))
+            clean = false;
+        if (rp->nsegs == rp->limit) {
+            rp->done = false; /* below the deepest pattern: only the clean check goes on */
+        } else {
+            rseg *sg = &rp->segs[rp->nsegs++];
+            *sg = (rseg){.s = p + start, .len = (uint32_t)len, .hash = h, .off = (uint32_t)start};
+            if (pct) {
+                sg->len = (uint32_t)goc__path_unescape(p + start, len, scratch);
+                sg->s = scratch;
+                sg->hash = key_hash(scratch, sg->len);
+                scratch += sg->len + 1;
+            }
+        }
+        pos = i;
     }
-    rp->done = pos == n;
+    return clean;
 }
 
 static bool ends_with_slash(const rpath *rp)
@@ -243,10 +270,16 @@ static bool ends_with_slash(const rpath *rp)
     return rp->done && rp->nsegs > 0 && rp->segs[rp->nsegs - 1].trail;
 }
 
-/* Add a trailing slash to the path for a probe (undo: nsegs--). */
-static bool add_trailing_slash(rpath *rp)
+static uint64_t len_bit(uint32_t nsegs)
 {
-    if (!rp->done || rp->n == 0 || ends_with_slash(rp))
+    return (uint64_t)1 << (nsegs < 63 ? nsegs : 63);
+}
+
+/* Add a trailing slash to the path for a probe (undo: nsegs--), unless
+ * no pattern could match it exactly (none has a slash at that depth). */
+static bool add_trailing_slash(const goc_http_mux *m, rpath *rp)
+{
+    if (!rp->done || rp->n == 0 || ends_with_slash(rp) || !(m->slash_lens & len_bit(rp->nsegs + 1)))
         return false;
     rp->segs[rp->nsegs++] = (rseg){.s = "", .len = 0, .off = (uint32_t)rp->n, .trail = true};
     return true;
@@ -265,7 +298,7 @@ static goc__pattern *match_path(const mnode *n, const rpath *rp, uint32_t i)
         if (n->dollar && (p = match_path(n->dollar, rp, i + 1)))
             return p;
     } else {
-        const mnode *c = find_kid(n, sg->s, sg->len);
+        const mnode *c = find_kid(n, sg->s, sg->len, sg->hash);
         if (c && (p = match_path(c, rp, i + 1)))
             return p;
         if (n->wild && (p = match_path(n->wild, rp, i + 1)))
@@ -274,26 +307,31 @@ static goc__pattern *match_path(const mnode *n, const rpath *rp, uint32_t i)
     return n->multi ? n->multi->pat : NULL;
 }
 
-static goc__pattern *match_method(const mnode *hn, const char *method, const rpath *rp)
+static goc__pattern *match_method(const mnode *hn, const rpath *rp)
 {
+    static uint32_t get_hash; /* key_hash("GET"), racy but idempotent */
     goc__pattern *p;
     const mnode *c;
     if (!hn)
         return NULL;
-    if ((c = find_kid(hn, method, strlen(method))) && (p = match_path(c, rp, 0)))
+    if ((c = find_kid(hn, rp->method, rp->mlen, rp->mhash)) && (p = match_path(c, rp, 0)))
         return p;
-    if (strcmp(method, "HEAD") == 0 && (c = find_kid(hn, "GET", 3)) && (p = match_path(c, rp, 0)))
-        return p;
+    if (rp->head) {
+        uint32_t h = __atomic_load_n(&get_hash, __ATOMIC_RELAXED);
+        if (!h) /* relaxed: every thread computes the same value */
+            __atomic_store_n(&get_hash, h = key_hash("GET", 3), __ATOMIC_RELAXED);
+        if ((c = find_kid(hn, "GET", 3, h)) && (p = match_path(c, rp, 0)))
+            return p;
+    }
     return hn->wild ? match_path(hn->wild, rp, 0) : NULL;
 }
 
-static goc__pattern *tree_match(const goc_http_mux *m, const char *host, const char *method,
-                                const rpath *rp)
+static goc__pattern *tree_match(const goc_http_mux *m, const rpath *rp)
 {
     goc__pattern *p;
-    if (host[0] && (p = match_method(find_kid(&m->root, host, strlen(host)), method, rp)))
+    if (rp->hlen && (p = match_method(find_kid(&m->root, rp->host, rp->hlen, rp->hhash), rp)))
         return p;
-    return match_method(m->root.wild, method, rp);
+    return match_method(m->root.wild, rp);
 }
 
 /* Whether p matched the path with nothing left for a multi wildcard (Go's
@@ -314,21 +352,21 @@ typedef struct methods {
 
 static void methods_of(const mnode *hn, const rpath *rp, methods *out)
 {
-    for (uint32_t i = 0; hn && i < hn->nkids && out->n < 32; i++) {
-        if (match_path(hn->kids[i].node, rp, 0))
+    for (uint32_t i = 0; hn && i < hn->cap && out->n < 32; i++) {
+        if (hn->kids[i].node && match_path(hn->kids[i].node, rp, 0))
             out->v[out->n++] = hn->kids[i].key;
     }
 }
 
 /* The methods of patterns that match host and path (Go's matchingMethods),
  * also with a slash added to the path. Not sorted, maybe repeated. */
-static void matching_methods(const goc_http_mux *m, const char *host, rpath *rp, methods *out)
+static void matching_methods(const goc_http_mux *m, rpath *rp, methods *out)
 {
     for (int probe = 0; probe < 2; probe++) {
-        if (probe == 1 && !add_trailing_slash(rp))
+        if (probe == 1 && !add_trailing_slash(m, rp))
             break;
-        if (host[0])
-            methods_of(find_kid(&m->root, host, strlen(host)), rp, out);
+        if (rp->hlen)
+            methods_of(find_kid(&m->root, rp->host, rp->hlen, rp->hhash), rp, out);
         methods_of(m->root.wild, rp, out);
         if (probe == 1)
             rp->nsegs--;
@@ -360,9 +398,9 @@ static const char *req_path(const goc_http_request *r)
     return r->path ? r->path : "";
 }
 
-/* The Host without its port (Go's stripHostPort), lower case, in out; ""
- * if longer than any host we keep. */
-static void req_host(const goc_http_request *r, char out[256])
+/* The Host without its port (Go's stripHostPort), lower case, in out, and
+ * its length; "" if longer than any host we keep. */
+static size_t req_host(const goc_http_request *r, char out[256])
 {
     const char *h = r->host ? r->host : "";
     size_t n = strlen(h);
@@ -381,17 +419,17 @@ static void req_host(const goc_http_request *r, char out[256])
     for (size_t i = 0; i < n; i++)
         out[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] + ('a' - 'A')) : h[i];
     out[n] = '\0';
+    return n;
 }
 
 /* What the mux does with the split path (Go's findHandler): a match, else
  * a redirect to "path/" if that matches exactly, else the clean path's
  * redirect, else 405 or 404. allow: gets the methods for a 405. mu held. */
-static void decide(const goc_http_mux *m, const char *host, const char *method, rpath *rp,
-                   bool clean, mres *res, methods *allow)
+static void decide(const goc_http_mux *m, rpath *rp, bool clean, mres *res, methods *allow)
 {
-    const goc__pattern *p = tree_match(m, host, method, rp);
-    if (!exact_match(p, rp) && add_trailing_slash(rp)) {
-        const goc__pattern *p2 = tree_match(m, host, method, rp);
+    const goc__pattern *p = tree_match(m, rp);
+    if (!exact_match(p, rp) && add_trailing_slash(m, rp)) {
+        const goc__pattern *p2 = tree_match(m, rp);
         bool exact = exact_match(p2, rp);
         rp->nsegs--;
         if (exact) {
@@ -407,7 +445,7 @@ static void decide(const goc_http_mux *m, const char *host, const char *method, 
         methods found = {.n = 0};
         if (!allow)
             allow = &found;
-        matching_methods(m, host, rp, allow);
+        matching_methods(m, rp, allow);
         *res = (mres){allow->n ? RES_NOT_ALLOWED : RES_NOT_FOUND, NULL};
     }
 }
@@ -469,9 +507,11 @@ typedef struct lbufs {
     rseg *hsegs;
 } lbufs;
 
-/* The split path of r in rp, in b's buffers; false on ENOMEM. mu held
- * (limit is the tree's depth). */
-static bool prepare(const goc_http_mux *m, goc_http_request *r, bool clean, rpath *rp, lbufs *b)
+/* The split path of r in rp, in b's buffers, cleaned unless connect;
+ * *clean: whether it was already. false on ENOMEM. mu held (limit is the
+ * tree's depth). */
+static bool prepare(const goc_http_mux *m, goc_http_request *r, bool connect, rpath *rp, lbufs *b,
+                    bool *clean)
 {
     const char *raw = req_path(r);
     size_t n = strlen(raw), need = 3 * n + 8; /* a clean copy, unescaped segments */
@@ -480,13 +520,16 @@ static bool prepare(const goc_http_mux *m, goc_http_request *r, bool clean, rpat
     rseg *segs = limit < 16 ? b->segs : (b->hsegs = malloc((limit + 1) * sizeof *segs));
     if (!buf || !segs)
         return false;
-    *rp = (rpath){.p = raw, .n = n, .segs = segs, .limit = limit};
-    if (!clean) {
+    rp->p = raw;
+    rp->n = n;
+    rp->segs = segs;
+    rp->limit = limit;
+    *clean = scan_path(rp, buf + n + 2) || connect; /* Go cleans no CONNECT path */
+    if (!*clean) {
         rp->n = goc__path_clean(raw, n, buf);
         rp->p = buf;
-        buf += rp->n + 1;
+        scan_path(rp, buf + n + 2);
     }
-    split_path(rp, buf);
     return true;
 }
 
@@ -495,29 +538,37 @@ static bool prepare(const goc_http_mux *m, goc_http_request *r, bool clean, rpat
 static void resolve(goc_http_mux *m, goc_http_request *r, mres *res, bool values, methods *allow)
 {
     const char *method = r->method ? r->method : "";
-    bool connect = strcmp(method, "CONNECT") == 0; /* Go cleans no CONNECT path */
-    const char *raw = req_path(r);
-    bool clean = connect || goc__path_is_clean(raw, strlen(raw));
-    char host[256] = "";
+    bool connect = strcmp(method, "CONNECT") == 0, clean;
+    char host[256];
     lbufs b;
     b.hbuf = NULL;
     b.hsegs = NULL;
     rpath rp;
+    rp.method = method;
+    rp.mlen = strlen(method);
+    rp.mhash = key_hash(method, rp.mlen);
+    rp.head = strcmp(method, "HEAD") == 0;
+    rp.host = host;
+    rp.hlen = 0;
 
     goc_rwmutex_rlock(&m->mu);
-    if (m->root.nkids)
-        req_host(r, host); /* only host patterns need it */
-    bool ok = prepare(m, r, clean, &rp, &b);
+    if (m->root.nkids) { /* only host patterns need it */
+        rp.hlen = req_host(r, host);
+        rp.hhash = key_hash(host, rp.hlen);
+    }
+    bool ok = prepare(m, r, connect, &rp, &b, &clean);
     if (ok)
-        decide(m, host, method, &rp, clean, res, allow);
+        decide(m, &rp, clean, res, allow);
     else
         res->kind = RES_NOMEM;
     goc_rwmutex_runlock(&m->mu);
 
     if (ok && values && res->kind == RES_MATCH && set_values(r, res->pat, &rp) < 0)
         res->kind = RES_NOMEM;
-    free(b.hbuf);
-    free(b.hsegs);
+    if (b.hbuf || b.hsegs) {
+        free(b.hbuf);
+        free(b.hsegs);
+    }
 }
 
 /* ---- the answers of the mux itself ------------------------------------------------------- */
@@ -691,6 +742,9 @@ static int register_locked(goc_http_mux *m, goc__pattern *p)
     m->pats[m->npats++] = p;
     if (p->nsegs > m->maxdepth)
         m->maxdepth = p->nsegs;
+    if (p->segs[p->nsegs - 1].kind == GOC__SEG_MULTI ||
+        p->segs[p->nsegs - 1].kind == GOC__SEG_DOLLAR)
+        m->slash_lens |= len_bit(p->nsegs);
     return 0;
 }
 

@@ -436,3 +436,173 @@ Test(mux, end_to_end, .timeout = 20)
 {
     cr_assert_eq(run_main(main_e2e, NULL), 0);
 }
+
+/* ---- registration while lookups run -----------------------------------------------------------
+ */
+
+#define CONC_REGISTRARS 3
+#define CONC_PER        40
+
+typedef struct conc {
+    goc_http_mux *m;
+    atomic_int stop;
+    atomic_long lookups;
+    goc_waitgroup registered, looked; /* registrars (and the thread), lookers */
+} conc;
+
+typedef struct conc_reg {
+    conc *c;
+    int id;
+} conc_reg;
+
+/* The pattern r gets, from any thread (no Criterion assert). */
+static const char *route_any(goc_http_mux *m, const char *path)
+{
+    goc_http_request r = req("GET", "", path);
+    const char *pat = NULL;
+    goc_http_mux_lookup(m, &r, &pat);
+    return pat ? pat : "(null)";
+}
+
+static void conc_register(conc_reg *g)
+{
+    char pat[64], path[64];
+    for (int i = 0; i < CONC_PER; i++) {
+        snprintf(pat, sizeof pat, "/r/%d/%d/{x}", g->id, i);
+        int rc = goc_http_mux_handle_func(g->c->m, pat, nop, NULL);
+        GO_CHECK(rc == 0, "%s: %s", pat, goc_errmsg());
+        snprintf(path, sizeof path, "/r/%d/%d/z", g->id, i);
+        const char *got = route_any(g->c->m, path);
+        GO_CHECK(strcmp(got, pat) == 0, "%s: got %s", path, got);
+        if (i % 8 == 0)
+            goc_yield();
+    }
+}
+
+static void conc_register_fn(void *arg)
+{
+    conc_register(arg);
+    goc_waitgroup_done(&((conc_reg *)arg)->c->registered);
+}
+
+static void *conc_thread_fn(void *arg)
+{
+    conc_register(arg);
+    goc_waitgroup_done(&((conc_reg *)arg)->c->registered); /* never blocks the goroutines */
+    return NULL;
+}
+
+static void conc_lookup_fn(void *arg)
+{
+    conc *c = arg;
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        const char *got = route_any(c->m, "/fixed/abc");
+        GO_CHECK(strcmp(got, "/fixed/{x}") == 0, "got %s", got);
+        got = route_any(c->m, "/r/0/0/z");
+        GO_CHECK(strcmp(got, "/r/0/0/{x}") == 0 || strcmp(got, "/") == 0, "got %s", got);
+        atomic_fetch_add_explicit(&c->lookups, 1, memory_order_relaxed);
+        goc_yield();
+    }
+    goc_waitgroup_done(&c->looked);
+}
+
+static int main_concurrent(void *arg)
+{
+    conc *c = arg;
+    conc_reg regs[CONC_REGISTRARS + 1];
+    goc_waitgroup_add(&c->looked, 2);
+    goc_waitgroup_add(&c->registered, CONC_REGISTRARS + 1);
+    GO_SPAWN(conc_lookup_fn, c);
+    GO_SPAWN(conc_lookup_fn, c);
+    for (int i = 0; i < CONC_REGISTRARS; i++) {
+        regs[i] = (conc_reg){c, i};
+        GO_SPAWN(conc_register_fn, &regs[i]);
+    }
+    regs[CONC_REGISTRARS] = (conc_reg){c, CONC_REGISTRARS}; /* a plain thread's */
+    pthread_t t = start_thread(conc_thread_fn, &regs[CONC_REGISTRARS]);
+    goc_waitgroup_wait(&c->registered);
+    pthread_join(t, NULL); /* it has finished */
+    while (atomic_load(&c->lookups) < 100)
+        goc_sleep(GOC_MILLISECOND);
+    atomic_store(&c->stop, 1);
+    goc_waitgroup_wait(&c->looked);
+    char path[64], want[64];
+    for (int g = 0; g <= CONC_REGISTRARS; g++) {
+        for (int i = 0; i < CONC_PER; i++) {
+            snprintf(path, sizeof path, "/r/%d/%d/q", g, i);
+            snprintf(want, sizeof want, "/r/%d/%d/{x}", g, i);
+            const char *got = route_any(c->m, path);
+            GO_CHECK(strcmp(got, want) == 0, "%s: got %s", path, got);
+        }
+    }
+    return 0;
+}
+
+Test(mux, register_while_serving, .timeout = 30)
+{
+    conc c = {.m = goc_http_mux_new()};
+    must_handle(c.m, "/");
+    must_handle(c.m, "/fixed/{x}");
+    cr_assert_eq(run_main(main_concurrent, &c), 0);
+    goc_http_mux_free(c.m);
+}
+
+/* ---- how long a lookup takes (printed, not asserted) ---------------------------------------- */
+
+Test(mux, bench_lookup, .timeout = 30)
+{
+    static const char *fixed[] = {"/",
+                                  "/{$}",
+                                  "/favicon.ico",
+                                  "/robots.txt",
+                                  "/static/",
+                                  "/healthz",
+                                  "GET /api/v1/users",
+                                  "POST /api/v1/users",
+                                  "GET /api/v1/users/{id}",
+                                  "PUT /api/v1/users/{id}",
+                                  "DELETE /api/v1/users/{id}",
+                                  "GET /api/v1/users/{id}/posts",
+                                  "GET /api/v1/users/{id}/posts/{post}",
+                                  "GET /api/v1/search",
+                                  "/files/{path...}",
+                                  "example.com/",
+                                  "example.com/about"};
+    goc_http_mux *m = goc_http_mux_new();
+    size_t n = sizeof fixed / sizeof fixed[0];
+    for (size_t i = 0; i < n; i++)
+        must_handle(m, fixed[i]);
+    char pat[64];
+    for (size_t i = n; i < 50; i++) {
+        snprintf(pat, sizeof pat, i % 2 ? "GET /svc%zu/{id}" : "/page%zu", i);
+        must_handle(m, pat);
+    }
+    static const char *paths[] = {"/api/v1/users/42/posts/7",
+                                  "/",
+                                  "/static/css/site.css",
+                                  "/page20",
+                                  "/svc21/abc",
+                                  "/api/v1/users",
+                                  "/files/a/b/c.txt",
+                                  "/nope/nope"};
+    goc_http_request rs[8];
+    for (int i = 0; i < 8; i++)
+        rs[i] = req("GET", "localhost:8080", paths[i]);
+    long iters = test_scale(400000);
+    const char *p = NULL;
+    int64_t t0 = goc_now(), c0 = test_cpu_ns();
+    for (long i = 0; i < iters; i++)
+        test_sink((unsigned)(uintptr_t)goc_http_mux_lookup(m, &rs[i & 7], &p).fn);
+    int64_t ns = goc_now() - t0, cpu = test_cpu_ns() - c0;
+    fprintf(stderr, "mux: %.1f ns/lookup wall, %.1f ns CPU (50 patterns, %ld lookups)\n",
+            (double)ns / (double)iters, (double)cpu / (double)iters, iters);
+    for (int k = 0; k < 8; k++) { /* each path alone */
+        c0 = test_cpu_ns();
+        for (long i = 0; i < iters / 8; i++)
+            test_sink((unsigned)(uintptr_t)goc_http_mux_lookup(m, &rs[k], &p).fn);
+        cpu = test_cpu_ns() - c0;
+        fprintf(stderr, "mux:   %-26s %6.1f ns CPU -> %s\n", paths[k],
+                (double)cpu / (double)(iters / 8), p);
+    }
+    goc_http_mux_free(m);
+}
