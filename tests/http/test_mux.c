@@ -271,6 +271,101 @@ Test(mux, lookup_answers, .timeout = 10)
     goc_http_mux_free(m);
 }
 
+/* ---- Go's routing tree cases ----------------------------------------------------------------- */
+
+typedef struct rcase {
+    const char *method, *host, *path, *want; /* want "": no pattern */
+} rcase;
+
+static void check_tree(const char *const *pats, size_t npats, const rcase *cases, size_t n)
+{
+    goc_http_mux *m = goc_http_mux_new();
+    for (size_t i = 0; i < npats; i++)
+        must_handle(m, pats[i]);
+    for (size_t i = 0; i < n; i++) {
+        const char *got = route(m, cases[i].method, cases[i].host, cases[i].path);
+        cr_expect_str_eq(got, cases[i].want, "%s %s%s: got \"%s\", want \"%s\"", cases[i].method,
+                         cases[i].host, cases[i].path, got, cases[i].want);
+    }
+    goc_http_mux_free(m);
+}
+
+#define CHECK_TREE(pats, cases)                                                                    \
+    check_tree(pats, sizeof pats / sizeof pats[0], cases, sizeof cases / sizeof cases[0])
+
+Test(mux, go_routing_cases, .timeout = 10)
+{
+    static const char *items[] = {"/item/",
+                                  "POST /item/{user}",
+                                  "GET /item/{user}",
+                                  "/item/{user}",
+                                  "/item/{user}/{id}",
+                                  "/item/{user}/new",
+                                  "/item/{$}",
+                                  "POST alt.com/item/{user}",
+                                  "GET /headwins",
+                                  "HEAD /headwins",
+                                  "/path/{p...}"};
+    static const rcase item_cases[] = {
+        {"GET", "", "/item/jba", "GET /item/{user}"},
+        {"POST", "", "/item/jba", "POST /item/{user}"},
+        {"HEAD", "", "/item/jba", "GET /item/{user}"},
+        {"get", "", "/item/jba", "/item/{user}"}, /* methods are case-sensitive */
+        {"POST", "", "/item/jba/17", "/item/{user}/{id}"},
+        {"GET", "", "/item/jba/new", "/item/{user}/new"},
+        {"GET", "", "/item/", "/item/{$}"},
+        {"GET", "", "/item/jba/17/line2", "/item/"},
+        {"POST", "alt.com", "/item/jba", "POST alt.com/item/{user}"},
+        {"GET", "alt.com", "/item/jba", "GET /item/{user}"},
+        {"GET", "", "/item", "/item/{$}"}, /* the redirect to /item/, which it serves */
+        {"GET", "", "/headwins", "GET /headwins"},
+        {"HEAD", "", "/headwins", "HEAD /headwins"},
+        {"GET", "", "/path/to/file", "/path/{p...}"},
+        {"GET", "", "/path/*", "/path/{p...}"},
+    };
+    CHECK_TREE(items, item_cases);
+
+    /* {$} only with the trailing slash, {w} never with it, {w...} with both. */
+    static const char *slashes[] = {"/a/b/{$}", "/a/b/{w}", "/a/b/{w...}"};
+    static const rcase slash_cases[] = {
+        {"GET", "", "/a/b", "/a/b/{$}"}, /* redirected to /a/b/ */
+        {"GET", "", "/a/b/", "/a/b/{$}"},
+        {"GET", "", "/a/b/c", "/a/b/{w}"},
+        {"GET", "", "/a/b/c/d", "/a/b/{w...}"},
+    };
+    CHECK_TREE(slashes, slash_cases);
+    static const char *dollar[] = {"/a/b/{$}"};
+    static const rcase dollar_cases[] = {
+        {"GET", "", "/a/b/c", ""},
+        {"GET", "", "/a/b/c/d", ""},
+    };
+    CHECK_TREE(dollar, dollar_cases);
+    static const char *single[] = {"/a/b/{w}"};
+    static const rcase single_cases[] = {
+        {"GET", "", "/a/b", ""},
+        {"GET", "", "/a/b/", ""},
+        {"GET", "", "/a/b/c/d", ""},
+    };
+    CHECK_TREE(single, single_cases);
+
+    /* CONNECT paths are not cleaned: empty segments, matched by a wildcard
+     * and by an empty literal only. */
+    static const char *connect[] = {"CONNECT /a//b", "/a/{x}/b", "/{x}/{y...}"};
+    static const rcase connect_cases[] = {
+        {"CONNECT", "", "/a//b", "CONNECT /a//b"}, {"CONNECT", "", "/a/z/b", "/a/{x}/b"},
+        {"CONNECT", "", "//c", "/{x}/{y...}"},     {"CONNECT", "", "/a//c", "/{x}/{y...}"},
+        {"GET", "", "/a//c", "/{x}/{y...}"}, /* the redirect to /a/c */
+    };
+    CHECK_TREE(connect, connect_cases);
+    static const char *connect2[] = {"/a/{x}/b", "/{x}/", "/{x}/{y}/{z}"};
+    static const rcase connect2_cases[] = {
+        {"CONNECT", "", "/a//b", "/a/{x}/b"},
+        {"CONNECT", "", "//", "/{x}/"},
+        {"CONNECT", "", "///c", "/{x}/{y}/{z}"},
+    };
+    CHECK_TREE(connect2, connect2_cases);
+}
+
 /* ---- the default mux ------------------------------------------------------------------ */
 
 Test(mux, default_mux, .timeout = 10)
@@ -394,6 +489,8 @@ static const e2e_case e2e_cases[] = {
     {"GET", "/host", "other.org", 200, "pattern=/host;"},
     {"GET", "/set", "h", 200, "pattern=/set;k=v2;"},
     {"OPTIONS", "*", "h", 400, "Connection: close"},
+    {"DELETE", "/foo/bar", "a.com", 405, "\r\nAllow: GET, HEAD, POST\r\n"}, /* both hosts' */
+    {"DELETE", "/foo/bar", "h", 405, "\r\nAllow: POST\r\n"},
 };
 
 static int main_e2e(void *arg)
@@ -409,6 +506,8 @@ static int main_e2e(void *arg)
                                  "example.com/host",
                                  "/host",
                                  "GET /m/",
+                                 "GET a.com/",
+                                 "POST /foo/{x}",
                                  "/set"};
     goc_http_mux *m = goc_http_mux_new();
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
