@@ -573,50 +573,17 @@ static void resolve(goc_http_mux *m, goc_http_request *r, mres *res, bool values
 
 /* ---- the answers of the mux itself ------------------------------------------------------- */
 
-/* reply.c's Error, NotFound and Redirect are referenced weakly, so that
- * the mux links (and answers plainly) where reply.c is not in the
- * library yet, and never shadows it where it is. */
-#pragma weak goc_http_error
-#pragma weak goc_http_not_found
-#pragma weak goc_http_redirect
-
-static void reply_error(goc_http_response_writer *w, const char *msg, int code)
-{
-    if (goc_http_error) {
-        goc_http_error(w, msg, code);
-        return;
-    }
-    goc_http_header *h = goc_http_response_header(w);
-    goc_http_header_set(h, "Content-Type", "text/plain; charset=utf-8");
-    goc_http_header_set(h, "X-Content-Type-Options", "nosniff");
-    goc_http_write_header(w, code);
-    goc_http_printf(w, "%s\n", msg);
-}
-
-static void reply_redirect(goc_http_response_writer *w, goc_http_request *r, const char *url)
-{
-    if (goc_http_redirect) {
-        goc_http_redirect(w, r, url, 301);
-        return;
-    }
-    goc_http_header_set(goc_http_response_header(w), "Location", url);
-    goc_http_write_header(w, 301);
-}
-
 static void not_found_fn(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     (void)arg;
-    if (goc_http_not_found)
-        goc_http_not_found(w, r);
-    else
-        reply_error(w, "404 page not found", 404);
+    goc_http_not_found(w, r);
 }
 
 static void unavailable_fn(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     (void)r;
     (void)arg;
-    reply_error(w, "Service Unavailable", 503);
+    goc_http_error(w, "Service Unavailable", 503);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -655,7 +622,7 @@ static void not_allowed_fn(goc_http_response_writer *w, goc_http_request *r, voi
     resolve(arg, r, &res, false, &ms);
     join_methods(&ms, allow, sizeof allow);
     goc_http_header_set(goc_http_response_header(w), "Allow", allow);
-    reply_error(w, "Method Not Allowed", 405);
+    goc_http_error(w, "Method Not Allowed", 405);
 }
 
 /* 301 to the clean path, with a slash added if slash, query kept. */
@@ -665,7 +632,7 @@ static void redirect(goc_http_response_writer *w, goc_http_request *r, bool slas
     size_t n = strlen(raw), nq = strlen(q), need = n + nq + 5;
     char stack[512], *url = need <= sizeof stack ? stack : malloc(need);
     if (!url) {
-        reply_error(w, "Service Unavailable", 503);
+        goc_http_error(w, "Service Unavailable", 503);
         return;
     }
     size_t o = goc__path_clean(raw, n, url);
@@ -677,7 +644,7 @@ static void redirect(goc_http_response_writer *w, goc_http_request *r, bool slas
         o += nq;
     }
     url[o] = '\0';
-    reply_redirect(w, r, url);
+    goc_http_redirect(w, r, url, 301);
     if (url != stack)
         free(url);
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "http/chars.h"
+#include "http/http.h"
 #include "http/mux.h"
 #include "runtime/park.h"
 
@@ -75,34 +76,14 @@ size_t goc__path_clean(const char *p, size_t n, char *out)
     return o;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 size_t goc__path_unescape(const char *s, size_t n, char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[o++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
-        if (lo < 0) { /* Go keeps an invalidly escaped segment whole */
-            memcpy(out, s, n);
-            out[n] = '\0';
-            return n;
-        }
-        out[o++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    out[o] = '\0';
-    return o;
+    ssize_t k = goc__http_unescape(s, n, out, false);
+    if (k >= 0)
+        return (size_t)k;
+    memcpy(out, s, n); /* Go keeps an invalidly escaped segment whole */
+    out[n] = '\0';
+    return n;
 }
 
 /* ---- parsing -------------------------------------------------------------- */
