@@ -1,38 +1,26 @@
 /*
- * mux.c — http.ServeMux with Go 1.22 patterns: registration, the routing
- * tree, a request's lookup, the answers the mux gives itself (301, 404,
- * 405) and path values.
+ * mux.c — http.ServeMux with Go 1.22 patterns: registration, a request's
+ * lookup, the answers the mux gives itself (301, 404, 405) and path
+ * values.
  *
- * The routing tree (Go's routing_tree.go, in C): the root's children are
- * keyed by host, a host node's by method, and below that one level per
- * path segment. Each node has literal children (an open-addressing hash
- * table, FNV-1a), and at most one child each for a single wildcard, a
- * multi wildcard (always a leaf) and {$}. At the host and method levels,
- * the `wild` child holds the patterns without a host or method.
+ * A request is matched in a routing tree (routing.c) as Go's findHandler
+ * does: the pattern for its host, method and path, else a redirect to
+ * "path/" if that is matched exactly (a subtree "/dir/" asked as "/dir"),
+ * else a redirect to the clean path (Go's cleanPath; not for CONNECT),
+ * else 405 with Allow if patterns match the path with other methods, else
+ * 404. The tree only holds patterns that conflict with none (pattern.c),
+ * so the first it finds is the most specific.
  *
- * A lookup walks host (the request's, then none), method (the request's,
- * GET for HEAD, then none), then the path: at each segment a literal
- * child first, then the wildcard, then the multi wildcard, backtracking
- * when a branch ends without a pattern. This finds the most specific
- * pattern because registration refuses every pattern that would make the
- * order matter otherwise (a conflict, pattern.c): among the patterns that
- * match a request, the one with a literal where another has a wildcard is
- * more specific, or the two would conflict.
+ * The hot path allocates nothing: the path is checked, split and hashed
+ * in one pass into buffers on the stack, and only path values are
+ * copied, into the request's arena. A path too long for the stack buffers
+ * takes one malloc. The "/dir" -> "/dir/" probe (a second walk) runs only
+ * if some pattern could match the path with a slash added.
  *
- * The hot path allocates nothing: one pass over the request's path checks
- * that it is clean and splits it into segments on the stack, each with its
- * hash (at most one more than the deepest pattern: below that only a
- * multi wildcard matches, and it takes the rest whole); a segment is
- * unescaped into a stack buffer only if it holds a '%', and only path
- * values are copied, into the request's arena. A path too long for the
- * stack buffers takes one malloc. The "/dir" -> "/dir/" probe (a second
- * walk) runs only if some pattern could match the path with a slash added
- * (slash_lens).
- *
- * Locking: m->mu (a goc_rwmutex) guards the tree, the pattern list and
- * maxdepth; lookups hold it for reading, registration for writing, from
- * any thread. Patterns are never removed, so a pattern (its string, its
- * handler) stays valid after the lock is dropped, until goc_http_mux_free.
+ * Locking: m->mu (a goc_rwmutex) guards the tree and the pattern list;
+ * lookups hold it for reading, registration for writing, from any thread.
+ * Patterns are never removed, so a pattern (its string, its handler) stays
+ * valid after the lock is dropped, until goc_http_mux_free.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -44,334 +32,13 @@
 #include "http/mux.h"
 #include "runtime/park.h"
 
-typedef struct mnode mnode;
-
-typedef struct mkid {
-    const char *key; /* stored after its node, NUL-terminated */
-    uint32_t len, hash;
-    mnode *node; /* NULL: a free slot */
-} mkid;
-
-struct mnode {
-    mkid *kids; /* literal children: open addressing, cap slots (a power of 2) */
-    uint32_t nkids, cap;
-    mnode *wild;   /* {name}; at the host and method levels: none given */
-    mnode *multi;  /* {name...} or a trailing slash */
-    mnode *dollar; /* {$} */
-    goc__pattern *pat;
-};
-
 struct goc_http_mux {
     goc_rwmutex mu;
-    mnode root;           /* mu */
+    goc__rtree tree;      /* mu */
     goc__pattern **pats;  /* mu: in registration order */
     uint32_t npats, cap;  /* mu */
-    uint32_t maxdepth;    /* mu: the most segments of any pattern */
-    uint64_t slash_lens;  /* mu: bit k: a pattern of k segments (63: or more)
-                             ends in a multi wildcard or {$} */
     _Atomic bool writing; /* mu held for writing (debug checks) */
 };
-
-/* ---- the tree ------------------------------------------------------------- */
-
-/* FNV-1a: the request's segments get theirs while they are scanned. */
-#define HASH_SEED  2166136261u
-#define HASH_PRIME 16777619u
-
-static uint32_t key_hash(const char *s, size_t n)
-{
-    uint32_t h = HASH_SEED;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * HASH_PRIME;
-    return h;
-}
-
-/* The slot of key in n's table, or the free slot where it would go. */
-static mkid *kid_slot(const mnode *n, const char *key, size_t len, uint32_t h)
-{
-    for (uint32_t i = h & (n->cap - 1);; i = (i + 1) & (n->cap - 1)) {
-        mkid *k = &n->kids[i];
-        if (!k->node || (k->hash == h && k->len == len && memcmp(k->key, key, len) == 0))
-            return k;
-    }
-}
-
-static const mnode *find_kid(const mnode *n, const char *key, size_t len, uint32_t h)
-{
-    if (!n || n->nkids == 0)
-        return NULL;
-    return kid_slot(n, key, len, h)->node;
-}
-
-/* Double n's table (kept at most half full, so probes stay short). */
-static bool grow_kids(mnode *n)
-{
-    uint32_t cap = n->cap ? 2 * n->cap : 8, ocap = n->cap;
-    mkid *old = n->kids, *v = calloc(cap, sizeof *v);
-    if (!v)
-        return false;
-    n->kids = v;
-    n->cap = cap;
-    for (uint32_t i = 0; i < ocap; i++) {
-        if (old[i].node)
-            *kid_slot(n, old[i].key, old[i].len, old[i].hash) = old[i];
-    }
-    free(old);
-    return true;
-}
-
-/* The literal child key of n, made if missing; NULL on ENOMEM. mu held
- * for writing. */
-static mnode *add_kid(goc_http_mux *m, mnode *n, const char *key, uint32_t len)
-{
-    GOC_ASSERT(atomic_load_explicit(&m->writing, memory_order_relaxed));
-    uint32_t h = key_hash(key, len);
-    const mnode *have = find_kid(n, key, len, h);
-    if (have)
-        return (mnode *)have;
-    if (2 * (n->nkids + 1) > n->cap && !grow_kids(n))
-        return NULL;
-    /* The node keeps its own copy of the key: a pattern refused after
-     * part of its branch was made (ENOMEM) is freed. */
-    mnode *c = calloc(1, sizeof *c + len + 1);
-    if (!c)
-        return NULL;
-    char *copy = memcpy((char *)(c + 1), key, len);
-    *kid_slot(n, key, len, h) = (mkid){.key = copy, .len = len, .hash = h, .node = c};
-    n->nkids++;
-    return c;
-}
-
-static mnode *add_slot(mnode **slot)
-{
-    if (!*slot)
-        *slot = calloc(1, sizeof **slot);
-    return *slot;
-}
-
-/* Hang p in the tree. A node left without a pattern by ENOMEM is harmless:
- * lookups pass through it. mu held for writing. */
-static int tree_add(goc_http_mux *m, goc__pattern *p)
-{
-    mnode *n = &m->root;
-    n = p->host[0] ? add_kid(m, n, p->host, (uint32_t)strlen(p->host)) : add_slot(&n->wild);
-    if (n)
-        n = p->method[0] ? add_kid(m, n, p->method, (uint32_t)strlen(p->method))
-                         : add_slot(&n->wild);
-    for (uint32_t i = 0; n && i < p->nsegs; i++) {
-        const goc__mseg *sg = &p->segs[i];
-        switch (sg->kind) {
-        case GOC__SEG_LIT:
-            n = add_kid(m, n, sg->s, sg->len);
-            break;
-        case GOC__SEG_WILD:
-            n = add_slot(&n->wild);
-            break;
-        case GOC__SEG_MULTI:
-            n = add_slot(&n->multi);
-            break;
-        default:
-            n = add_slot(&n->dollar);
-            break;
-        }
-    }
-    if (!n)
-        return goc__errset(-ENOMEM, "http: registering a pattern: out of memory");
-    GOC_ASSERT(!n->pat); /* an equal pattern would have conflicted */
-    n->pat = p;
-    return 0;
-}
-
-static void node_free(mnode *n)
-{
-    if (!n)
-        return;
-    for (uint32_t i = 0; i < n->cap; i++) {
-        node_free(n->kids[i].node);
-        free(n->kids[i].node);
-    }
-    free(n->kids);
-    mnode *more[3] = {n->wild, n->multi, n->dollar};
-    for (int i = 0; i < 3; i++) {
-        node_free(more[i]);
-        free(more[i]);
-    }
-}
-
-/* ---- a request's path, split --------------------------------------------------- */
-
-typedef struct rseg {
-    const char *s; /* unescaped */
-    uint32_t len, hash;
-    uint32_t off; /* where it starts in the path (after its slash) */
-    bool trail;   /* the trailing slash ("/a/" is "a" then trail) */
-} rseg;
-
-/* What a request is matched by: its host, method and path. */
-typedef struct rpath {
-    const char *host, *method; /* host: "" when the mux has no host patterns */
-    size_t hlen, mlen;
-    uint32_t hhash, mhash;
-    bool head;     /* HEAD: GET patterns match too */
-    const char *p; /* the path matched (escaped, cleaned unless CONNECT) */
-    size_t n;
-    rseg *segs; /* room for limit + 1: a probe may add a trailing slash */
-    uint32_t nsegs, limit;
-    bool done; /* segs cover the whole path */
-} rpath;
-
-/* One pass over rp->p: split its first rp->limit segments, unescaping
- * into scratch (room for 2 * n + 2) the ones that hold a '%', and tell
- * whether the whole path is clean (goc__path_is_clean). */
-static bool scan_path(rpath *rp, char *scratch)
-{
-    const char *p = rp->p;
-    size_t pos = 0, n = rp->n;
-    bool clean = n > 0 && p[0] == '/';
-    rp->nsegs = 0;
-    rp->done = true;
-    while (pos < n) {
-        if (pos + 1 == n) { /* the trailing slash */
-            if (rp->nsegs < rp->limit)
-                rp->segs[rp->nsegs++] = (rseg){.s = "", .off = (uint32_t)n, .trail = true};
-            else
-                rp->done = false;
-            break;
-        }
-        size_t start = pos + 1, i = start;
-        uint32_t h = HASH_SEED;
-        bool pct = false;
-        for (; i < n && p[i] != '/'; i++) {
-            pct |= p[i] == '%';
-            h = (h ^ (unsigned char)p[i]) * HASH_PRIME;
-        }
-        size_t len = i - start;
-        if (len == 0 || (p[start] == '.' && (len == 1 || (len == 2 && p[start + 1] == '.'))))
-            clean = false;
-        if (rp->nsegs == rp->limit) {
-            rp->done = false; /* below the deepest pattern: only the clean check goes on */
-        } else {
-            rseg *sg = &rp->segs[rp->nsegs++];
-            *sg = (rseg){.s = p + start, .len = (uint32_t)len, .hash = h, .off = (uint32_t)start};
-            if (pct) {
-                sg->len = (uint32_t)goc__path_unescape(p + start, len, scratch);
-                sg->s = scratch;
-                sg->hash = key_hash(scratch, sg->len);
-                scratch += sg->len + 1;
-            }
-        }
-        pos = i;
-    }
-    return clean;
-}
-
-static bool ends_with_slash(const rpath *rp)
-{
-    return rp->done && rp->nsegs > 0 && rp->segs[rp->nsegs - 1].trail;
-}
-
-static uint64_t len_bit(uint32_t nsegs)
-{
-    return (uint64_t)1 << (nsegs < 63 ? nsegs : 63);
-}
-
-/* Add a trailing slash to the path for a probe (undo: nsegs--), unless
- * no pattern could match it exactly (none has a slash at that depth). */
-static bool add_trailing_slash(const goc_http_mux *m, rpath *rp)
-{
-    if (!rp->done || rp->n == 0 || ends_with_slash(rp) || !(m->slash_lens & len_bit(rp->nsegs + 1)))
-        return false;
-    rp->segs[rp->nsegs++] = (rseg){.s = "", .len = 0, .off = (uint32_t)rp->n, .trail = true};
-    return true;
-}
-
-/* ---- matching -------------------------------------------------------------------- */
-
-/* The pattern below n that matches segments i.. of the path. mu held. */
-static goc__pattern *match_path(const mnode *n, const rpath *rp, uint32_t i)
-{
-    if (i == rp->nsegs)
-        return rp->done ? n->pat : NULL;
-    const rseg *sg = &rp->segs[i];
-    goc__pattern *p;
-    if (sg->trail) {
-        if (n->dollar && (p = match_path(n->dollar, rp, i + 1)))
-            return p;
-    } else {
-        const mnode *c = find_kid(n, sg->s, sg->len, sg->hash);
-        if (c && (p = match_path(c, rp, i + 1)))
-            return p;
-        if (n->wild && (p = match_path(n->wild, rp, i + 1)))
-            return p;
-    }
-    return n->multi ? n->multi->pat : NULL;
-}
-
-static goc__pattern *match_method(const mnode *hn, const rpath *rp)
-{
-    static uint32_t get_hash; /* key_hash("GET"), racy but idempotent */
-    goc__pattern *p;
-    const mnode *c;
-    if (!hn)
-        return NULL;
-    if ((c = find_kid(hn, rp->method, rp->mlen, rp->mhash)) && (p = match_path(c, rp, 0)))
-        return p;
-    if (rp->head) {
-        uint32_t h = __atomic_load_n(&get_hash, __ATOMIC_RELAXED);
-        if (!h) /* relaxed: every thread computes the same value */
-            __atomic_store_n(&get_hash, h = key_hash("GET", 3), __ATOMIC_RELAXED);
-        if ((c = find_kid(hn, "GET", 3, h)) && (p = match_path(c, rp, 0)))
-            return p;
-    }
-    return hn->wild ? match_path(hn->wild, rp, 0) : NULL;
-}
-
-static goc__pattern *tree_match(const goc_http_mux *m, const rpath *rp)
-{
-    goc__pattern *p;
-    if (rp->hlen && (p = match_method(find_kid(&m->root, rp->host, rp->hlen, rp->hhash), rp)))
-        return p;
-    return match_method(m->root.wild, rp);
-}
-
-/* Whether p matched the path with nothing left for a multi wildcard (Go's
- * exactMatch): "/a/" matches "/a/" exactly, "/a/b" not. */
-static bool exact_match(const goc__pattern *p, const rpath *rp)
-{
-    if (!p)
-        return false;
-    if (p->segs[p->nsegs - 1].kind != GOC__SEG_MULTI)
-        return true;
-    return ends_with_slash(rp) && p->nsegs == rp->nsegs;
-}
-
-typedef struct methods {
-    const char *v[32];
-    size_t n;
-} methods;
-
-static void methods_of(const mnode *hn, const rpath *rp, methods *out)
-{
-    for (uint32_t i = 0; hn && i < hn->cap && out->n < 32; i++) {
-        if (hn->kids[i].node && match_path(hn->kids[i].node, rp, 0))
-            out->v[out->n++] = hn->kids[i].key;
-    }
-}
-
-/* The methods of patterns that match host and path (Go's matchingMethods),
- * also with a slash added to the path. Not sorted, maybe repeated. */
-static void matching_methods(const goc_http_mux *m, rpath *rp, methods *out)
-{
-    for (int probe = 0; probe < 2; probe++) {
-        if (probe == 1 && !add_trailing_slash(m, rp))
-            break;
-        if (rp->hlen)
-            methods_of(find_kid(&m->root, rp->host, rp->hlen, rp->hhash), rp, out);
-        methods_of(m->root.wild, rp, out);
-        if (probe == 1)
-            rp->nsegs--;
-    }
-}
 
 /* ---- a request's lookup ------------------------------------------------------------ */
 
@@ -379,7 +46,7 @@ enum {
     RES_MATCH,          /* pat serves it */
     RES_REDIRECT_SLASH, /* 301 to the path with a slash added (pat: the one it leads to) */
     RES_REDIRECT_CLEAN, /* 301 to the clean path (pat: its match, if any) */
-    RES_NOT_ALLOWED,    /* 405: patterns match the path with other methods */
+    RES_NOT_ALLOWED,    /* 405: patterns match the path with other goc__rmethods */
     RES_NOT_FOUND,      /* 404 */
     RES_NOMEM,          /* 503: no memory for the path's buffers or values */
 };
@@ -424,13 +91,14 @@ static size_t req_host(const goc_http_request *r, char out[256])
 
 /* What the mux does with the split path (Go's findHandler): a match, else
  * a redirect to "path/" if that matches exactly, else the clean path's
- * redirect, else 405 or 404. allow: gets the methods for a 405. mu held. */
-static void decide(const goc_http_mux *m, rpath *rp, bool clean, mres *res, methods *allow)
+ * redirect, else 405 or 404. allow: gets the goc__rmethods for a 405. mu held. */
+static void decide(const goc_http_mux *m, goc__rpath *rp, bool clean, mres *res,
+                   goc__rmethods *allow)
 {
-    const goc__pattern *p = tree_match(m, rp);
-    if (!exact_match(p, rp) && add_trailing_slash(m, rp)) {
-        const goc__pattern *p2 = tree_match(m, rp);
-        bool exact = exact_match(p2, rp);
+    const goc__pattern *p = goc__rtree_match(&m->tree, rp);
+    if (!goc__rtree_exact(p, rp) && goc__rpath_add_slash(&m->tree, rp)) {
+        const goc__pattern *p2 = goc__rtree_match(&m->tree, rp);
+        bool exact = goc__rtree_exact(p2, rp);
         rp->nsegs--;
         if (exact) {
             *res = (mres){RES_REDIRECT_SLASH, p2};
@@ -442,10 +110,10 @@ static void decide(const goc_http_mux *m, rpath *rp, bool clean, mres *res, meth
     else if (p)
         *res = (mres){RES_MATCH, p};
     else {
-        methods found = {.n = 0};
+        goc__rmethods found = {.n = 0};
         if (!allow)
             allow = &found;
-        matching_methods(m, rp, allow);
+        goc__rtree_methods(&m->tree, rp, allow);
         *res = (mres){allow->n ? RES_NOT_ALLOWED : RES_NOT_FOUND, NULL};
     }
 }
@@ -475,7 +143,7 @@ static int put_pathval(goc_http_request *r, const char *name, const char *value)
 
 /* The values of p's wildcards, copied into r's arena (the names are p's:
  * the mux outlives its requests). 0 or -ENOMEM. */
-static int set_values(goc_http_request *r, const goc__pattern *p, const rpath *rp)
+static int set_values(goc_http_request *r, const goc__pattern *p, const goc__rpath *rp)
 {
     if (!r->priv_)
         return 0; /* a request made by hand: nowhere to keep them */
@@ -502,40 +170,41 @@ static int set_values(goc_http_request *r, const goc__pattern *p, const rpath *r
 /* Room for a lookup's buffers: the stack for usual paths, else malloc. */
 typedef struct lbufs {
     char buf[1024];
-    rseg segs[16];
+    goc__rseg segs[16];
     char *hbuf;
-    rseg *hsegs;
+    goc__rseg *hsegs;
 } lbufs;
 
 /* The split path of r in rp, in b's buffers, cleaned unless connect;
  * *clean: whether it was already. false on ENOMEM. mu held (limit is the
  * tree's depth). */
-static bool prepare(const goc_http_mux *m, goc_http_request *r, bool connect, rpath *rp, lbufs *b,
-                    bool *clean)
+static bool prepare(const goc_http_mux *m, goc_http_request *r, bool connect, goc__rpath *rp,
+                    lbufs *b, bool *clean)
 {
     const char *raw = req_path(r);
     size_t n = strlen(raw), need = 3 * n + 8; /* a clean copy, unescaped segments */
-    uint32_t limit = m->maxdepth + 1;
+    uint32_t limit = m->tree.maxdepth + 1;
     char *buf = need <= sizeof b->buf ? b->buf : (b->hbuf = malloc(need));
-    rseg *segs = limit < 16 ? b->segs : (b->hsegs = malloc((limit + 1) * sizeof *segs));
+    goc__rseg *segs = limit < 16 ? b->segs : (b->hsegs = malloc((limit + 1) * sizeof *segs));
     if (!buf || !segs)
         return false;
     rp->p = raw;
     rp->n = n;
     rp->segs = segs;
     rp->limit = limit;
-    *clean = scan_path(rp, buf + n + 2) || connect; /* Go cleans no CONNECT path */
+    *clean = goc__rpath_scan(rp, buf + n + 2) || connect; /* Go cleans no CONNECT path */
     if (!*clean) {
         rp->n = goc__path_clean(raw, n, buf);
         rp->p = buf;
-        scan_path(rp, buf + n + 2);
+        goc__rpath_scan(rp, buf + n + 2);
     }
     return true;
 }
 
 /* Look r up. values: set r's path values for a match. allow: the
- * methods for a 405. */
-static void resolve(goc_http_mux *m, goc_http_request *r, mres *res, bool values, methods *allow)
+ * goc__rmethods for a 405. */
+static void resolve(goc_http_mux *m, goc_http_request *r, mres *res, bool values,
+                    goc__rmethods *allow)
 {
     const char *method = r->method ? r->method : "";
     bool connect = strcmp(method, "CONNECT") == 0, clean;
@@ -543,18 +212,18 @@ static void resolve(goc_http_mux *m, goc_http_request *r, mres *res, bool values
     lbufs b;
     b.hbuf = NULL;
     b.hsegs = NULL;
-    rpath rp;
+    goc__rpath rp;
     rp.method = method;
     rp.mlen = strlen(method);
-    rp.mhash = key_hash(method, rp.mlen);
+    rp.mhash = goc__rkey_hash(method, rp.mlen);
     rp.head = strcmp(method, "HEAD") == 0;
     rp.host = host;
     rp.hlen = 0;
 
     goc_rwmutex_rlock(&m->mu);
-    if (m->root.nkids) { /* only host patterns need it */
+    if (m->tree.root.nkids) { /* only host patterns need it */
         rp.hlen = req_host(r, host);
-        rp.hhash = key_hash(host, rp.hlen);
+        rp.hhash = goc__rkey_hash(host, rp.hlen);
     }
     bool ok = prepare(m, r, connect, &rp, &b, &clean);
     if (ok)
@@ -592,7 +261,7 @@ static int str_cmp(const void *a, const void *b)
 }
 
 /* "GET, HEAD, POST": sorted, once each, HEAD with GET (Go's Allow). */
-static void join_methods(methods *ms, char *out, size_t cap)
+static void join_methods(goc__rmethods *ms, char *out, size_t cap)
 {
     bool get = false;
     for (size_t i = 0; i < ms->n; i++)
@@ -612,11 +281,11 @@ static void join_methods(methods *ms, char *out, size_t cap)
     }
 }
 
-/* 405 with Allow: the methods are looked up again (this is the rare path;
+/* 405 with Allow: the goc__rmethods are looked up again (this is the rare path;
  * the lookup that chose it kept nothing). */
 static void not_allowed_fn(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
-    methods ms = {.n = 0};
+    goc__rmethods ms = {.n = 0};
     mres res;
     char allow[512];
     resolve(arg, r, &res, false, &ms);
@@ -713,7 +382,7 @@ GOC_API void goc_http_mux_free(goc_http_mux *m)
 {
     if (!m)
         return;
-    node_free(&m->root);
+    goc__rtree_free(&m->tree);
     for (uint32_t i = 0; i < m->npats; i++)
         free(m->pats[i]);
     free(m->pats);
@@ -736,15 +405,10 @@ static int register_locked(goc_http_mux *m, goc__pattern *p)
         m->pats = v;
         m->cap = cap;
     }
-    int rc = tree_add(m, p);
-    if (rc < 0)
-        return rc;
+    GOC_ASSERT(atomic_load_explicit(&m->writing, memory_order_relaxed));
+    if (goc__rtree_add(&m->tree, p) < 0)
+        return goc__errset(-ENOMEM, "http: registering a pattern: out of memory");
     m->pats[m->npats++] = p;
-    if (p->nsegs > m->maxdepth)
-        m->maxdepth = p->nsegs;
-    if (p->segs[p->nsegs - 1].kind == GOC__SEG_MULTI ||
-        p->segs[p->nsegs - 1].kind == GOC__SEG_DOLLAR)
-        m->slash_lens |= len_bit(p->nsegs);
     return 0;
 }
 
