@@ -1,11 +1,13 @@
 /*
  * test_mux.c — the Go 1.22 ServeMux: bad patterns and their messages,
- * conflicts (and the message naming both patterns), precedence (a table
- * after Go's own routing tests), HEAD served by GET, host patterns, then
+ * conflicts (and the message naming both patterns), precedence (a table,
+ * and the cases of Go's own routing-tree tests), HEAD served by GET, host
+ * patterns, then
  * end to end through a real server on loopback: path values ({x},
  * {rest...}, escaped segments), {$}, 405 with Allow, 301 for a subtree
  * and for unclean paths, 404, "OPTIONS *". Registration while lookups run
- * (goroutines and a plain thread), and a lookup benchmark (printed only).
+ * (goroutines and a plain thread), paths longer and deeper than the
+ * lookup's stack buffers, and a lookup benchmark (printed only).
  *
  * Lookups of hand-built requests (no server) have no arena, so they check
  * the pattern chosen; path values are checked through the server.
@@ -423,7 +425,7 @@ static void srv_stop(srv *v)
 static size_t fetch(srv *v, const char *method, const char *target, const char *host, char *out,
                     size_t cap)
 {
-    char rq[1024];
+    char rq[8192];
     int n = snprintf(rq, sizeof rq, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
                      method, target, host);
     size_t got = 0;
@@ -704,4 +706,53 @@ Test(mux, bench_lookup, .timeout = 30)
                 (double)cpu / (double)(iters / 8), p);
     }
     goc_http_mux_free(m);
+}
+
+/* ---- paths past the stack buffers --------------------------------------------------------- */
+
+static void show_lengths(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)arg;
+    const char *x = goc_http_path_value(r, "x"), *rest = goc_http_path_value(r, "rest");
+    goc_http_printf(w, "x=%s;rest=%zu;%s", x ? x : "-", rest ? strlen(rest) : 0,
+                    rest && strstr(rest, "a/b") ? "slash" : "");
+}
+
+static int main_long(void *arg)
+{
+    (void)arg;
+    char pat[256] = "/deep", target[4096] = "/deep", want[64];
+    for (int i = 0; i < 20; i++) { /* deeper than the stack's 16 segments */
+        snprintf(pat + strlen(pat), sizeof pat - strlen(pat), "/s%d", i);
+        snprintf(target + strlen(target), sizeof target - strlen(target), "/s%d", i);
+    }
+    strcat(pat, "/{x}/{rest...}");
+    strcat(target, "/v%41/a%2Fb");
+    size_t pre = strlen("a/b");
+    while (strlen(target) < 3000) { /* longer than the stack's buffer */
+        strcat(target, "/%7Ezz");
+        pre += 4;
+    }
+    goc_http_mux *m = goc_http_mux_new();
+    GO_CHECK(goc_http_mux_handle_func(m, pat, show_lengths, NULL) == 0, "%s", goc_errmsg());
+    srv v;
+    if (!srv_start(&v, m))
+        return 1;
+    static char out[8192];
+    fetch(&v, "GET", target, "h", out, sizeof out);
+    snprintf(want, sizeof want, "x=vA;rest=%zu;slash", pre);
+    GO_CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && strstr(out, want), "want %s, got:\n%s", want,
+             out);
+    strcat(target, "/../x/./y"); /* unclean: the redirect's Location is as long */
+    fetch(&v, "GET", target, "h", out, sizeof out);
+    GO_CHECK(strncmp(out, "HTTP/1.1 301 ", 13) == 0 && strstr(out, "%7Ezz/x/y\r\n"), "got:\n%s",
+             out);
+    srv_stop(&v);
+    goc_http_mux_free(m);
+    return 0;
+}
+
+Test(mux, long_and_deep_paths, .timeout = 20)
+{
+    cr_assert_eq(run_main(main_long, NULL), 0);
 }
