@@ -2,10 +2,10 @@
  * test_mux.c — the Go 1.22 ServeMux: bad patterns and their messages,
  * conflicts (and the message naming both patterns), precedence (a table,
  * and the cases of Go's own routing-tree tests), HEAD served by GET, host
- * patterns, then
- * end to end through a real server on loopback: path values ({x},
- * {rest...}, escaped segments), {$}, 405 with Allow, 301 for a subtree
- * and for unclean paths, 404, "OPTIONS *". Registration while lookups run
+ * patterns, then end to end through a real server on loopback: path
+ * values ({x}, {rest...}, escaped segments), {$}, 405 with Allow, 301 for
+ * a subtree and for unclean paths, 404, "OPTIONS *". Registration while
+ * lookups run
  * (goroutines and a plain thread), paths longer and deeper than the
  * lookup's stack buffers, and a lookup benchmark (printed only).
  *
