@@ -78,9 +78,9 @@ void goc__http_body_start(goc__http_conn *c, const goc__hreq *hr)
         break;
     case GOC__HBODY_CHUNKED:
         c->body = CBODY_CHUNKED;
-        memset(&c->chunked, 0, sizeof c->chunked);
-        c->chunked.fields = c->tfields;
-        c->chunked.fields_cap = sizeof c->tfields / sizeof c->tfields[0];
+        memset(&c->rs->chunked, 0, sizeof c->rs->chunked);
+        c->rs->chunked.fields = c->rs->tfields;
+        c->rs->chunked.fields_cap = sizeof c->rs->tfields / sizeof c->rs->tfields[0];
         break;
     default:
         c->body = CBODY_DONE;
@@ -93,7 +93,7 @@ void goc__http_body_start(goc__http_conn *c, const goc__hreq *hr)
 static int send_continue(goc__http_conn *c)
 {
     c->sent_continue = true;
-    if (c->header_sent || c->w.status != 0)
+    if (c->header_sent || c->rs->w.status != 0)
         return 0;
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     int rc = goc__http_wbuf_put(c, cont, sizeof cont - 1);
@@ -141,12 +141,12 @@ static ssize_t read_length(goc__http_conn *c, char *buf, size_t n)
 /* The chunked body's trailer fields, into r->trailer. */
 static void take_trailers(goc__http_conn *c, const char *base)
 {
-    for (uint32_t i = 0; i < c->chunked.nfields; i++) {
-        goc__hfield *f = &c->tfields[i];
+    for (uint32_t i = 0; i < c->rs->chunked.nfields; i++) {
+        goc__hfield *f = &c->rs->tfields[i];
         char *name = goc__arena_strndup(&c->arena, base + f->name.off, f->name.len);
         char *value = goc__arena_strndup(&c->arena, base + f->value.off, f->value.len);
         if (name && value)
-            goc__http_header_push(c->req.trailer, name, f->name.len, value, f->value.len);
+            goc__http_header_push(c->rs->req.trailer, name, f->name.len, value, f->value.len);
     }
 }
 
@@ -163,7 +163,7 @@ static ssize_t read_chunked(goc__http_conn *c, char *buf, size_t n)
         size_t used = 0;
         goc__hspan data;
         const char *base = c->rbuf + c->rpos;
-        int rc = goc__http_chunked(&c->chunked, base, c->rlen - c->rpos, &used, &data, NULL);
+        int rc = goc__http_chunked(&c->rs->chunked, base, c->rlen - c->rpos, &used, &data, NULL);
         if (rc == GOC__HCHUNK_DATA) {
             c->dpos = c->rpos + data.off;
             c->dlen = data.len;
@@ -177,7 +177,7 @@ static ssize_t read_chunked(goc__http_conn *c, char *buf, size_t n)
             return 0;
         }
         if (rc < 0)
-            return body_error(c, GOC_EHTTP_MALFORMED, c->chunked.why);
+            return body_error(c, GOC_EHTTP_MALFORMED, c->rs->chunked.why);
         c->rpos += used;
         ssize_t got = goc__http_fill(c);
         if (got == 0)
@@ -309,7 +309,7 @@ static void watch(void *arg)
         if (k > 0)
             break; /* a pipelined request: the client is there */
         if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
-            goc_ctx_cancel(c->priv.ctx);
+            goc_ctx_cancel(c->rs->priv.ctx);
             break;
         }
     }
@@ -342,7 +342,7 @@ void goc__http_request_end_ctx(goc__http_conn *c)
         goc_set_read_deadline(c->fd, 0);
         c->rdeadline = 0;
     }
-    goc_ctx *ctx = c->priv.ctx;
+    goc_ctx *ctx = c->rs->priv.ctx;
     if (!ctx)
         return;
     goc_mutex_lock(&c->srv->mu);
@@ -350,7 +350,7 @@ void goc__http_request_end_ctx(goc__http_conn *c)
     goc_mutex_unlock(&c->srv->mu);
     goc_ctx_cancel(ctx);
     goc_ctx_release(ctx);
-    c->priv.ctx = NULL;
+    c->rs->priv.ctx = NULL;
 }
 
 GOC_API goc_ctx *goc_http_request_ctx(goc_http_request *r)

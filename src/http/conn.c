@@ -35,8 +35,69 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define RBUF_INIT         4096
+#define RBUF_INIT 1024 /* most request heads fit; a bigger one grows it, and idle shrinks it back  \
+                        */
 #define PIPELINE_WBUF_MAX (32 * 1024)
+
+/* ---- request state, pooled ---------------------------------------------------- */
+
+static goc_pool *rstate_pool;
+static goc_once rstate_once;
+
+static void *rstate_new(void *arg)
+{
+    (void)arg;
+    return malloc(sizeof(goc__http_rstate));
+}
+
+static void rstate_free(void *obj, void *arg)
+{
+    (void)arg;
+    free(obj);
+}
+
+static void rstate_init(void *arg)
+{
+    (void)arg;
+    rstate_pool = goc_pool_new(rstate_new, rstate_free, NULL);
+}
+
+/* Take a request state for the request about to be read. false: ENOMEM. */
+static bool rstate_get(goc__http_conn *c)
+{
+    if (c->rs)
+        return true;
+    goc_once_do(&rstate_once, rstate_init, NULL);
+    c->rs = rstate_pool ? goc_pool_get(rstate_pool) : malloc(sizeof *c->rs);
+    if (!c->rs)
+        return false;
+    c->bbuf = c->rs->bbuf;
+    c->wbuf = c->rs->wbuf0;
+    c->wcap = sizeof c->rs->wbuf0;
+    goc__arena_init(&c->arena, c->rs->arena0, sizeof c->rs->arena0);
+    return true;
+}
+
+/* Give it back while the connection waits (nothing is buffered to send). */
+static void rstate_put(goc__http_conn *c)
+{
+    if (!c->rs) {
+        free(c->wbuf); /* a rejection's answer, written without one */
+        c->wbuf = NULL;
+        c->wcap = 0;
+        return;
+    }
+    GOC_ASSERT(c->wlen == 0 && c->blen == 0);
+    if (c->wbuf != c->rs->wbuf0)
+        free(c->wbuf);
+    if (rstate_pool)
+        goc_pool_put(rstate_pool, c->rs);
+    else
+        free(c->rs);
+    c->rs = NULL;
+    c->wbuf = c->bbuf = NULL;
+    c->wcap = 0;
+}
 
 static void notify_state(goc__http_conn *c, goc_http_conn_state st)
 {
@@ -123,6 +184,11 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
                 started = true;
                 c->t0 = goc_now();
                 goc__http_set_state(c, GOC_HTTP_STATE_ACTIVE);
+                if (!rstate_get(c)) {
+                    goc__http_reject(c, 503, "out of memory");
+                    return -1;
+                }
+                hr->fields = c->rs->fields;
             }
             int rc =
                 goc__http_parse_request(c->rbuf + c->rpos, c->rlen - c->rpos, &scanned, hr, &lim);
@@ -140,6 +206,14 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
             return -1;
         }
         if (!started) {
+            rstate_put(c); /* waiting, maybe long: hold only rbuf */
+            if (c->rcap > RBUF_INIT && c->rlen == 0) {
+                char *b = realloc(c->rbuf, RBUF_INIT); /* a big head or body grew it */
+                if (b) {
+                    c->rbuf = b;
+                    c->rcap = RBUF_INIT;
+                }
+            }
             if (!first && !enter_idle(c))
                 return 0;
             set_rdeadline(c, after(first ? c->srv->read_header_timeout : c->srv->idle_timeout));
@@ -183,7 +257,7 @@ static const char *decode_path(goc__http_conn *c, const char *raw)
  * from the target. false: a malformed target (400). */
 static bool split_target(goc__http_conn *c, const goc__hreq *hr)
 {
-    goc_http_request *r = &c->req;
+    goc_http_request *r = &c->rs->req;
     const char *t = r->target;
     r->raw_query = "";
     if (hr->form == GOC__HFORM_ASTERISK || hr->form == GOC__HFORM_AUTHORITY) {
@@ -239,7 +313,7 @@ static int room_for_body(goc__http_conn *c, size_t hl)
     return 0;
 }
 
-/* NUL-terminate the head's pieces in place and fill c->req. false: the
+/* NUL-terminate the head's pieces in place and fill c->rs->req. false: the
  * target is malformed or memory ran out (answered 400 / 503). */
 static bool build_request(goc__http_conn *c, const goc__hreq *hr, size_t hl)
 {
@@ -248,13 +322,13 @@ static bool build_request(goc__http_conn *c, const goc__hreq *hr, size_t hl)
         return false;
     }
     char *base = c->rbuf + c->rpos;
-    goc_http_request *r = &c->req;
+    goc_http_request *r = &c->rs->req;
     memset(r, 0, sizeof *r);
-    memset(&c->priv, 0, sizeof c->priv);
-    c->priv.conn = c;
-    c->priv.arena = &c->arena;
-    c->priv.pub = r;
-    r->priv_ = &c->priv;
+    memset(&c->rs->priv, 0, sizeof c->rs->priv);
+    c->rs->priv.conn = c;
+    c->rs->priv.arena = &c->arena;
+    c->rs->priv.pub = r;
+    r->priv_ = &c->rs->priv;
     base[hr->method.off + hr->method.len] = 0;
     base[hr->target.off + hr->target.len] = 0;
     r->method = base + hr->method.off;
@@ -315,7 +389,7 @@ static bool end_request(goc__http_conn *c)
         c->close_after = true;
     goc__http_request_end_ctx(c);
     int64_t now = goc_now();
-    goc__hstat_request(c->w.status, now - c->t0, c->bytes_in - c->in0,
+    goc__hstat_request(c->rs->w.status, now - c->t0, c->bytes_in - c->in0,
                        c->bytes_out + c->wlen - c->out0);
     goc__arena_reset(&c->arena);
     free(c->rbuf_old);
@@ -332,7 +406,7 @@ static bool end_request(goc__http_conn *c)
 
 static bool serve_one(goc__http_conn *c, bool first)
 {
-    goc__hreq hr = {.fields = c->fields, .fields_cap = GOC__HTTP_MAX_FIELDS};
+    goc__hreq hr = {.fields_cap = GOC__HTTP_MAX_FIELDS}; /* fields: set by read_head */
     c->in0 = c->bytes_in;
     c->out0 = c->bytes_out + c->wlen; /* sent, or queued behind a pipelined answer */
     int hl = read_head(c, &hr, first);
@@ -346,7 +420,7 @@ static bool serve_one(goc__http_conn *c, bool first)
     if (s->write_timeout > 0)
         goc_set_write_deadline(c->fd, goc_now() + s->write_timeout);
     goc__hstat_active(+1);
-    s->h.fn(&c->w, &c->req, s->h.arg);
+    s->h.fn(&c->rs->w, &c->rs->req, s->h.arg);
     goc__hstat_active(-1);
     if (c->hijacked) {
         goc_set_deadline(c->fd, 0);
@@ -389,10 +463,10 @@ static void conn_end(goc__http_conn *c)
         notify_state(c, GOC_HTTP_STATE_CLOSED);
         goc_close(c->fd);
     }
+    c->wlen = c->blen = 0;
+    rstate_put(c);
     free(c->rbuf);
     free(c->rbuf_old);
-    free(c->wbuf);
-    free(c->bbuf);
     free(c);
     goc__hstat_conn_close();
     goc_mutex_lock(&s->mu);
@@ -405,10 +479,8 @@ void goc__http_conn_serve(void *arg)
 {
     goc__http_conn *c = arg;
     c->rbuf = malloc(RBUF_INIT);
-    c->bbuf = malloc(GOC__HTTP_BBUF);
-    if (c->rbuf && c->bbuf) {
+    if (c->rbuf) {
         c->rcap = RBUF_INIT;
-        goc__arena_init(&c->arena, c->arena0, sizeof c->arena0);
         notify_state(c, GOC_HTTP_STATE_NEW);
         for (bool first = true; serve_one(c, first); first = false) {
         }

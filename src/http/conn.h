@@ -54,17 +54,19 @@ struct goc__http_conn {
     char *rbuf_old;    /* the head's buffer, if the body outgrew it */
     int64_t rdeadline; /* the read deadline last set (0: none) */
 
-    /* Write buffer: responses (or their start) not yet written. */
+    /* Write buffer: responses (or their start) not yet written; rs->wbuf0
+     * until it must grow, then malloc'ed. NULL while idle. */
     char *wbuf;
     size_t wcap, wlen;
-    /* The current response's body before its header is committed. */
+    /* The current response's body before its header is committed (rs->bbuf). */
     char *bbuf;
     size_t blen;
+    /* What only a request in progress needs, from a pool while one is (so
+     * an idle connection holds little more than rbuf): NULL while idle. */
+    struct goc__http_rstate *rs;
 
-    /* The request being served. */
-    goc_http_request req;
-    struct goc__http_req priv;
-    goc_http_response_writer w;
+    /* The request being served (its request, writer and decoder are in
+     * rs). */
     goc__arena arena;
     int64_t t0;         /* first byte of the request's head */
     uint64_t in0, out0; /* byte counts when it began */
@@ -97,9 +99,20 @@ struct goc__http_conn {
     goc_chan *watch_done;
 
     char remote[64];
-    goc__hfield fields[GOC__HTTP_MAX_FIELDS];
-    _Alignas(16) char arena0[GOC__HTTP_ARENA0];
 };
+
+/* A request's working memory (conn.c's pool). */
+typedef struct goc__http_rstate {
+    goc_http_request req;
+    struct goc__http_req priv;
+    goc_http_response_writer w;
+    goc__hchunked chunked;
+    goc__hfield fields[GOC__HTTP_MAX_FIELDS];
+    goc__hfield tfields[16]; /* trailer fields */
+    char bbuf[GOC__HTTP_BBUF];
+    char wbuf0[4096];
+    _Alignas(16) char arena0[GOC__HTTP_ARENA0];
+} goc__http_rstate;
 
 /* srv->mu is held (by someone: a goc_mutex records no owner). Debug
  * builds check the locking rules above with it. */

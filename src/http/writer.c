@@ -33,9 +33,12 @@ int goc__http_wbuf_put(goc__http_conn *c, const void *p, size_t n)
         size_t cap = c->wcap ? c->wcap : 4096;
         while (cap - c->wlen < n)
             cap *= 2;
-        char *b = realloc(c->wbuf, cap);
+        bool own = c->rs && c->wbuf == c->rs->wbuf0; /* the pooled block's: copy out */
+        char *b = own ? malloc(cap) : realloc(c->wbuf, cap);
         if (!b)
             return -ENOMEM;
+        if (own)
+            memcpy(b, c->wbuf, c->wlen);
         c->wbuf = b;
         c->wcap = cap;
     }
@@ -65,7 +68,7 @@ int goc__http_flush_wbuf(goc__http_conn *c)
 
 void goc__http_writer_reset(goc__http_conn *c)
 {
-    goc_http_response_writer *w = &c->w;
+    goc_http_response_writer *w = &c->rs->w;
     w->ops = NULL;
     goc__http_header_init(&w->header, &c->arena);
     goc__http_header_init(&w->trailer, &c->arena);
@@ -117,7 +120,7 @@ static size_t fmt_chunk_size(char *buf, size_t n)
 static int put_status_line(goc__http_conn *c, int code)
 {
     char line[80] = "HTTP/1.1 ";
-    line[7] = (char)('0' + c->req.proto_minor);
+    line[7] = (char)('0' + c->rs->req.proto_minor);
     line[9] = (char)('0' + code / 100);
     line[10] = (char)('0' + code / 10 % 10);
     line[11] = (char)('0' + code % 10);
@@ -199,7 +202,7 @@ static int64_t parse_cl(const char *v)
  * whether the handler's own Content-Length field is dropped (*skip_cl). */
 static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *skip_cl)
 {
-    goc_http_response_writer *w = &c->w;
+    goc_http_response_writer *w = &c->rs->w;
     *skip_cl = false;
     if (hi->cl >= 0) {
         c->clen = parse_cl(w->header.v[hi->cl].value);
@@ -209,7 +212,7 @@ static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *
         c->clen = -1;
         return;
     }
-    bool trailers = w->trailer.n > 0 && c->req.proto_minor == 1;
+    bool trailers = w->trailer.n > 0 && c->rs->req.proto_minor == 1;
     if (c->clen < 0 && done && !trailers)
         c->clen = w->written;
     else if (c->clen >= 0 && trailers) {
@@ -218,7 +221,7 @@ static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *
     }
     if (c->clen >= 0 || c->head_req)
         return;
-    if (c->req.proto_minor == 1) {
+    if (c->rs->req.proto_minor == 1) {
         c->chunking = true;
     } else {
         c->close_delim = true;
@@ -228,7 +231,7 @@ static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *
 
 static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
 {
-    goc_http_response_writer *w = &c->w;
+    goc_http_response_writer *w = &c->rs->w;
     int rc = 0;
     if (own_cl) {
         char v[24];
@@ -250,7 +253,7 @@ static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
         c->close_after = true;
     if (rc == 0 && c->close_after)
         rc = put_str(c, "Connection: close\r\n");
-    else if (rc == 0 && c->req.proto_minor == 0)
+    else if (rc == 0 && c->rs->req.proto_minor == 0)
         rc = put_str(c, "Connection: keep-alive\r\n");
     return rc;
 }
@@ -258,7 +261,7 @@ static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
 /* Commit the header of the final response (status >= 200). */
 static int commit(goc__http_conn *c, bool done)
 {
-    goc_http_response_writer *w = &c->w;
+    goc_http_response_writer *w = &c->rs->w;
     if (w->status == 0)
         w->status = 200;
     hinfo hi = scan_fields(&w->header);
@@ -350,7 +353,7 @@ static int write_informational(goc__http_conn *c, int code)
 {
     int rc = put_status_line(c, code);
     if (rc == 0)
-        rc = put_fields(c, &c->w.header, -1);
+        rc = put_fields(c, &c->rs->w.header, -1);
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
     if (rc == 0)
@@ -584,7 +587,7 @@ void goc__http_rw_init(goc_http_response_writer *w, goc_http_request *r,
 
 int goc__http_finish_response(goc__http_conn *c)
 {
-    goc_http_response_writer *w = &c->w;
+    goc_http_response_writer *w = &c->rs->w;
     if (c->hijacked)
         return 0;
     if (w->status == 0 && c->too_large) {
