@@ -35,8 +35,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define RBUF_INIT 1024 /* most request heads fit; a bigger one grows it, and idle shrinks it back  \
-                        */
+#define RBUF_INIT                                                                                  \
+    1024 /* most request heads fit; a bigger one grows it, and idle shrinks it back                \
+          */
 #define PIPELINE_WBUF_MAX (32 * 1024)
 
 /* ---- request state, pooled ---------------------------------------------------- */
@@ -469,10 +470,7 @@ static void conn_end(goc__http_conn *c)
     free(c->rbuf_old);
     free(c);
     goc__hstat_conn_close();
-    goc_mutex_lock(&s->mu);
-    if (--s->nconns == 0 && s->drained)
-        goc_chan_close(s->drained);
-    goc_mutex_unlock(&s->mu);
+    goc__http_conn_done(s);
 }
 
 void goc__http_conn_serve(void *arg)

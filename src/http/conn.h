@@ -120,6 +120,8 @@ typedef struct goc__http_rstate {
 
 /* server.c: take c out of s->conns. s->mu held. */
 void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c);
+/* server.c: a connection has ended (its goroutine touches s no more after). */
+void goc__http_conn_done(goc_http_server *s);
 
 /* writer.c */
 void goc__http_writer_reset(goc__http_conn *c);

@@ -106,6 +106,20 @@ void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c)
     c->prev = c->next = NULL;
 }
 
+void goc__http_conn_done(goc_http_server *s)
+{
+    goc_mutex_lock(&s->mu);
+    /* The last one out tells shutdown and close. Closed after the unlock:
+     * once drained is closed, close() may return and the server be freed,
+     * so s must not be touched after (the reference keeps d alive). */
+    goc_chan *d = --s->nconns == 0 && s->drained ? goc_chan_retain(s->drained) : NULL;
+    goc_mutex_unlock(&s->mu);
+    if (d) {
+        goc_chan_close(d);
+        goc_chan_release(d);
+    }
+}
+
 static void start_conn(goc_http_server *s, int fd, const struct sockaddr *sa)
 {
     goc__http_conn *c = calloc(1, sizeof *c);
@@ -135,9 +149,8 @@ static void start_conn(goc_http_server *s, int fd, const struct sockaddr *sa)
     if (goc_go(goc__http_conn_serve, c) < 0) {
         goc_mutex_lock(&s->mu);
         goc__http_conn_unlink(s, c);
-        if (--s->nconns == 0 && s->drained)
-            goc_chan_close(s->drained);
         goc_mutex_unlock(&s->mu);
+        goc__http_conn_done(s);
         free(c);
         goc__hstat_conn_close();
         refuse(fd);
