@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=(cmake make gcc pkg-config libunwind-dev libc-ares-dev valgrind)
 case "${1:-build}" in
-test) need+=(libcriterion-dev gdb) ;; # gdb: tests/runtime/test_gdb.c
+test) need+=(libcriterion-dev gdb media-types) ;; # gdb: tests/runtime/test_gdb.c; media-types: /etc/mime.types
 bench) need+=(golang-go) ;;
 sanitize) need+=(libcriterion-dev) ;; # gcc brings libasan8/libtsan2; setarch is util-linux
 fuzz) need+=(clang libclang-rt-14-dev) ;; # libclang-rt: libFuzzer and clang's ASan/UBSan runtimes
