@@ -220,6 +220,26 @@ static int escape_html(const char *s, char *out, size_t cap)
     return (int)n;
 }
 
+/* The name to open under the root for upath: without its leading and
+ * trailing slashes (Go opens path.Clean(upath), so "/a.txt/" finds the
+ * file and is then redirected), "." for the root; in the arena, or NULL. */
+static const char *rel_name(goc_http_request *r, const char *upath)
+{
+    while (*upath == '/')
+        upath++;
+    size_t n = strlen(upath);
+    while (n > 0 && upath[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return ".";
+    char *s = goc_http_request_alloc(r, n + 1);
+    if (s) {
+        memcpy(s, upath, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 /* a + b in the request's arena, or NULL. */
 static char *join(goc_http_request *r, const char *a, const char *b)
 {
@@ -507,12 +527,14 @@ static void file_server(goc_http_response_writer *w, goc_http_request *r, void *
     fs_dir d = {.fd = rootfd,
                 .confined = true,
                 .real = atomic_load_explicit(&s->real, memory_order_acquire)};
-    const char *name = upath;
-    while (*name == '/')
-        name++;
     if (upath[0] != '/')
         upath = join(r, "/", upath);
-    serve_path(w, r, &d, *name ? name : ".", upath ? upath : "/", true);
+    const char *name = upath ? rel_name(r, upath) : NULL;
+    if (!name) {
+        goc_http_error(w, "500 Internal Server Error", 500);
+        return;
+    }
+    serve_path(w, r, &d, name, upath, true);
 }
 
 goc_http_handler goc_http_file_server(const char *root)
