@@ -230,6 +230,11 @@ static bool body_is(const resp *r, const char *want, size_t n)
     return r->body && r->body_len == n && memcmp(r->body, want, n) == 0;
 }
 
+static const char *or_none(const char *s)
+{
+    return s ? s : "(none)";
+}
+
 static void resp_free(resp *r)
 {
     free(r->raw);
@@ -239,8 +244,7 @@ static void resp_free(resp *r)
 #define CHECK_STATUS(r, code)                                                                      \
     GO_CHECK((r).status == (code), "status %d, want %d: %.300s", (r).status, (code), (r).raw)
 #define CHECK_HDR(r, name, want)                                                                   \
-    GO_CHECK(hdr_is(&(r), name, want), "%s: want %s in %.600s", name, want ? want : "(none)",      \
-             (r).raw)
+    GO_CHECK(hdr_is(&(r), name, want), "%s: want %s in %.600s", name, or_none(want), (r).raw)
 
 /* Run fn(v) against a fresh file server over the tree. */
 typedef void (*case_fn)(srv *v);
