@@ -69,9 +69,14 @@ typedef struct fs_dir {
  * first opener publishes it with a CAS, the losers close theirs. */
 typedef struct fs_server {
     char *root;
-    _Atomic int dirfd;    /* -1 until opened */
-    _Atomic(char *) real; /* set before dirfd (release), read after (acquire) */
+    _Atomic int dirfd;      /* -1 until opened */
+    _Atomic(char *) real;   /* set before dirfd (release), read after (acquire) */
+    struct fs_server *next; /* in all_servers; set before publishing */
 } fs_server;
+
+/* Every FileServer made, so their program-life memory stays reachable
+ * (leak checkers then do not flag it). Pushed with a CAS, never popped. */
+static _Atomic(fs_server *) all_servers;
 
 /* ---- opening under the root ---------------------------------------------------- */
 
@@ -549,6 +554,11 @@ goc_http_handler goc_http_file_server(const char *root)
     s->root = copy;
     atomic_init(&s->dirfd, -1);
     atomic_init(&s->real, NULL);
+    s->next = atomic_load_explicit(&all_servers, memory_order_relaxed);
+    /* release: publishes s->next; nobody reads the list, the CAS only links */
+    while (!atomic_compare_exchange_weak_explicit(&all_servers, &s->next, s, memory_order_release,
+                                                  memory_order_relaxed))
+        ;
     return (goc_http_handler){file_server, s};
 }
 
