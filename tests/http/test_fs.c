@@ -15,6 +15,7 @@
  *              sym-in   -> hello.txt          a symlink that stays inside
  *              sym-out  -> ../outside         a symlink that leads out
  *              sym-abs  -> <tmp>/outside/secret.txt
+ *              fifo                 a FIFO: refused without blocking
  */
 #include <ftw.h>
 
@@ -87,6 +88,9 @@ static void tree_make(void)
     put_file(rel, "space\n", 6);
     put_dir("root/site");
     put_file("root/site/index.html", "<p>index</p>\n", 13);
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/root/fifo", tmp_base);
+    cr_assert(mkfifo(fifo, 0644) == 0);
     put_link("hello.txt", "root/sym-in");
     put_link("../outside", "root/sym-out");
     char abs[256];
@@ -512,6 +516,56 @@ Test(fs, if_range, .timeout = 30)
     run(c_if_range);
 }
 
+static void c_precedence(srv *v)
+{
+    resp r;
+    char lm[64] = "", etag[64] = "", extra[256];
+    get(v, "GET", "/hello.txt", "", &r);
+    hdr(&r, "Last-Modified", lm, sizeof lm);
+    hdr(&r, "ETag", etag, sizeof etag);
+    resp_free(&r);
+
+    /* If-None-Match present: If-Modified-Since is not looked at */
+    snprintf(extra, sizeof extra, "If-None-Match: \"other\"\r\nIf-Modified-Since: %s\r\n", lm);
+    get(v, "GET", "/hello.txt", extra, &r);
+    CHECK_STATUS(r, 200);
+    resp_free(&r);
+
+    /* a matching If-None-Match on a method other than GET/HEAD: 412 */
+    snprintf(extra, sizeof extra, "If-None-Match: *\r\nContent-Length: 0\r\n");
+    get(v, "POST", "/hello.txt", extra, &r);
+    CHECK_STATUS(r, 412);
+    resp_free(&r);
+
+    /* If-Match holds: If-Unmodified-Since is not looked at */
+    snprintf(extra, sizeof extra,
+             "If-Match: %s\r\nIf-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", etag);
+    get(v, "GET", "/hello.txt", extra, &r);
+    CHECK_STATUS(r, 200);
+    resp_free(&r);
+
+    /* an unparsable date is ignored */
+    get(v, "GET", "/hello.txt", "If-Modified-Since: yesterday\r\n", &r);
+    CHECK_STATUS(r, 200);
+    resp_free(&r);
+
+    /* more ranges than the limit: the whole file */
+    char many[1024] = "Range: bytes=";
+    for (int i = 0; i < 70; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d-%d", i ? "," : "", 2 * i,
+                 2 * i);
+    strcat(many, "\r\n");
+    get(v, "HEAD", "/data.bin", many, &r);
+    CHECK_STATUS(r, 200);
+    CHECK_HDR(r, "Content-Length", "2097152");
+    resp_free(&r);
+}
+
+Test(fs, conditional_precedence_and_range_limits, .timeout = 30)
+{
+    run(c_precedence);
+}
+
 /* ---- confinement --------------------------------------------------------------------------- */
 
 static void refused(srv *v, const char *path)
@@ -534,6 +588,7 @@ static void c_traversal(srv *v)
     refused(v, "/sym-out/secret.txt");
     refused(v, "/sym-out/");
     refused(v, "/sym-abs");
+    refused(v, "/fifo");
     resp r;
     get(v, "GET", "/sym-in", "", &r); /* a symlink that stays inside is fine */
     CHECK_STATUS(r, 200);
@@ -576,6 +631,12 @@ static void c_dirs(srv *v)
     CHECK_STATUS(r, 200);
     GO_CHECK(body_is(&r, "<p>index</p>\n", 13), "index body");
     CHECK_HDR(r, "Content-Type", "text/html; charset=utf-8");
+    resp_free(&r);
+
+    get(v, "GET", "/", "", &r);
+    CHECK_STATUS(r, 200);
+    GO_CHECK(r.body && strstr(r.body, "<a href=\"site/\">site/</a>\n<a href=\"sniffme\">"),
+             "root listing:\n%s", r.body);
     resp_free(&r);
 
     get(v, "GET", "/site/index.html", "", &r);
@@ -675,6 +736,11 @@ static void h_serve_file(goc_http_response_writer *w, goc_http_request *r, void 
     (void)arg;
     char p[256];
     snprintf(p, sizeof p, "%s/hello.txt", root_dir);
+    if (strncmp(r->path, "/dir", 4) == 0) {
+        snprintf(p, sizeof p, "%s/sub", root_dir);
+        goc_http_serve_file(w, r, p);
+        return;
+    }
     if (strcmp(r->path, "/content") == 0) {
         int fd = open(p, O_RDONLY | O_CLOEXEC);
         goc_http_header_set(goc_http_response_header(w), "Content-Type", "text/x-mine");
@@ -702,6 +768,20 @@ static int t_serve_file(void *arg)
     CHECK_HDR(r, "ETag", NULL);
     CHECK_HDR(r, "Last-Modified", NULL);
     GO_CHECK(body_is(&r, "Hello", 5), "serve_content body");
+    resp_free(&r);
+    get(&v, "GET", "/dir", "", &r);
+    CHECK_STATUS(r, 301);
+    CHECK_HDR(r, "Location", "dir/");
+    resp_free(&r);
+    get(&v, "GET", "/dir/", "", &r);
+    CHECK_STATUS(r, 200);
+    GO_CHECK(r.body && strstr(r.body, "<a href=\"a.txt\">a.txt</a>"), "listing %s", r.body);
+    char lm[64] = "", extra[128];
+    hdr(&r, "Last-Modified", lm, sizeof lm);
+    resp_free(&r);
+    snprintf(extra, sizeof extra, "If-Modified-Since: %s\r\n", lm);
+    get(&v, "GET", "/dir/", extra, &r);
+    CHECK_STATUS(r, 304);
     resp_free(&r);
     get(&v, "GET", "/a/%2e%2e/b", "", &r);
     CHECK_STATUS(r, 400);
