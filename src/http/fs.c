@@ -8,10 +8,10 @@
  * relative to it with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so
  * the kernel refuses any resolution — "..", an absolute symlink, a symlink
  * that climbs out — that leaves the root, atomically with the open. On a
- * kernel without openat2 (ENOSYS) the name is opened with openat and the
- * fd's path (/proc/self/fd) must lie under the root's realpath; no /proc,
- * no file. Independently, a request path with a ".." segment is refused
- * before any lookup (the path is already percent-decoded, so "%2e%2e" is
+ * kernel without openat2 (ENOSYS) the name is first resolved with openat
+ * to an O_PATH fd, whose path (/proc/self/fd) must lie under the root's,
+ * and only then reopened for reading; no /proc, no file. Independently, a request path with a ".."
+ * segment is refused before any lookup (the path is already percent-decoded, so "%2e%2e" is
  * ".." here). Refusals answer 404, as a missing file, so they tell nothing.
  * Files are opened O_NONBLOCK | O_NOCTTY and only regular files and
  * directories are served: a FIFO or device under the root cannot block or
@@ -61,7 +61,7 @@ bool goc__http_fs_no_openat2;
 typedef struct fs_dir {
     int fd;
     bool confined;
-    const char *real; /* the root's realpath, for the fallback check */
+    const char *real; /* the root's path from /proc, for the fallback check */
 } fs_dir;
 
 /* A FileServer's state, allocated for the program's life. The root is
@@ -80,19 +80,49 @@ static _Atomic(fs_server *) all_servers;
 
 /* ---- opening under the root ---------------------------------------------------- */
 
-/* Whether fd's path (from /proc) lies at or under real. */
+/* Where fd lies, from /proc (so the very file opened, whatever its path
+ * now names), in buf[n]: false if /proc cannot tell. */
+static bool fd_path(int fd, char *buf, size_t n)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, buf, n - 1);
+    if (k <= 0 || (size_t)k >= n - 1)
+        return false;
+    buf[k] = '\0';
+    return true;
+}
+
+/* Whether fd lies at or under the directory real. */
 static bool fd_beneath(int fd, const char *real)
 {
-    char link[64], path[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, sizeof path - 1);
-    if (n <= 0 || (size_t)n >= sizeof path - 1)
+    char path[4096];
+    if (!fd_path(fd, path, sizeof path))
         return false;
-    path[n] = '\0';
     size_t rn = strlen(real);
     if (rn == 1) /* the root is "/" */
         return true;
     return strncmp(path, real, rn) == 0 && (path[rn] == '\0' || path[rn] == '/');
+}
+
+/* The fallback without openat2: resolve name to an O_PATH fd (which opens
+ * nothing: a device or FIFO outside is never touched), check where it
+ * landed, then reopen that very inode through /proc for real. */
+static int open_checked(const fs_dir *d, const char *name, int flags)
+{
+    int pfd = openat(d->fd, name, O_PATH | O_CLOEXEC);
+    if (pfd < 0)
+        return -errno;
+    if (!d->real || !fd_beneath(pfd, d->real)) {
+        close(pfd);
+        return -EXDEV;
+    }
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", pfd);
+    int fd = open(link, flags);
+    int err = -errno;
+    close(pfd);
+    return fd < 0 ? err : fd;
 }
 
 /* Open name (relative, no ".." segment) under d: an fd or a negative errno. */
@@ -114,14 +144,7 @@ static int fs_open(const fs_dir *d, const char *name, int flags)
             return -errno;
         atomic_store_explicit(&no_openat2, true, memory_order_relaxed); /* a hint only */
     }
-    int fd = openat(d->fd, name, flags);
-    if (fd < 0)
-        return -errno;
-    if (!d->real || !fd_beneath(fd, d->real)) {
-        close(fd);
-        return -EXDEV;
-    }
-    return fd;
+    return open_checked(d, name, flags);
 }
 
 /* The server's root fd, opening it on first use: the fd or a negative errno. */
@@ -133,7 +156,8 @@ static int root_fd(fs_server *s)
     fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    char *real = realpath(s->root, NULL);
+    char path[4096];
+    char *real = fd_path(fd, path, sizeof path) ? strdup(path) : NULL; /* NULL: fallback refuses */
     char *none = NULL;
     if (real && !atomic_compare_exchange_strong_explicit(
                     &s->real, &none, real, memory_order_release, memory_order_relaxed))
