@@ -249,6 +249,36 @@ static bool pick_ranges(goc_http_response_writer *w, const char *range, int64_t 
     return true;
 }
 
+/* The fields that frame n ranges (0: the whole content) and the body's
+ * length: Content-Range for one; for several the multipart type with a
+ * fresh boundary, *ctype then pointing at a copy the header change cannot
+ * free. -1 after a 500 was written. */
+static int64_t range_fields(goc_http_response_writer *w, goc_http_request *r,
+                            const goc__http_range *rs, size_t n, int64_t size, const char **ctype,
+                            char boundary[33])
+{
+    goc_http_header *h = goc_http_response_header(w);
+    char v[96];
+    if (n == 0)
+        return size;
+    if (n == 1) {
+        snprintf(v, sizeof v, "bytes %lld-%lld/%lld", (long long)rs[0].start,
+                 (long long)(rs[0].start + rs[0].length - 1), (long long)size);
+        goc_http_header_set(h, "Content-Range", v);
+        return rs[0].length;
+    }
+    char *part_type = goc_http_request_alloc(r, strlen(*ctype) + 1);
+    if (!part_type) {
+        serve_error(w, "500 Internal Server Error", 500);
+        return -1;
+    }
+    *ctype = strcpy(part_type, *ctype);
+    make_boundary(boundary);
+    snprintf(v, sizeof v, "multipart/byteranges; boundary=%s", boundary);
+    goc_http_header_set(h, "Content-Type", v);
+    return goc__http_multipart_size(rs, n, size, boundary, *ctype);
+}
+
 void goc__http_serve_fd(goc_http_response_writer *w, goc_http_request *r, const char *name,
                         time_t modtime, int fd, int64_t size, int sniff_fd)
 {
@@ -266,31 +296,14 @@ void goc__http_serve_fd(goc_http_response_writer *w, goc_http_request *r, const 
     size_t n = 0;
     if (!ctype || !pick_ranges(w, range, size, ctype, rs, &n))
         return;
-    int code = n > 0 ? 206 : 200;
-    int64_t len = n == 1 ? rs[0].length : size;
-    char boundary[33], num[64];
-    if (n == 1) {
-        snprintf(num, sizeof num, "bytes %lld-%lld/%lld", (long long)rs[0].start,
-                 (long long)(rs[0].start + rs[0].length - 1), (long long)size);
-        goc_http_header_set(h, "Content-Range", num);
-    } else if (n > 1) {
-        /* the parts name the type; keep it past the header change below */
-        char *part_type = goc_http_request_alloc(r, strlen(ctype) + 1);
-        if (!part_type) {
-            serve_error(w, "500 Internal Server Error", 500);
-            return;
-        }
-        ctype = strcpy(part_type, ctype);
-        make_boundary(boundary);
-        len = goc__http_multipart_size(rs, n, size, boundary, ctype);
-        char mt[80];
-        snprintf(mt, sizeof mt, "multipart/byteranges; boundary=%s", boundary);
-        goc_http_header_set(h, "Content-Type", mt);
-    }
+    char boundary[33], num[24];
+    int64_t len = range_fields(w, r, rs, n, size, &ctype, boundary);
+    if (len < 0)
+        return;
     goc_http_header_set(h, "Accept-Ranges", "bytes");
     snprintf(num, sizeof num, "%lld", (long long)len);
     goc_http_header_set(h, "Content-Length", num);
-    goc_http_write_header(w, code);
+    goc_http_write_header(w, n > 0 ? 206 : 200);
     if (method_is(r, "HEAD"))
         return;
     if (n > 1)
