@@ -755,6 +755,39 @@ Test(fs, gzip_sibling, .timeout = 30)
     run(c_gzip);
 }
 
+/* ---- under StripPrefix -------------------------------------------------------------------------
+ */
+
+static int t_strip_prefix(void *arg)
+{
+    (void)arg;
+    srv v;
+    srv_start(&v, goc_http_strip_prefix("/static/", goc_http_file_server(root_dir)));
+    resp r;
+    get(&v, "GET", "/static/hello.txt", "", &r);
+    CHECK_STATUS(r, 200);
+    GO_CHECK(body_is(&r, hello, sizeof hello - 1), "body");
+    resp_free(&r);
+    get(&v, "GET", "/static/sub", "", &r); /* relative: the browser lands on /static/sub/ */
+    CHECK_STATUS(r, 301);
+    CHECK_HDR(r, "Location", "sub/");
+    resp_free(&r);
+    get(&v, "GET", "/static/sub/b/", "", &r);
+    CHECK_STATUS(r, 200);
+    GO_CHECK(r.body && strstr(r.body, "<pre>\n</pre>"), "empty listing: %s", r.body);
+    resp_free(&r);
+    get(&v, "GET", "/static/%2e%2e/outside/secret.txt", "", &r);
+    GO_CHECK(r.status == 404, "status %d", r.status);
+    resp_free(&r);
+    srv_stop(&v);
+    return 0;
+}
+
+Test(fs, under_strip_prefix, .timeout = 30)
+{
+    run_main(t_strip_prefix, NULL);
+}
+
 /* ---- ServeFile and ServeContent from a handler --------------------------------------------------
  */
 
