@@ -17,10 +17,12 @@
  * directories are served: a FIFO or device under the root cannot block or
  * capture the server.
  *
- * The opens and fstat calls go straight to the kernel on the handler's
- * thread, not through the blocking pool: on a page-cached tree they cost
- * microseconds, less than a hand-off; only reading file data (the sniff in
- * content.c; the body goes by sendfile) may wait on a disk.
+ * The opens, fstat calls and a listing's readdir go straight to the kernel
+ * on the handler's thread, not through the blocking pool: on a page-cached
+ * tree they cost microseconds, less than a hand-off (a cold disk stalls
+ * this worker for one lookup; the monitor adds a worker if that lasts).
+ * File data is read elsewhere: the sniff in content.c through goc_pread,
+ * the body by sendfile.
  *
  * Requests, in Go's order (serveFile): ".../index.html" redirects to "./";
  * a directory without its trailing slash redirects to "name/", a file with
