@@ -395,7 +395,8 @@ static ssize_t read_dir(int fd, dir_ent **out)
         v[n++].dir = isdir;
     }
     closedir(d);
-    qsort(v, n, sizeof *v, ent_cmp);
+    if (n > 1) /* an empty directory has no array: qsort must not see NULL */
+        qsort(v, n, sizeof *v, ent_cmp);
     *out = v;
     return (ssize_t)n;
 }
