@@ -126,7 +126,9 @@ static void serve_fn(void *arg)
     srv *v = arg;
     int rc = goc_http_server_serve(v->s, v->lfd);
     GO_CHECK(rc == GOC_EHTTP_SERVER_CLOSED, "serve: %d %s", rc, goc_strerror(rc));
-    goc_chan_close(v->done);
+    goc_chan *done = v->done; /* our own reference: srv_stop may free v's once we close */
+    goc_chan_close(done);
+    goc_chan_release(done);
 }
 
 static void srv_start(srv *v, goc_http_handler h)
@@ -138,6 +140,7 @@ static void srv_start(srv *v, goc_http_handler h)
     GO_CHECK(v->lfd >= 0, "listen: %s", goc_strerror(v->lfd));
     snprintf(v->addr, sizeof v->addr, "127.0.0.1:%d", sock_port(v->lfd));
     v->done = goc_chan_make(0, 0);
+    goc_chan_retain(v->done); /* released by serve_fn after it closes it */
     GO_SPAWN(serve_fn, v);
 }
 
