@@ -1,12 +1,12 @@
 # Thin wrapper over CMake: the targets a newcomer and CI use.
 #   make / make run / make test / make test-asan / make test-tsan / make bench
-#   make install PREFIX=/usr/local / make check-all / make clean
+#   make install PREFIX=/usr/local / make check-slow / make check-all / make clean
 BUILD    ?= build
 PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-asan test-tsan test-valgrind test-browser bench fuzz install check-all format clean
+.PHONY: all build run test test-asan test-tsan test-valgrind test-browser check-slow bench fuzz install check-all format clean
 
 all: build
 
@@ -15,8 +15,11 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The demo server in the foreground on ADDR, serving www/; Ctrl-C stops it.
+ADDR ?= 127.0.0.1:8080
 run: build
-	$(BUILD)/examples/fanout
+	@echo "goc httpd: the demo page is http://$(ADDR)/ and the live stats http://$(ADDR)/debug/stats"
+	$(BUILD)/examples/httpd -addr $(ADDR) -root www
 
 test:
 	@tools/deps.sh test
@@ -71,7 +74,12 @@ fuzz:
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-check-all: test test-asan test-tsan test-valgrind
+# Tests too slow for every run: slowloris (slowhttptest) against httpd, ~40 s.
+check-slow: build
+	@tools/deps.sh slow
+	tests/peers/slowloris.sh $(BUILD)/examples/httpd
+
+check-all: test test-asan test-tsan test-valgrind check-slow
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/deps.sh [build|test|bench|sanitize|fuzz|browser] — make sure the Debian packages a
+# tools/deps.sh [build|test|bench|slow|sanitize|fuzz|browser] — make sure the Debian packages a
 # make target needs are installed. As root it installs what is missing with
 # apt-get; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
@@ -11,6 +11,13 @@ bench) need+=(golang-go) ;;
 sanitize) need+=(libcriterion-dev) ;; # gcc brings libasan8/libtsan2; setarch is util-linux
 fuzz) need+=(clang libclang-rt-14-dev) ;; # libclang-rt: libFuzzer and clang's ASan/UBSan runtimes
 browser) need+=(libcriterion-dev chromium) ;; # make test-browser: headless Chromium on /debug/stats
+esac
+# Real clients and servers beside goc's httpd: tests/peers (make test),
+# bench/http.sh (make bench), slowloris (make check-slow).
+case "${1:-build}" in
+test) need+=(curl python3 golang-go) ;;
+bench) need+=(wrk nginx-light) ;;
+slow) need+=(slowhttptest curl) ;;
 esac
 
 missing=()
