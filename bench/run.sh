@@ -14,7 +14,13 @@
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
 #   BENCH_ONLY="..."     a subset of: spawn switch sleep memory memory-chan pingpong-p1
 #                        pingpong-p2 buffered select mutex context pool echo accept c10k
+#                        http
+#   BENCH=http           the HTTP rows alone (BENCH_ONLY=http)
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
+#
+# The HTTP rows (bench/http.sh: goc's httpd, Go's net/http and nginx; its
+# BENCH_HTTP_* variables) run after the others, with their own tables,
+# appended to bench.md.
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
 # that fails, times out or prints no RESULT line for one of its rows is
@@ -90,11 +96,17 @@ reps="${BENCH_REPS:-3}"
 timeout_s="${BENCH_TIMEOUT:-300}"
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, not '$reps'"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer"
+run_http=1
+[ "${BENCH:-}" != http ] || BENCH_ONLY=http
 if [ -n "${BENCH_ONLY:-}" ]; then
+    only=()
     for p in $BENCH_ONLY; do
-        [ -n "${rows_of[$p]:-}" ] || die "BENCH_ONLY: unknown workload '$p' (${programs[*]})"
+        [ "$p" != http ] || continue
+        [ -n "${rows_of[$p]:-}" ] || die "BENCH_ONLY: unknown workload '$p' (${programs[*]} http)"
+        only+=("$p")
     done
-    read -r -a programs <<<"$BENCH_ONLY"
+    [[ " $BENCH_ONLY " == *" http "* ]] || run_http=0
+    programs=("${only[@]}")
 fi
 
 for p in "${programs[@]}"; do
@@ -131,6 +143,9 @@ echo "building the Go twins into $build/go/ ..." >&2
     export GOCACHE="$build/gocache" GOPATH="$build/gopath"
     go build -o "$build/go/" ./...
 ) || die "building the Go programs in bench/go failed"
+
+# The HTTP rows alone: their own script, tables and Markdown (bench.md).
+[ ${#programs[@]} -gt 0 ] || BENCH_HTTP_MD="$build/bench.md" exec "$src/http.sh" "$build"
 
 # ---- running -----------------------------------------------------------------
 
@@ -343,6 +358,11 @@ echo
         echo "| $w | ${c/ us/ µs} | ${g/ us/ µs} | $r | $gl |"
     done
 } >"$build/bench.md"
+if [ $run_http -eq 1 ]; then
+    BENCH_HTTP_MD="$build/bench-http.md" "$src/http.sh" "$build" || status=1
+    [ ! -f "$build/bench-http.md" ] || { echo; cat "$build/bench-http.md"; } >>"$build/bench.md"
+fi
+
 echo
 echo "Markdown table: $build/bench.md; logs: $logs/"
 [ $status -eq 0 ] || echo "bench/run.sh: some runs FAILED (see above)" >&2
