@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# build_goclient.sh OUTDIR — build goclient/ with Debian's go, offline and
+# with the standard library only, its caches under OUTDIR (the build tree).
+set -euo pipefail
+out="${1:?usage: build_goclient.sh OUTDIR}"
+command -v go >/dev/null || { echo "go not found: tools/deps.sh test installs golang-go" >&2; exit 1; }
+mkdir -p "$out"
+cd "$(dirname "${BASH_SOURCE[0]}")/goclient"
+export GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local
+export GOCACHE="$out/gocache" GOPATH="$out/gopath"
+go build -o "$out/goclient" .

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# test_curl.sh HTTPD — httpd against curl, a client written by others: the
+# plaintext route's fields, keep-alive reuse across URLs, a chunked upload,
+# Expect: 100-continue, ranges, a conditional GET, a large file by sha256,
+# streaming, and the debug routes. Each check prints one "ok" line; the
+# first failure stops the test with httpd's log.
+HTTPD="${1:?usage: test_curl.sh build/examples/httpd}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CURL=(curl -sS --max-time 20)
+ok() { echo "ok - $*"; }
+
+# echo_field FILE FIELD: a field of /echo's JSON answer, base64-decoded, to
+# stdout ("headers": one "name: value" per line).
+echo_field() {
+    python3 - "$1" "$2" <<'EOF'
+import base64, json, sys
+j = json.load(open(sys.argv[1]))
+d = lambda s: base64.b64decode(s)
+if sys.argv[2] == "headers":
+    for n, v in j["headers"]:
+        sys.stdout.buffer.write(d(n) + b": " + d(v) + b"\n")
+else:
+    sys.stdout.buffer.write(d(j[sys.argv[2]]))
+EOF
+}
+
+# header FILE NAME: the value of a response field in curl's -D dump.
+header() {
+    grep -i "^$2:" "$1" | head -n 1 | cut -d: -f2- | sed 's/^ *//; s/\r$//'
+}
+
+start_httpd
+
+# ---- /plaintext -------------------------------------------------------------
+body="$("${CURL[@]}" -D "$T/h" "$URL/plaintext")"
+[ "$body" = "Hello, World!" ] || fail "/plaintext body: '$body'"
+head -n 1 "$T/h" | grep -q '^HTTP/1.1 200' || fail "/plaintext status: $(head -n 1 "$T/h")"
+[ "$(header "$T/h" Content-Type)" = "text/plain" ] || fail "/plaintext Content-Type"
+[ "$(header "$T/h" Content-Length)" = "13" ] || fail "/plaintext Content-Length"
+[ "$(header "$T/h" Server)" = "goc" ] || fail "/plaintext Server: '$(header "$T/h" Server)'"
+date="$(header "$T/h" Date)"
+[[ "$date" =~ ^[A-Z][a-z]{2},\ [0-9]{2}\ [A-Z][a-z]{2}\ [0-9]{4}\ [0-9:]{8}\ GMT$ ]] ||
+    fail "/plaintext Date: '$date'"
+ok "GET /plaintext: 200, text/plain, Content-Length 13, Server goc, Date '$date'"
+
+# ---- keep-alive across two URLs in one invocation ----------------------------
+"${CURL[@]}" -v -o /dev/null -o /dev/null "$URL/plaintext" "$URL/static/hello.txt" 2>"$T/v"
+grep -q -i 'Re-using existing connection' "$T/v" || fail "curl did not reuse the connection"
+[ "$(grep -c '^< HTTP/1.1 200' "$T/v")" -eq 2 ] || fail "two 200s expected"
+ok "keep-alive: the second URL reused the first connection"
+
+# ---- chunked upload to /echo --------------------------------------------------
+head -c 300000 /dev/urandom >"$T/upload.bin"
+"${CURL[@]}" -H 'Transfer-Encoding: chunked' -H 'X-Peer-Test: chunked' \
+    --data-binary @"$T/upload.bin" -o "$T/echo.json" "$URL/echo?q=1"
+echo_field "$T/echo.json" body >"$T/echoed.bin"
+cmp -s "$T/upload.bin" "$T/echoed.bin" || fail "chunked upload: the echoed body differs"
+[ "$(echo_field "$T/echo.json" method)" = POST ] || fail "echo method"
+[ "$(echo_field "$T/echo.json" uri)" = "/echo?q=1" ] || fail "echo uri"
+[ "$(echo_field "$T/echo.json" version)" = "HTTP/1.1" ] || fail "echo version"
+echo_field "$T/echo.json" headers >"$T/echo.headers"
+grep -q -x 'Transfer-Encoding: chunked' "$T/echo.headers" || fail "echo lost Transfer-Encoding"
+grep -q -x 'X-Peer-Test: chunked' "$T/echo.headers" || fail "echo lost X-Peer-Test"
+ok "chunked upload of 300000 bytes echoed intact"
+
+# ---- Expect: 100-continue ------------------------------------------------------
+# curl waits --expect100-timeout for the 100 before it sends the body, so an
+# answer well within that proves the server sent it.
+start=$(date +%s%N)
+"${CURL[@]}" -v --expect100-timeout 10 -H 'Expect: 100-continue' \
+    --data-binary @"$T/upload.bin" -o "$T/echo100.json" "$URL/echo" 2>"$T/v100"
+ms=$((($(date +%s%N) - start) / 1000000))
+grep -q '^< HTTP/1.1 100' "$T/v100" || fail "no 100 Continue before the body"
+echo_field "$T/echo100.json" body | cmp -s - "$T/upload.bin" || fail "100-continue: body differs"
+[ $ms -lt 8000 ] || fail "100-continue took $ms ms: curl waited out its timeout"
+ok "Expect: 100-continue answered with 100, body echoed ($ms ms)"
+
+# ---- ranges ----------------------------------------------------------------------
+"${CURL[@]}" -D "$T/h" --range 1000-1999 -o "$T/range.bin" "$URL/static/data.bin"
+head -n 1 "$T/h" | grep -q '^HTTP/1.1 206' || fail "range status: $(head -n 1 "$T/h")"
+[ "$(header "$T/h" Content-Range)" = "bytes 1000-1999/100000" ] ||
+    fail "Content-Range: '$(header "$T/h" Content-Range)'"
+tail -c +1001 "$ROOT/data.bin" | head -c 1000 | cmp -s - "$T/range.bin" || fail "range bytes differ"
+"${CURL[@]}" -D "$T/h" --range -500 -o "$T/range.bin" "$URL/static/data.bin"
+tail -c 500 "$ROOT/data.bin" | cmp -s - "$T/range.bin" || fail "suffix range bytes differ"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' --range 200000-300000 "$URL/static/data.bin")"
+[ "$code" = 416 ] || fail "unsatisfiable range: $code"
+ok "ranges: 1000-1999 and -500 are 206 with the right bytes, past the end is 416"
+
+# ---- conditional GET ---------------------------------------------------------------
+"${CURL[@]}" -D "$T/h" -o /dev/null "$URL/static/hello.txt"
+etag="$(header "$T/h" ETag)"
+lm="$(header "$T/h" Last-Modified)"
+[ -n "$etag" ] || fail "no ETag on a static file"
+code="$("${CURL[@]}" -o "$T/body304" -w '%{http_code}' -H "If-None-Match: $etag" \
+    "$URL/static/hello.txt")"
+[ "$code" = 304 ] || fail "If-None-Match with the ETag: $code"
+[ ! -s "$T/body304" ] || fail "304 with a body"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H 'If-None-Match: "other"' \
+    "$URL/static/hello.txt")"
+[ "$code" = 200 ] || fail "If-None-Match with another ETag: $code"
+if [ -n "$lm" ]; then
+    code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $lm" \
+        "$URL/static/hello.txt")"
+    [ "$code" = 304 ] || fail "If-Modified-Since Last-Modified: $code"
+fi
+ok "conditional GET: ETag $etag gives 304, another ETag 200"
+
+# ---- a large file ---------------------------------------------------------------------
+"${CURL[@]}" -D "$T/h" -o "$T/big.bin" "$URL/static/big.bin"
+[ "$(header "$T/h" Content-Length)" = "$(stat -c %s "$ROOT/big.bin")" ] || fail "big: Content-Length"
+want="$(sha256sum <"$ROOT/big.bin" | cut -d' ' -f1)"
+got="$(sha256sum <"$T/big.bin" | cut -d' ' -f1)"
+[ "$want" = "$got" ] || fail "big.bin sha256 $got, want $want"
+ok "5 MiB static file: sha256 matches"
+
+# ---- the other routes ---------------------------------------------------------------------
+"${CURL[@]}" -D "$T/h" -o "$T/index" "$URL/"
+cmp -s "$T/index" "$ROOT/index.html" || fail "GET / is not root/index.html"
+header "$T/h" Content-Type | grep -q '^text/html' || fail "GET / Content-Type"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL/no/such/route")"
+[ "$code" = 404 ] || fail "unknown route: $code"
+"${CURL[@]}" -N -D "$T/h" -o "$T/stream" "$URL/stream?n=4&ms=50"
+[ "$(header "$T/h" Transfer-Encoding)" = chunked ] || fail "/stream is not chunked"
+[ "$(wc -l <"$T/stream")" -eq 4 ] || fail "/stream: $(wc -l <"$T/stream") lines, want 4"
+start=$(date +%s%N)
+"${CURL[@]}" -o /dev/null "$URL/sleep?ms=300"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ $ms -ge 290 ] || fail "/sleep?ms=300 answered after $ms ms"
+"${CURL[@]}" "$URL/metrics" | grep -q '^goc_http_' || fail "/metrics has no goc_http_ family"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL/debug/stats")"
+[ "$code" = 200 ] || fail "/debug/stats: $code"
+ok "GET /, 404, /stream, /sleep, /metrics, /debug/stats"
+
+stop_httpd
+ok "SIGTERM: httpd exited 0"
+echo "curl peer test: all checks passed"
