@@ -19,7 +19,7 @@ HTTPD_PID=""
 URL=""
 
 cleanup() {
-    [ -z "$HTTPD_PID" ] || kill -KILL "$HTTPD_PID" 2>/dev/null || true
+    [ -z "$HTTPD_PID" ] || { kill -KILL "$HTTPD_PID" && wait "$HTTPD_PID"; } 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT

@@ -30,6 +30,16 @@ header() {
     grep -i "^$2:" "$1" | head -n 1 | cut -d: -f2- | sed 's/^ *//; s/\r$//'
 }
 
+# ---- the command line --------------------------------------------------------
+rc=0
+"$HTTPD" -tls-cert "$T/cert.pem" -tls-key "$T/key.pem" >/dev/null 2>"$T/tls.err" || rc=$?
+[ $rc -eq 2 ] && grep -q 'TLS is not supported yet' "$T/tls.err" ||
+    fail "-tls-cert/-tls-key: status $rc, $(cat "$T/tls.err")"
+rc=0
+"$HTTPD" -no-such-flag >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "an unknown flag: status $rc, want 2"
+ok "command line: TLS flags say 'not supported yet' (status 2), unknown flags status 2"
+
 start_httpd
 
 # ---- /plaintext -------------------------------------------------------------

@@ -6,6 +6,7 @@ complete answer, or in a refused or closed connection before any byte of
 an answer: never a truncated reply. Requests in flight when the signal
 came must be answered. httpd must exit 0."""
 import os
+import re
 import signal
 import socket
 import sys
@@ -125,6 +126,10 @@ def main():
     finally:
         done.set()
         tail = httpd.close()
+    if ok and re.search(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:",
+                        tail):
+        print("a sanitizer reported an error", file=sys.stderr)
+        ok = False
     if not ok:
         print("--- httpd's stderr:\n" + tail, file=sys.stderr)
         sys.exit(1)
