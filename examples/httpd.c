@@ -79,7 +79,10 @@ static long query_long(goc_http_request *r, const char *name, long def, long max
  * (the client went away). true if the whole wait passed. */
 static bool wait_ms(goc_http_request *r, long ms)
 {
-    goc_case c = GOC_RECV(goc_ctx_done(goc_http_request_ctx(r)), NULL);
+    goc_ctx *ctx = goc_http_request_ctx(r);
+    if (ms <= 0) /* goc_select with timeout 0 polls: -EAGAIN, not -ETIMEDOUT */
+        return goc_ctx_err(ctx) == 0;
+    goc_case c = GOC_RECV(goc_ctx_done(ctx), NULL);
     return goc_select(&c, 1, ms * GOC_MILLISECOND) == -ETIMEDOUT;
 }
 
