@@ -18,7 +18,7 @@ def keep_alive(httpd):
     conn = http.client.HTTPConnection(httpd.host, httpd.port, timeout=10)
     first_port = None
     for i in range(50):
-        conn.request("GET", "/plaintext" if i % 2 else "/static/index.html")
+        conn.request("GET", "/plaintext" if i % 2 else "/static/data.bin")
         r = conn.getresponse()
         body = r.read()
         assert r.status == 200, "status %d" % r.status
