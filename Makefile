@@ -15,10 +15,10 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The demo server in the foreground on ADDR, serving www/; Ctrl-C stops it.
+# The demo server in the foreground on ADDR, serving www/: it prints the URLs
+# of the page and of the live stats; Ctrl-C stops it.
 ADDR ?= 127.0.0.1:8080
 run: build
-	@echo "goc httpd: the demo page is http://$(ADDR)/ and the live stats http://$(ADDR)/debug/stats"
 	$(BUILD)/examples/httpd -addr $(ADDR) -root www
 
 test:

@@ -8,8 +8,8 @@
  * The command line and the routes are a fixed interface (outside tests
  * drive them): -addr defaults to 127.0.0.1:8080 (":0" picks a free port),
  * -root to the demo site www/ of the source tree (else ./www). Once the
- * socket listens, one line "listening on http://HOST:PORT" goes to stdout,
- * flushed, with the port actually bound. SIGINT or SIGTERM starts a
+ * socket listens, the line "listening on http://HOST:PORT" goes to stdout
+ * with the port actually bound, then one with the page's URLs, flushed. SIGINT or SIGTERM starts a
  * graceful shutdown (idle connections close, active requests finish, at
  * most 10 s), then the program exits 0.
  *
@@ -382,6 +382,7 @@ static int run_server(void *arg)
     char url[128];
     listen_url(lfd, url, sizeof url);
     printf("listening on %s\n", url);
+    printf("  the demo page: %s/  live stats: %s/debug/stats  (Ctrl-C stops)\n", url, url);
     fflush(stdout);
     int status = serve_until_signal(srv, lfd);
     if (status == 0)

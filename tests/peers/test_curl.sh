@@ -151,4 +151,12 @@ ok "GET /, 404, /stream, /sleep, /metrics, /debug/stats"
 
 stop_httpd
 ok "SIGTERM: httpd exited 0"
+
+# ---- -log: one combined-format line per request ------------------------------------
+start_httpd -log
+"${CURL[@]}" -o /dev/null -A peer-agent "$URL/plaintext?log=1"
+stop_httpd
+grep -q '"GET /plaintext?log=1 HTTP/1.1" 200 13 .*"peer-agent"' "$T/httpd.log" ||
+    fail "-log: no access log line for the request"
+ok "-log: the request's line in combined format"
 echo "curl peer test: all checks passed"
