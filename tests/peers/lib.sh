@@ -45,11 +45,15 @@ make_root() {
 
 start_httpd() {
     [ -d "$ROOT" ] || make_root
+    # A fresh log: the background shell may truncate the old one only after
+    # the first grep below has read a previous run's listening line.
+    rm -f "$T/httpd.log"
     "$HTTPD" -addr 127.0.0.1:0 -root "$ROOT" "$@" >"$T/httpd.log" 2>&1 &
     HTTPD_PID=$!
     local i
     for ((i = 0; i < 100; i++)); do
-        URL="$(grep -o -m 1 'listening on http://[^ ]*' "$T/httpd.log" | sed 's/listening on //' || true)"
+        URL="$(grep -o -m 1 'listening on http://[^ ]*' "$T/httpd.log" 2>/dev/null |
+            sed 's/listening on //' || true)"
         [ -z "$URL" ] || return 0
         kill -0 "$HTTPD_PID" 2>/dev/null || fail "httpd exited before listening"
         sleep 0.1
