@@ -5,7 +5,8 @@
 #
 # <builddir> holds examples/httpd and the Go twin go/http (bench/run.sh
 # builds both; run.sh calls this script). For each workload, each server is
-# started afresh, pinned to one CPU (taskset; GOC_MAXPROCS=1, GOMAXPROCS=1,
+# started afresh (the servers take turns, BENCH_HTTP_REPS times; the tables
+# show the median of each figure), pinned to one CPU (taskset; GOC_MAXPROCS=1, GOMAXPROCS=1,
 # one nginx worker), and wrk -t1 runs pinned to another against
 # 127.0.0.1/plaintext, after a short warm-up. Measured:
 #   CPU/request  (utime + stime of the server's processes, from
@@ -20,6 +21,8 @@
 #
 # Environment:
 #   BENCH_HTTP_SECONDS=5     length of each measured run
+#   BENCH_HTTP_REPS          runs of each server on each workload (default:
+#                            BENCH_REPS, else 3)
 #   BENCH_HTTP_WARMUP=1      seconds of warm-up before it (0: none)
 #   BENCH_HTTP_CONNS=64      connections
 #   BENCH_HTTP_DEPTH=16      pipelined requests per write
@@ -47,10 +50,11 @@ secs="${BENCH_HTTP_SECONDS:-5}"
 warmup="${BENCH_HTTP_WARMUP:-1}"
 conns="${BENCH_HTTP_CONNS:-64}"
 depth="${BENCH_HTTP_DEPTH:-16}"
+reps="${BENCH_HTTP_REPS:-${BENCH_REPS:-3}}"
 read -r -a workloads <<<"${BENCH_HTTP_WORKLOADS:-keepalive close pipeline}"
 read -r -a servers <<<"${BENCH_HTTP_SERVERS:-goc go nginx}"
 md="${BENCH_HTTP_MD:-$build/bench-http.md}"
-for v in secs conns depth; do
+for v in secs conns depth reps; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_HTTP_${v^^} must be a positive integer"
 done
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "BENCH_HTTP_WARMUP must be a whole number of seconds"
@@ -155,7 +159,7 @@ start_server() {
     for ((i = 0; i < 100; i++)); do
         kill -0 "$srv_pid" 2>/dev/null || return 1
         [ -n "$srv_url" ] ||
-            srv_url="$(grep -o -m 1 'listening on http://[^ ]*' "$log" | sed 's/listening on //' || true)"
+            srv_url="$(grep -o -m 1 'listening on http://[^ ]*' "$log" 2>/dev/null | sed 's/listening on //' || true)"
         if [ -n "$srv_url" ] && answers "$srv_url"; then
             return 0
         fi
@@ -237,12 +241,19 @@ wrk_args() {
     printf '%s\n' "${a[@]}"
 }
 
-declare -A res=() # [workload,impl,field] -> value; field: rps cpu p99 rss why
+declare -A vals=() # [workload,impl,field] -> "V V ...", one per rep; field: rps cpu p99 rss
+declare -A res=()  # the same fields, their medians; and why (a failure)
 status=0
 
-# measure WORKLOAD IMPL: start IMPL, warm it up, run wrk, record res[].
+# median "V V ...": the median of the numbers given.
+median() {
+    tr -s ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# measure WORKLOAD IMPL REP: start IMPL, warm it up, run wrk, append to vals[].
 measure() {
-    local wl=$1 impl=$2 log="$logs/$1.$2.server.log" out="$logs/$1.$2.wrk.txt"
+    local wl=$1 impl=$2 log="$logs/$1.$2.$3.server.log" out="$logs/$1.$2.$3.wrk.txt"
     local -a args
     mapfile -t args < <(wrk_args "$wl")
     if ! start_server "$impl" "$log"; then
@@ -253,13 +264,13 @@ measure() {
     export PIPELINE_DEPTH="$depth"
     if [ "$warmup" -gt 0 ]; then
         taskset -c "$client_cpu" wrk "${args[@]}" -d"${warmup}s" "$srv_url/plaintext" \
-            >"$logs/$wl.$impl.warmup.txt" 2>&1 || true
+            >"$logs/$wl.$impl.$3.warmup.txt" 2>&1 || true
     fi
     local t0 t1 rc=0
     t0="$(cpu_ticks "$srv_pid")"
     taskset -c "$client_cpu" wrk "${args[@]}" -d"${secs}s" "$srv_url/plaintext" >"$out" 2>&1 || rc=$?
     t1="$(cpu_ticks "$srv_pid")"
-    res[$wl,$impl,rss]="$(hwm_kib "$srv_pid")"
+    vals[$wl,$impl,rss]+="$(hwm_kib "$srv_pid") "
     stop_server
     record "$wl" "$impl" "$out" "$rc" $((t1 - t0))
 }
@@ -276,9 +287,11 @@ record() {
         return 1
     fi
     [ -z "$bad" ] || res[$wl,$impl,why]="$bad responses were not 2xx (see $out)"
-    res[$wl,$impl,rps]="$rps"
-    res[$wl,$impl,p99]="$(to_us "$p99")"
-    res[$wl,$impl,cpu]="$(awk -v t="$ticks" -v hz="$tck" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    last_cpu="$(awk -v t="$ticks" -v hz="$tck" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    last_rps="$rps"
+    vals[$wl,$impl,rps]+="$rps "
+    vals[$wl,$impl,p99]+="$(to_us "$p99") "
+    vals[$wl,$impl,cpu]+="$last_cpu "
     [ -z "$bad" ]
 }
 
@@ -329,7 +342,8 @@ print_tables() {
     local wl
     for wl in "${workloads[@]}"; do
         echo
-        echo "HTTP /plaintext, ${title[$wl]}: $conns connections, ${secs} s; server on CPU $server_cpu, wrk -t1 on CPU $client_cpu"
+        echo "HTTP /plaintext, ${title[$wl]}: $conns connections, ${secs} s, median of $reps;" \
+            "server on CPU $server_cpu, wrk -t1 on CPU $client_cpu"
         {
             printf 'server\tCPU/request\trequests/s\tp99\tpeak RSS\tstatus\n'
             rows "$wl"
@@ -343,7 +357,7 @@ print_tables() {
 
 print_markdown() {
     local wl
-    echo "HTTP/1.1 \`/plaintext\`: $conns connections, ${secs} s per run; the server pinned to one"
+    echo "HTTP/1.1 \`/plaintext\`: $conns connections, ${secs} s per run, median of $reps; the server pinned to one"
     echo "CPU (GOC_MAXPROCS=1, GOMAXPROCS=1, one nginx worker), wrk -t1 on another."
     for wl in "${workloads[@]}"; do
         echo
@@ -357,19 +371,29 @@ print_markdown() {
 
 # ---- main ------------------------------------------------------------------------
 
-echo "HTTP benchmark: ${workloads[*]} x ${servers[*]}, ${secs} s each (+${warmup} s warm-up)" >&2
+echo "HTTP benchmark: ${workloads[*]} x ${servers[*]}, ${secs} s each (+${warmup} s warm-up)," \
+    "$reps time(s)" >&2
 for wl in "${workloads[@]}"; do
     wrk_args "$wl" >/dev/null # an unknown workload stops here, before any run
 done
 for wl in "${workloads[@]}"; do
+    for ((rep = 1; rep <= reps; rep++)); do
+        for impl in "${servers[@]}"; do
+            [ -z "${res[$wl,$impl,why]:-}" ] || continue # one failure is enough
+            printf 'http %-9s rep %d/%d %-5s ...' "$wl" "$rep" "$reps" "$impl" >&2
+            if measure "$wl" "$impl" "$rep"; then
+                echo " $last_cpu us/req, $last_rps req/s" >&2
+            else
+                echo " FAIL: ${res[$wl,$impl,why]}" >&2
+                status=1
+            fi
+        done
+    done
     for impl in "${servers[@]}"; do
-        printf 'http %-9s %-5s ...' "$wl" "$impl" >&2
-        if measure "$wl" "$impl"; then
-            echo " ${res[$wl,$impl,cpu]} us/req, ${res[$wl,$impl,rps]} req/s" >&2
-        else
-            echo " FAIL: ${res[$wl,$impl,why]}" >&2
-            status=1
-        fi
+        [ -z "${res[$wl,$impl,why]:-}" ] || continue
+        for f in rps cpu p99 rss; do
+            res[$wl,$impl,$f]="$(median "${vals[$wl,$impl,$f]}")"
+        done
     done
 done
 print_tables
