@@ -95,11 +95,18 @@ tck="$(getconf CLK_TCK)"
 # ---- the servers ---------------------------------------------------------------
 
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now (for
-# nginx, which cannot pick its own and say which).
+# nginx, which cannot pick its own and say which), outside the ephemeral
+# range: after the Connection: close workload, thousands of wrk's own
+# sockets (TIME_WAIT) hold ports inside it, and nginx's bind() fails there.
 free_port() {
-    local p
+    local lo hi p
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768 hi=60999; }
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 20000))
+        if [ "$lo" -gt 11000 ]; then
+            p=$((10000 + RANDOM % (lo - 10000)))
+        else
+            p=$((hi + 1 + RANDOM % (65535 - hi)))
+        fi
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
     die "no free port found"
@@ -133,8 +140,19 @@ EOF
 }
 
 # start_server IMPL LOG: start IMPL on the server CPU; sets srv_pid and
-# srv_url. 1 if it did not come up within 10 s.
+# srv_url. 1 if it did not come up within 10 s. nginx gets three tries, a
+# port each: another program may take the port we found free.
 start_server() {
+    local try
+    for try in 1 2 3; do
+        start_once "$@" && return 0
+        [ "$1" = nginx ] || return 1
+        stop_server
+    done
+    return 1
+}
+
+start_once() {
     local impl=$1 log=$2 port
     srv_url=""
     case $impl in
@@ -159,7 +177,8 @@ start_server() {
     for ((i = 0; i < 100; i++)); do
         kill -0 "$srv_pid" 2>/dev/null || return 1
         [ -n "$srv_url" ] ||
-            srv_url="$(grep -o -m 1 'listening on http://[^ ]*' "$log" 2>/dev/null | sed 's/listening on //' || true)"
+            srv_url="$(grep -o -m 1 'listening on http://[^ ]*' "$log" 2>/dev/null |
+                sed 's/listening on //' || true)"
         if [ -n "$srv_url" ] && answers "$srv_url"; then
             return 0
         fi
@@ -171,7 +190,8 @@ start_server() {
 # answers URL: true if GET URL/plaintext comes back 200 with Hello, World!.
 answers() {
     local hp="${1#http://}" reply
-    exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}" 2>/dev/null || return 1
+    # Braces: a bare "exec ... 2>/dev/null" would silence the script's stderr for good.
+    { exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}"; } 2>/dev/null || return 1
     printf 'GET /plaintext HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$hp" >&3
     reply="$(timeout 2 cat <&3 || true)"
     exec 3<&-
@@ -248,7 +268,8 @@ status=0
 # median "V V ...": the median of the numbers given.
 median() {
     tr -s ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        END { if (NR % 2) print v[(NR + 1) / 2];
+              else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # measure WORKLOAD IMPL REP: start IMPL, warm it up, run wrk, append to vals[].
@@ -268,7 +289,8 @@ measure() {
     fi
     local t0 t1 rc=0
     t0="$(cpu_ticks "$srv_pid")"
-    taskset -c "$client_cpu" wrk "${args[@]}" -d"${secs}s" "$srv_url/plaintext" >"$out" 2>&1 || rc=$?
+    taskset -c "$client_cpu" wrk "${args[@]}" -d"${secs}s" "$srv_url/plaintext" >"$out" 2>&1 ||
+        rc=$?
     t1="$(cpu_ticks "$srv_pid")"
     vals[$wl,$impl,rss]+="$(hwm_kib "$srv_pid") "
     stop_server
@@ -287,7 +309,8 @@ record() {
         return 1
     fi
     [ -z "$bad" ] || res[$wl,$impl,why]="$bad responses were not 2xx (see $out)"
-    last_cpu="$(awk -v t="$ticks" -v hz="$tck" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    last_cpu="$(awk -v t="$ticks" -v hz="$tck" -v n="$n" \
+        'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
     last_rps="$rps"
     vals[$wl,$impl,rps]+="$rps "
     vals[$wl,$impl,p99]+="$(to_us "$p99") "
@@ -347,9 +370,14 @@ print_tables() {
         {
             printf 'server\tCPU/request\trequests/s\tp99\tpeak RSS\tstatus\n'
             rows "$wl"
-        } | awk -F'\t' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF }
-            END { for (r = 1; r <= NR; r++) { l = "";
-                    for (i = 1; i <= n; i++) l = l sprintf(i == 1 || i == n ? "%-*s" : "  %*s", w[i], c[r, i]) (i == 1 || i == n - 1 ? "  " : "");
+        } | awk -F'\t' '
+            { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) }
+              n = NF }
+            END { for (r = 1; r <= NR; r++) {
+                    l = "";
+                    for (i = 1; i <= n; i++)
+                        l = l sprintf(i == 1 || i == n ? "%-*s" : "  %*s", w[i], c[r, i]) \
+                            (i == 1 || i == n - 1 ? "  " : "");
                     print l } }'
         ratios "$wl"
     done
@@ -357,8 +385,9 @@ print_tables() {
 
 print_markdown() {
     local wl
-    echo "HTTP/1.1 \`/plaintext\`: $conns connections, ${secs} s per run, median of $reps; the server pinned to one"
-    echo "CPU (GOC_MAXPROCS=1, GOMAXPROCS=1, one nginx worker), wrk -t1 on another."
+    echo "HTTP/1.1 \`/plaintext\`: $conns connections, ${secs} s per run, median of $reps;"
+    echo "the server pinned to one CPU (GOC_MAXPROCS=1, GOMAXPROCS=1, one nginx worker),"
+    echo "wrk -t1 on another."
     for wl in "${workloads[@]}"; do
         echo
         echo "**${title[$wl]}** — $(ratios "$wl")"

@@ -9,9 +9,13 @@
  * drive them): -addr defaults to 127.0.0.1:8080 (":0" picks a free port),
  * -root to the demo site www/ of the source tree (else ./www). Once the
  * socket listens, the line "listening on http://HOST:PORT" goes to stdout
- * with the port actually bound, then one with the page's URLs, flushed. SIGINT or SIGTERM starts a
- * graceful shutdown (idle connections close, active requests finish, at
- * most 10 s), then the program exits 0.
+ * with the port actually bound, then one with the page's URLs, flushed.
+ * SIGINT or SIGTERM starts a graceful shutdown (idle connections close,
+ * active requests finish, at most 10 s), then the program exits 0. -log
+ * writes an access log (combined format) to stdout; -header-timeout sets
+ * how long a request head may take to arrive (default 20 s), which is
+ * what cuts slowloris connections off. TLS flags are accepted and refused
+ * (exit status 2) until the server speaks TLS.
  *
  * Shape: main parses flags and calls goc_run. The main goroutine builds
  * the mux and the server, listens, starts one goroutine that runs

@@ -3,7 +3,10 @@
 # with the standard library only, its caches under OUTDIR (the build tree).
 set -euo pipefail
 out="${1:?usage: build_goclient.sh OUTDIR}"
-command -v go >/dev/null || { echo "go not found: tools/deps.sh test installs golang-go" >&2; exit 1; }
+if ! command -v go >/dev/null; then
+    echo "go not found: tools/deps.sh test installs golang-go" >&2
+    exit 1
+fi
 mkdir -p "$out"
 cd "$(dirname "${BASH_SOURCE[0]}")/goclient"
 export GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local

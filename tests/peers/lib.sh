@@ -73,7 +73,8 @@ stop_httpd() {
     HTTPD_PID=""
     [ $rc -eq 0 ] || fail "httpd exited with status $rc after SIGTERM"
     # Sanitizer builds: a report in the log is a failure even at status 0.
-    if grep -q -E 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$T/httpd.log"; then
+    local reports='ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:'
+    if grep -q -E "$reports" "$T/httpd.log"; then
         fail "a sanitizer reported an error"
     fi
 }

@@ -41,7 +41,7 @@ wait "$slow_pid" || true
 
 echo "normal client: $n requests, $errors failed, slowest $max ms (bound $bound ms)"
 csv="$T/slow.csv"
-[ -f "$csv" ] || fail "slowhttptest wrote no statistics (see below)$(echo; tail -n 20 "$T/slow.out")"
+[ -f "$csv" ] || fail "slowhttptest wrote no statistics:$(echo; tail -n 20 "$T/slow.out")"
 # Columns: Seconds,Closed,Pending,Connected,Service Available (0 when its
 # probe request failed, else nonzero).
 read -r closed connected <<<"$(tail -n 1 "$csv" | awk -F, '{ print $2, $4 }')"
@@ -51,8 +51,8 @@ if grep -q 'No open connections left' "$T/slow.out"; then
     closed=$conns connected=0
 fi
 unavailable="$(awk -F, 'NR > 1 && $5 + 0 == 0' "$csv" | wc -l)"
-echo "slowhttptest: $closed of $conns slow connections closed by the server, $connected still open;" \
-    "service unavailable in $unavailable of its samples"
+echo "slowhttptest: $closed of $conns slow connections closed by the server," \
+    "$connected still open; service unavailable in $unavailable of its samples"
 [ "$errors" -eq 0 ] || fail "$errors normal requests failed during the attack"
 [ "$max" -le "$bound" ] || fail "a normal request took $max ms (bound $bound ms)"
 [ "$closed" -ge $((conns * 9 / 10)) ] || fail "only $closed of $conns slow connections were closed"

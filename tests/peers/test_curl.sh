@@ -124,7 +124,8 @@ ok "conditional GET: ETag $etag gives 304, another ETag 200"
 
 # ---- a large file ---------------------------------------------------------------------
 "${CURL[@]}" -D "$T/h" -o "$T/big.bin" "$URL/static/big.bin"
-[ "$(header "$T/h" Content-Length)" = "$(stat -c %s "$ROOT/big.bin")" ] || fail "big: Content-Length"
+[ "$(header "$T/h" Content-Length)" = "$(stat -c %s "$ROOT/big.bin")" ] ||
+    fail "big: Content-Length"
 want="$(sha256sum <"$ROOT/big.bin" | cut -d' ' -f1)"
 got="$(sha256sum <"$T/big.bin" | cut -d' ' -f1)"
 [ "$want" = "$got" ] || fail "big.bin sha256 $got, want $want"

@@ -89,7 +89,8 @@ def http10(httpd):
 
 
 MALFORMED = [
-    (b"GET /plaintext HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "a field line without a colon"),
+    (b"GET /plaintext HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+     "a field line without a colon"),
     (b"GET /plaintext HTTP/1.1\r\nHost : x\r\n\r\n", "whitespace before the colon"),
     (b"GET /plaintext HTTP/1.1\nHost: x\n\n", "bare LF line ends"),
     (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n1", "a bad Content-Length"),

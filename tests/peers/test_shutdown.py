@@ -117,7 +117,8 @@ def main():
         assert rc == 0, "httpd exited with status %d" % rc
         assert not tally.errors, "bad answers:\n  " + "\n  ".join(tally.errors[:10])
         assert tally.counts.get("ok", 0) > 100, "too few requests answered before the signal"
-        assert tally.in_flight_answered > 0, "no /sleep request in flight at the signal was answered"
+        assert tally.in_flight_answered > 0, \
+            "no /sleep request in flight at the signal was answered"
         assert not any(t.is_alive() for t in threads), "a client hung"
         ok = True
     except Exception:
