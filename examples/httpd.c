@@ -360,8 +360,10 @@ static int serve_until_signal(goc_http_server *srv, int lfd)
 
 /* The routes live as long as the program, as a Go handler held by a mux
  * does: the middleware wrappers allocate their state for the program's
- * life, and a static root keeps all of it reachable for leak checkers. */
+ * life, and these static roots keep all of it reachable for leak
+ * checkers. */
 static goc_http_mux *mux;
+static goc_http_handler app; /* the mux, wrapped in the access log with -log */
 
 static int run_server(void *arg)
 {
@@ -369,11 +371,11 @@ static int run_server(void *arg)
     mux = goc_http_mux_new();
     if (!mux || add_routes(mux, cfg) < 0)
         return 1;
-    goc_http_handler h = goc_http_mux_handler(mux);
+    app = goc_http_mux_handler(mux);
     if (cfg->access_log)
-        h = goc_http_access_log(h, 1);
+        app = goc_http_access_log(app, 1);
     goc_http_server_opts opts = {.server_name = "goc", .read_header_timeout = cfg->header_timeout};
-    goc_http_server *srv = h.fn ? goc_http_server_new(h, &opts) : NULL;
+    goc_http_server *srv = app.fn ? goc_http_server_new(app, &opts) : NULL;
     if (!srv) {
         fprintf(stderr, "httpd: out of memory\n");
         return 1;
