@@ -26,7 +26,8 @@ struct goc_http_server {
     goc__http_conn *conns; /* every connection not yet closed, a list */
     size_t nconns;
     int lfd;           /* the listener while serving, else -1 */
-    bool shutting;     /* shutdown or close began: no new requests after idle */
+    bool shutting;     /* shutdown or close began: no new requests after idle (also
+                          read unlocked, relaxed, as a hint: writer.c) */
     bool closed;       /* close: every connection is being cut */
     goc_chan *drained; /* closed when nconns reaches 0 after shutting */
     char addr[64];

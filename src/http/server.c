@@ -220,7 +220,7 @@ GOC_API const char *goc_http_server_addr(goc_http_server *s)
 static goc_chan *begin_shutdown(goc_http_server *s, bool all)
 {
     goc_mutex_lock(&s->mu);
-    s->shutting = true;
+    __atomic_store_n(&s->shutting, true, __ATOMIC_RELAXED); /* read unlocked by writer.c */
     if (all)
         s->closed = true;
     if (s->lfd >= 0) {

@@ -250,7 +250,9 @@ static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
     }
     if (hi->conn >= 0 && strcasestr(w->header.v[hi->conn].value, "close"))
         c->close_after = true;
-    if (c->srv->shutting)
+    /* relaxed: a hint read unlocked; a response that misses it closes at
+     * the next idle check (enter_idle, under srv->mu) instead. */
+    if (__atomic_load_n(&c->srv->shutting, __ATOMIC_RELAXED))
         c->close_after = true;
     if (rc == 0 && c->close_after)
         rc = put_str(c, "Connection: close\r\n");
