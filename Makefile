@@ -85,4 +85,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan build-vg build-bench
+	rm -rf build build-asan build-tsan build-vg build-bench build-fuzz
