@@ -69,13 +69,34 @@ GOC_API goc_http_server *goc_http_server_new(goc_http_handler h, const goc_http_
     return s;
 }
 
+/* Decimal v at o; returns the end. */
+static char *put_dec(char *o, unsigned v)
+{
+    char tmp[8];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        *o++ = tmp[--k];
+    return o;
+}
+
 static void format_addr(const struct sockaddr *sa, char *out, size_t n)
 {
     char ip[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET) {
+    if (sa->sa_family == AF_INET && n >= 22) {
+        /* By hand: once per connection, and snprintf showed in profiles
+         * of a connection per request. "255.255.255.255:65535" fits 22. */
         const struct sockaddr_in *in = (const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(out, n, "%s:%u", ip, ntohs(in->sin_port));
+        const unsigned char *b = (const unsigned char *)&in->sin_addr;
+        char *o = out;
+        for (int i = 0; i < 4; i++) {
+            o = put_dec(o, b[i]);
+            *o++ = i < 3 ? '.' : ':';
+        }
+        *put_dec(o, ntohs(in->sin_port)) = 0;
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const void *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);

@@ -716,3 +716,34 @@ Test(server, many_concurrent_keep_alive_clients, .timeout = 60)
 {
     cr_assert_eq(run_main(main_load, NULL), 0);
 }
+
+static void h_remote(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)arg;
+    goc_http_write_str(w, r->remote_addr);
+}
+
+static int main_remote(void *arg)
+{
+    (void)arg;
+    test_server ts;
+    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_remote, NULL}, NULL), "start");
+    test_conn *c = calloc(1, sizeof *c);
+    c->fd = test_dial(&ts);
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", sock_port(c->fd));
+    test_send(c->fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    test_resp r;
+    GO_CHECK(test_read_resp(c, &r, false) && strcmp(r.body, want) == 0, "remote %s, want %s",
+             r.body, want);
+    test_resp_free(&r);
+    goc_close(c->fd);
+    free(c);
+    test_server_stop(&ts);
+    return 0;
+}
+
+Test(server, remote_addr_is_the_clients_ip_and_port, .timeout = 20)
+{
+    cr_assert_eq(run_main(main_remote, NULL), 0);
+}
