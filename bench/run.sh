@@ -14,8 +14,8 @@
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
 #   BENCH_ONLY="..."     a subset of: spawn switch sleep memory memory-chan pingpong-p1
 #                        pingpong-p2 buffered select mutex context pool echo accept c10k
-#                        http
-#   BENCH=http           the HTTP rows alone (BENCH_ONLY=http)
+#                        http-c10k http-c10k-park http (http: bench/http.sh's rows)
+#   BENCH=http           the HTTP rows alone (BENCH_ONLY="http-c10k http-c10k-park http")
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
 # The HTTP rows (bench/http.sh: goc's httpd, Go's net/http and nginx; its
@@ -32,21 +32,23 @@ export LC_ALL=C # numbers with a decimal point, whatever the user's locale
 # ---- workloads ---------------------------------------------------------------
 
 programs=(spawn switch sleep memory memory-chan pingpong-p1 pingpong-p2 buffered select mutex context pool
-    echo accept c10k)
+    echo accept c10k http-c10k http-c10k-park)
 
 # The RESULT rows each program must print.
 declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-late"
     [memory]="memory" [memory-chan]="memory-chan" [pingpong-p1]="pingpong-p1" [pingpong-p2]="pingpong-p2"
     [buffered]="buffered" [select]="select" [mutex]="mutex-contended mutex-uncontended"
     [context]="context" [pool]="pool" [echo]="echo echo-p99" [accept]="accept"
-    [c10k]="c10k-mem c10k-idle-cpu")
+    [c10k]="c10k-mem c10k-idle-cpu" [http-c10k]="http-c10k-mem http-c10k-idle-cpu"
+    [http-c10k-park]="http-c10k-park-mem")
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
-declare -A bin_of=([pingpong-p1]=pingpong [pingpong-p2]=pingpong [memory-chan]=memory)
+declare -A bin_of=([pingpong-p1]=pingpong [pingpong-p2]=pingpong [memory-chan]=memory
+    [http-c10k]=http_c10k [http-c10k-park]=http_c10k)
 
 # Extra environment for a workload (both implementations).
-declare -A env_of=([memory-chan]="BENCH_PARK=chan")
+declare -A env_of=([memory-chan]="BENCH_PARK=chan" [http-c10k-park]="BENCH_CLIENTS=park")
 
 # The Ps a workload runs on (GOC_MAXPROCS and GOMAXPROCS); default: all CPUs.
 declare -A procs_of=([switch]=1 [pingpong-p1]=1 [pingpong-p2]=2)
@@ -73,13 +75,19 @@ declare -A label=(
     [accept]="TCP dial+accept+close, 4 dialers"
     [c10k-mem]="c10k: memory per idle connection"
     [c10k-idle-cpu]="c10k: CPU time over 2 s idle"
+    [http-c10k-mem]="HTTP c10k: memory per idle keep-alive conn"
+    [http-c10k-idle-cpu]="HTTP c10k: CPU time over 2 s idle"
+    [http-c10k-park-mem]="HTTP c10k, client goroutines parked too"
 )
 declare -A goal=([spawn]="ratio 3" [switch]="ratio 3" [sleep-wall]="ratio 1"
     [sleep-late]="ratio 1" [memory]="max 5 KiB" [memory-chan]="max 5 KiB" [pingpong-p1]="ratio 2" [pingpong-p2]="ratio 2"
     [buffered]="ratio 1.5" [select]="ratio 1.5" [mutex-contended]="ratio 1"
     [mutex-uncontended]="ratio 1" [context]="ratio 1" [pool]="ratio 1"
     [echo]="ratio 1.3" [echo-p99]="ratio 1" [accept]="ratio 1" [c10k-mem]="ratio 0.67"
-    [c10k-idle-cpu]="max 50 ms")
+    [c10k-idle-cpu]="max 50 ms" [http-c10k-idle-cpu]="max 50 ms" [http-c10k-park-mem]="ratio 1")
+# http-c10k-mem: within 1.5x of goc's own c10k-mem (4.8 KiB when the row was
+# added); it counts what c10k-mem counts plus the HTTP connection state.
+goal[http-c10k-mem]="max 7.2 KiB"
 
 # ---- arguments ---------------------------------------------------------------
 
@@ -97,7 +105,7 @@ timeout_s="${BENCH_TIMEOUT:-300}"
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, not '$reps'"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer"
 run_http=1
-[ "${BENCH:-}" != http ] || BENCH_ONLY=http
+[ "${BENCH:-}" != http ] || BENCH_ONLY="http-c10k http-c10k-park http"
 if [ -n "${BENCH_ONLY:-}" ]; then
     only=()
     for p in $BENCH_ONLY; do
