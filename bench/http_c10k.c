@@ -6,7 +6,7 @@
  *
  * The program is both ends. The server is goc's: goc_http_server_new with
  * a handler that answers "Hello, World!" as text/plain, and the default
- * options (20 s read-header timeout, 120 s idle timeout: so every idle
+ * options (20 s read-header timeout, 60 s idle timeout: so every idle
  * connection holds an armed deadline, as a production server's would),
  * serving a loopback listener on a goroutine. The clients are goroutines
  * of the same process, started in batches of BATCH: each dials, sends one

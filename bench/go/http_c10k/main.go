@@ -6,7 +6,7 @@
 // Go twin of bench/http_c10k.c, measured the same way. The server is
 // net/http's: an http.Server whose handler answers "Hello, World!" as
 // text/plain, with goc's default timeouts (ReadHeaderTimeout 20 s,
-// IdleTimeout 120 s: so every idle connection holds an armed read
+// IdleTimeout 60 s: so every idle connection holds an armed read
 // deadline, as goc's does), serving a loopback listener on a goroutine.
 // The clients are goroutines of raw net.Conns, started in batches of 500:
 // each dials, sends one "GET /plaintext HTTP/1.1" (keep-alive), reads the
@@ -186,7 +186,7 @@ func main() {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(plaintext),
 		ReadHeaderTimeout: 20 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       60 * time.Second,
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if st == http.StateIdle {
 				atomic.AddInt64(&idleConns, 1)
