@@ -128,11 +128,11 @@ int goc__http_parse_range(const char *s, int64_t size, goc__http_range *out, siz
 
 bool goc__http_ranges_too_big(const goc__http_range *rs, size_t n, int64_t size)
 {
-    int64_t sum = 0;
+    int64_t sum = 0; /* <= size: compared before adding, so no overflow near INT64_MAX */
     for (size_t i = 0; i < n; i++) {
-        sum += rs[i].length; /* each <= size, and n is bounded: no overflow */
-        if (sum > size)
+        if (rs[i].length > size - sum)
             return true;
+        sum += rs[i].length;
     }
     return false;
 }

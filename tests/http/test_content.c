@@ -70,6 +70,12 @@ Test(range, too_big_sum, .timeout = 10)
     cr_assert(goc__http_ranges_too_big(a, 2, 10));
     goc__http_range b[] = {{0, 5}, {5, 5}};
     cr_assert(!goc__http_ranges_too_big(b, 2, 10));
+    /* Near INT64_MAX the sum must not overflow before it is compared
+     * (fuzz/regression/fields/ranges-too-big-sum-overflow). */
+    goc__http_range c[] = {{10, INT64_MAX - 10}, {20, 11}};
+    cr_assert(goc__http_ranges_too_big(c, 2, INT64_MAX));
+    goc__http_range d[] = {{0, INT64_MAX - 11}, {0, 11}};
+    cr_assert(!goc__http_ranges_too_big(d, 2, INT64_MAX));
 }
 
 Test(range, multipart_size_matches_framing, .timeout = 10)
