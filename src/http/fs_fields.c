@@ -215,7 +215,7 @@ bool goc__http_accepts_gzip(const char *ae)
             (cn == 6 && strncasecmp(coding, "x-gzip", 6) == 0))
             gzip = q > gzip ? q : gzip;
         else if (cn == 1 && coding[0] == '*')
-            star = q;
+            star = q > star ? q : star; /* named twice: the best weight, as for gzip */
         if (!comma)
             break;
         p = comma + 1;

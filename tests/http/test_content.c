@@ -115,6 +115,10 @@ Test(accept_encoding, gzip_qvalues, .timeout = 10)
     cr_assert(!goc__http_accepts_gzip("gzip; q=0, *"));
     cr_assert(goc__http_accepts_gzip("*"));
     cr_assert(!goc__http_accepts_gzip("*;q=0"));
+    /* "*" named twice counts with its best weight, whatever the order
+     * (fuzz/regression/fields/accept-encoding-star-twice). */
+    cr_assert(goc__http_accepts_gzip("*, *;q=0"));
+    cr_assert(goc__http_accepts_gzip("*;q=0, *"));
     cr_assert(!goc__http_accepts_gzip("br, deflate"));
     cr_assert(!goc__http_accepts_gzip("gzipx"));
     cr_assert(!goc__http_accepts_gzip("gzip;q=2"));
