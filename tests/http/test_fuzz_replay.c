@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../../fuzz/check.h"
+#include "../../fuzz/check_fields.h"
 
 typedef const char *(*check_fn)(const uint8_t *d, size_t n);
 
@@ -82,4 +83,10 @@ Test(fuzz_replay, chunked, .timeout = 60)
 {
     replay("regression", "chunked", check_chunked);
     cr_assert_gt(replay("corpus", "chunked", check_chunked), 0);
+}
+
+Test(fuzz_replay, fields, .timeout = 60)
+{
+    replay("regression", "fields", check_fields);
+    cr_assert_gt(replay("corpus", "fields", check_fields), 0);
 }
