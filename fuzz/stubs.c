@@ -3,7 +3,7 @@
  * plain functions. goc__errset and goc__errorf record an error's text for
  * goc_errmsg in the runtime (per goroutine); here they keep the last text
  * in one static buffer, formatted exactly as the runtime would (so a bad
- * format or argument is still seen by the sanitizers), and fz_errmsg hands
+ * format or argument is still seen by the sanitizers), and goc_errmsg hands
  * it to a target that checks what the text says. goc_http_body_read_all
  * (query.c reads a form through it) hands out the bytes a target set with
  * fz_stub_body, as the server would hand a request's body. One thread, as
@@ -37,9 +37,16 @@ int goc__errorf(int err, const char *fmt, ...)
     return err;
 }
 
-const char *fz_errmsg(void)
+const char *goc_errmsg(void)
 {
     return last;
+}
+
+/* GOC_ASSERT's failure (the library is built with GOC_DEBUG here). */
+_Noreturn void goc__assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, cond);
+    abort();
 }
 
 static const char *body;
