@@ -8,8 +8,8 @@
  * The input, cut at its first NUL, is lines (LF): the first 1 + (first
  * byte mod 8) are patterns, registered as the mux registers them (parsed,
  * refused if they conflict with one already in, hung in the tree); the
- * rest are requests, "METHOD HOST PATH" (fewer words: GET, no host, the
- * line as the path).
+ * next 64 at most are requests, "METHOD HOST PATH" (fewer words: GET, no
+ * host, the line as the path).
  *
  *   patterns  a parse fails with GOC_EHTTP_BAD_PATTERN and a message (its
  *             "at offset N" inside the pattern) or succeeds with a shape
@@ -46,7 +46,8 @@
 
 #include "../src/http/mux.h"
 
-enum { FZ_MUX_MAXPAT = 8 };
+/* At most 8 patterns, and 64 requests an input (more only slow it down). */
+enum { FZ_MUX_MAXPAT = 8, FZ_MUX_MAXREQ = 64 };
 
 /* ---- patterns ------------------------------------------------------------------ */
 
@@ -306,7 +307,7 @@ static inline const char *check_mux(const uint8_t *d, size_t n)
     memcpy(s, d + 1, len);
     s[len] = '\0';
     char *line = s;
-    for (size_t k = 0; line && !e; k++) {
+    for (size_t k = 0; line && !e && k < want + FZ_MUX_MAXREQ; k++) {
         char *lf = strchr(line, '\n'), *next = lf ? lf + 1 : NULL;
         if (lf)
             *lf = '\0';

@@ -176,7 +176,9 @@ static const char *ref_query(const char *s, size_t n, const char *name, char *bu
 static const char *check_names(fake_req *f, const char *s, size_t n, const char *q, size_t qn,
                                const char *b, size_t bn, char *name, char *buf1, char *buf2)
 {
-    for (size_t i = 0; i <= n;) {
+    /* The first 64 pairs: each lookup scans them all, so more only slow
+     * the target down. */
+    for (size_t i = 0, k = 0; i <= n && k < 64; k++) {
         const char *amp = memchr(s + i, '&', n - i), *p = s + i;
         size_t end = amp ? (size_t)(amp - s) : n, len = end - i;
         const char *eq = memchr(p, '=', len);
@@ -334,10 +336,12 @@ static const char *check_cookie(const uint8_t *d, size_t n)
         lines[nl++] = v;
         i = end + 1;
     }
-    /* Every part's name, then one no part has. */
+    /* The names of the first 64 parts (each lookup scans every line), then
+     * one no part has. */
+    size_t asked = 0;
     for (size_t l = 0; l <= nl && !e; l++) {
         const char *p = l < nl ? lines[l] : "\x7f=1", *end = p + strlen(p);
-        while (p <= end && !e) {
+        for (; p <= end && !e && (asked < 64 || l == nl); asked++) {
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *stop = semi ? semi : end, *eq = memchr(p, '=', (size_t)(stop - p));
             const char *nb = p, *ne = eq ? eq : stop;
@@ -348,8 +352,6 @@ static const char *check_cookie(const uint8_t *d, size_t n)
             size_t vn = 0;
             const char *want = ref_cookie(lines, nl, names, (size_t)(ne - nb), &vn);
             const char *got = goc_http_cookie(&f.r, names);
-            if (strlen(names) != (size_t)(ne - nb))
-                continue; /* not a C string a handler could ask with */
             if ((got == NULL) != (want == NULL) ||
                 (got && (strlen(got) != vn || memcmp(got, want, vn) != 0)))
                 e = "cookie: a value differs from a direct reading of Go's readCookies";
