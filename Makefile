@@ -61,7 +61,7 @@ bench:
 	@cmake --build build-bench -j $(JOBS)
 	bench/run.sh build-bench
 
-# libFuzzer on the HTTP parser (fuzz/): replays fuzz/regression, then runs
+# libFuzzer on the HTTP parsers (fuzz/): replays fuzz/regression, then runs
 # each target for FUZZ_SECONDS; fails on a crash (the input is left in
 # build-fuzz/<target>-crash-*).
 FUZZ_SECONDS ?= 60
