@@ -223,24 +223,7 @@ static int escape_html(const char *s, char *out, size_t cap)
 {
     size_t n = 0;
     for (; *s; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&#34;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        }
+        const char *rep = goc__http_html_entity(*s);
         size_t k = rep ? strlen(rep) : 1;
         if (n + k + 1 > cap)
             return -1;

@@ -137,6 +137,9 @@ void goc__hstat_rejected(int status); /* refused by the parser */
 /* Percent-decode s[0, n) into out (room for n + 1): the length, or -1 for
  * a malformed escape. plus: '+' means a space (query strings). */
 ssize_t goc__http_unescape(const char *s, size_t n, char *out, bool plus);
+/* Go's html.EscapeString for one byte: its entity (& < > " '), or NULL
+ * if it stands for itself (reply.c). */
+const char *goc__http_html_entity(char ch);
 /* The Date field's value for now (cached once a second): 29 bytes. */
 const char *goc__http_date(void);
 /* An HTTP-date (IMF-fixdate, RFC 9110 5.6.7) for t in buf[30]. */

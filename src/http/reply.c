@@ -181,31 +181,32 @@ static const char *escape_non_ascii(goc_http_request *r, const char *s)
     return out;
 }
 
+const char *goc__http_html_entity(char ch)
+{
+    switch (ch) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&#34;";
+    case '\'':
+        return "&#39;";
+    default:
+        return NULL;
+    }
+}
+
 /* Write s HTML-escaped as Go's html.EscapeString does (& < > " '). */
 static void write_html_escaped(goc_http_response_writer *w, const char *s)
 {
     const char *run = s;
     for (; *s; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&#34;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
+        const char *rep = goc__http_html_entity(*s);
+        if (!rep)
             continue;
-        }
         goc_http_write(w, run, (size_t)(s - run));
         goc_http_write_str(w, rep);
         run = s + 1;
