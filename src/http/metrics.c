@@ -107,29 +107,18 @@ static void render(text *t, const goc_http_stats *st, const goc_stats *rt)
     single(t, "goc_threads", "gauge", "Worker threads (Ms) created.", rt->threads);
 }
 
-/* A short plain-text error, as goc_http_error answers (which this file
- * does not call, so that it needs only the writer). */
-static void refuse(goc_http_response_writer *w, int code, const char *msg)
-{
-    goc_http_header *h = goc_http_response_header(w);
-    goc_http_header_set(h, "Content-Type", "text/plain; charset=utf-8");
-    goc_http_header_set(h, "X-Content-Type-Options", "nosniff");
-    goc_http_write_header(w, code);
-    goc_http_printf(w, "%s\n", msg);
-}
-
 static void serve_metrics(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     (void)arg;
     goc_http_header *h = goc_http_response_header(w);
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         goc_http_header_set(h, "Allow", "GET, HEAD");
-        refuse(w, 405, "method not allowed");
+        goc_http_error(w, "method not allowed", 405);
         return;
     }
     text t = {.p = goc_http_request_alloc(r, TEXT_CAP), .cap = TEXT_CAP};
     if (!t.p) {
-        refuse(w, 503, "out of memory");
+        goc_http_error(w, "out of memory", 503);
         return;
     }
     goc_http_stats st;
@@ -138,7 +127,7 @@ static void serve_metrics(goc_http_response_writer *w, goc_http_request *r, void
     goc_read_stats(&rt);
     render(&t, &st, &rt);
     if (t.overflow) { /* a bug: TEXT_CAP is sized for the fixed families */
-        refuse(w, 500, "metrics text too large");
+        goc_http_error(w, "metrics text too large", 500);
         return;
     }
     char len[24];

@@ -279,23 +279,12 @@ static void serve_page(goc_http_response_writer *w)
     goc_http_write(w, page, sizeof page - 1);
 }
 
-/* A short plain-text error, as goc_http_error answers (which this file
- * does not call, so that it needs only the writer). */
-static void refuse(goc_http_response_writer *w, int code, const char *msg)
-{
-    goc_http_header *h = goc_http_response_header(w);
-    goc_http_header_set(h, "Content-Type", "text/plain; charset=utf-8");
-    goc_http_header_set(h, "X-Content-Type-Options", "nosniff");
-    goc_http_write_header(w, code);
-    goc_http_printf(w, "%s\n", msg);
-}
-
 static void serve_stats(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     (void)arg;
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         goc_http_header_set(goc_http_response_header(w), "Allow", "GET, HEAD");
-        refuse(w, 405, "method not allowed");
+        goc_http_error(w, "method not allowed", 405);
         return;
     }
     /* every answer is a snapshot of now: never from a cache */
