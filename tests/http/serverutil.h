@@ -84,6 +84,7 @@ typedef struct test_resp {
     char *body;      /* malloc'ed, NUL-terminated, de-chunked */
     size_t body_len;
     bool chunked, keep_alive;
+    bool closed;        /* test_roundtrip: the server closed the connection after it */
     char trailer[1024]; /* raw trailer lines, "Name: value\r\n"... */
 } test_resp;
 
@@ -226,17 +227,10 @@ static inline void test_resp_free(test_resp *r)
     r->body = NULL;
 }
 
-/* One request on a new connection: send req, read the response. */
-static inline bool test_roundtrip(test_server *ts, const char *req, test_resp *r)
+/* Whether r's body is exactly want. */
+static inline bool test_body_is(const test_resp *r, const char *want)
 {
-    test_conn *c = calloc(1, sizeof *c);
-    c->fd = test_dial(ts);
-    bool ok =
-        c->fd >= 0 && test_send(c->fd, req) && test_read_resp(c, r, strncmp(req, "HEAD ", 5) == 0);
-    if (c->fd >= 0)
-        goc_close(c->fd);
-    free(c);
-    return ok;
+    return r->body && r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0;
 }
 
 /* Read until the peer closes (0) or errors: true if it closed cleanly
@@ -251,6 +245,30 @@ static inline bool test_wait_closed(int fd)
         if (n < 0)
             return false;
     }
+}
+
+/* One request (n bytes) on a new connection: send it, read the response
+ * (r->body to free with test_resp_free, also when false). When the
+ * response does not keep the connection alive, wait for the server to
+ * close it: r->closed. */
+static inline bool test_roundtrip_n(test_server *ts, const char *req, size_t n, test_resp *r)
+{
+    test_conn *c = calloc(1, sizeof *c);
+    memset(r, 0, sizeof *r);
+    c->fd = test_dial(ts);
+    bool ok = c->fd >= 0 && goc_write(c->fd, req, n) == (ssize_t)n &&
+              test_read_resp(c, r, n >= 5 && strncmp(req, "HEAD ", 5) == 0);
+    if (ok && !r->keep_alive)
+        r->closed = c->len == 0 && test_wait_closed(c->fd);
+    if (c->fd >= 0)
+        goc_close(c->fd);
+    free(c);
+    return ok;
+}
+
+static inline bool test_roundtrip(test_server *ts, const char *req, test_resp *r)
+{
+    return test_roundtrip_n(ts, req, strlen(req), r);
 }
 
 #endif /* GOC_TESTS_HTTP_SERVERUTIL_H */

@@ -10,14 +10,24 @@
 #include <poll.h>
 #include <stdatomic.h>
 
-#include "mwutil.h"
+#include <criterion/criterion.h>
+#include <strings.h>
+
+#include "http/serverutil.h"
 
 #define CLOSE "Connection: close\r\n"
 
-static bool header_is(const reply *r, const char *name, const char *want)
+/* One request on a new connection into rep (its previous body freed). */
+static void rt(test_server *t, const char *req, test_resp *rep)
+{
+    test_resp_free(rep);
+    test_roundtrip(t, req, rep);
+}
+
+static bool header_is(const test_resp *r, const char *name, const char *want)
 {
     char v[512];
-    const char *got = reply_header(r, name, v, sizeof v);
+    const char *got = test_field(r, name, v, sizeof v);
     return want ? got && strcmp(got, want) == 0 : got == NULL;
 }
 
@@ -39,22 +49,23 @@ static void error_handler(goc_http_response_writer *w, goc_http_request *r, void
 static int error_main(void *arg)
 {
     (void)arg;
-    test_srv t;
-    reply rep;
-    if (!srv_start(&t, (goc_http_handler){error_handler, NULL}))
+    test_server t;
+    test_resp rep = {0};
+    if (!test_server_start(&t, (goc_http_handler){error_handler, NULL}, NULL))
         return 1;
-    roundtrip(t.addr, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
+    rt(&t, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
     GO_CHECK(rep.status == 418, "status %d", rep.status);
-    GO_CHECK(header_is(&rep, "Content-Type", "text/plain; charset=utf-8"), "%s", rep.buf);
-    GO_CHECK(header_is(&rep, "X-Content-Type-Options", "nosniff"), "%s", rep.buf);
-    GO_CHECK(header_is(&rep, "Content-Length", "12"), "%s", rep.buf);
-    GO_CHECK(body_is(&rep, "teapot here\n"), "%s", rep.buf);
+    GO_CHECK(header_is(&rep, "Content-Type", "text/plain; charset=utf-8"), "%s", rep.head);
+    GO_CHECK(header_is(&rep, "X-Content-Type-Options", "nosniff"), "%s", rep.head);
+    GO_CHECK(header_is(&rep, "Content-Length", "12"), "%s", rep.head);
+    GO_CHECK(test_body_is(&rep, "teapot here\n"), "%s", rep.head);
 
-    roundtrip(t.addr, "GET /nf HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
+    rt(&t, "GET /nf HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
     GO_CHECK(rep.status == 404, "status %d", rep.status);
-    GO_CHECK(header_is(&rep, "X-Content-Type-Options", "nosniff"), "%s", rep.buf);
-    GO_CHECK(body_is(&rep, "404 page not found\n"), "%s", rep.buf);
-    srv_stop(&t);
+    GO_CHECK(header_is(&rep, "X-Content-Type-Options", "nosniff"), "%s", rep.head);
+    GO_CHECK(test_body_is(&rep, "404 page not found\n"), "%s", rep.head);
+    test_resp_free(&rep);
+    test_server_stop(&t);
     return 0;
 }
 
@@ -107,28 +118,30 @@ static const redirect_case redirects[] = {
 static int redirect_main(void *arg)
 {
     (void)arg;
-    test_srv t;
-    if (!srv_start(&t, (goc_http_handler){redirect_handler, NULL}))
+    test_server t;
+    if (!test_server_start(&t, (goc_http_handler){redirect_handler, NULL}, NULL))
         return 1;
     for (size_t i = 0; i < sizeof redirects / sizeof redirects[0]; i++) {
         const redirect_case *c = &redirects[i];
         char req[1024];
-        reply rep;
+        test_resp rep = {0};
         snprintf(req, sizeof req,
                  "%s %s HTTP/1.1\r\nHost: x\r\nX-To: %s\r\nX-Code: %d\r\n%sContent-Length: "
                  "0\r\n" CLOSE "\r\n",
                  c->method, c->target, c->to, c->code, c->set_type ? "X-Set-Type: 1\r\n" : "");
-        roundtrip(t.addr, req, &rep);
+        rt(&t, req, &rep);
         GO_CHECK(rep.status == c->code, "case %zu: status %d", i, rep.status);
-        GO_CHECK(header_is(&rep, "Location", c->want_location), "case %zu:\n%s", i, rep.buf);
+        GO_CHECK(header_is(&rep, "Location", c->want_location), "case %zu:\n%s", i, rep.head);
         bool get_or_head = !strcmp(c->method, "GET") || !strcmp(c->method, "HEAD");
         const char *ct = c->set_type   ? "text/x-mine"
                          : get_or_head ? "text/html; charset=utf-8"
                                        : NULL;
-        GO_CHECK(header_is(&rep, "Content-Type", ct), "case %zu:\n%s", i, rep.buf);
-        GO_CHECK(body_is(&rep, c->want_body ? c->want_body : ""), "case %zu:\n%s", i, rep.buf);
+        GO_CHECK(header_is(&rep, "Content-Type", ct), "case %zu:\n%s", i, rep.head);
+        GO_CHECK(test_body_is(&rep, c->want_body ? c->want_body : ""), "case %zu:\n%s", i,
+                 rep.head);
+        test_resp_free(&rep);
     }
-    srv_stop(&t);
+    test_server_stop(&t);
     return 0;
 }
 
@@ -179,18 +192,19 @@ static int strip_main(void *arg)
         {"/a%20b%2Fc", 404, "404 page not found\n"},
         {"/a%20b/%2F", 404, "404 page not found\n"},
     };
-    test_srv t;
-    if (!srv_start(&t, (goc_http_handler){route, NULL}))
+    test_server t;
+    if (!test_server_start(&t, (goc_http_handler){route, NULL}, NULL))
         return 1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char req[512];
-        reply rep;
+        test_resp rep = {0};
         snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", cases[i].target);
-        roundtrip(t.addr, req, &rep);
+        rt(&t, req, &rep);
         GO_CHECK(rep.status == cases[i].status, "%s: status %d", cases[i].target, rep.status);
-        GO_CHECK(body_is(&rep, cases[i].body), "%s:\n%s", cases[i].target, rep.buf);
+        GO_CHECK(test_body_is(&rep, cases[i].body), "%s:\n%s", cases[i].target, rep.head);
+        test_resp_free(&rep);
     }
-    srv_stop(&t);
+    test_server_stop(&t);
     return 0;
 }
 
@@ -227,28 +241,28 @@ static int max_bytes_main(void *arg)
     (void)arg;
     h = goc_http_max_bytes_handler((goc_http_handler){read_body, NULL}, 10);
     GO_CHECK(h.fn, "setup");
-    test_srv t;
-    reply rep;
-    if (!srv_start(&t, h))
+    test_server t;
+    test_resp rep = {0};
+    if (!test_server_start(&t, h, NULL))
         return 1;
-    roundtrip(t.addr, "POST / HTTP/1.1\r\nHost: x\r\n" CLOSE "Content-Length: 10\r\n\r\n0123456789",
-              &rep);
-    GO_CHECK(rep.status == 200 && body_is(&rep, "0123456789"), "at the limit:\n%s", rep.buf);
+    rt(&t, "POST / HTTP/1.1\r\nHost: x\r\n" CLOSE "Content-Length: 10\r\n\r\n0123456789", &rep);
+    GO_CHECK(rep.status == 200 && test_body_is(&rep, "0123456789"), "at the limit:\n%s", rep.head);
 
     char req[256];
     snprintf(req, sizeof req, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n%s",
              "0123456789012345678901234567890123456789");
-    roundtrip(t.addr, req, &rep); /* keep-alive asked: the server must close */
+    rt(&t, req, &rep); /* keep-alive asked: the server must close */
     GO_CHECK(atomic_load(&body_rc) == GOC_EHTTP_BODY_TOO_LARGE, "read: %d", atomic_load(&body_rc));
-    GO_CHECK(rep.status == 413, "past the limit: status %d\n%s", rep.status, rep.buf);
+    GO_CHECK(rep.status == 413, "past the limit: status %d\n%s", rep.status, rep.head);
     GO_CHECK(rep.closed, "past the limit: the connection stayed open");
 
-    roundtrip(t.addr,
-              "POST / HTTP/1.1\r\nHost: x\r\n" CLOSE
-              "Transfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n",
-              &rep);
-    GO_CHECK(rep.status == 413 && rep.closed, "chunked past the limit:\n%s", rep.buf);
-    srv_stop(&t);
+    rt(&t,
+       "POST / HTTP/1.1\r\nHost: x\r\n" CLOSE
+       "Transfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n",
+       &rep);
+    GO_CHECK(rep.status == 413 && rep.closed, "chunked past the limit:\n%s", rep.head);
+    test_resp_free(&rep);
+    test_server_stop(&t);
     return 0;
 }
 
@@ -305,16 +319,16 @@ static int access_log_main(void *arg)
     GO_CHECK(pipe(p) == 0, "pipe");
     h1 = goc_http_access_log((goc_http_handler){created, NULL}, p[1]);
     h2 = goc_http_access_log((goc_http_handler){silent, NULL}, p[1]);
-    test_srv t1, t2;
-    reply rep;
+    test_server t1, t2;
+    test_resp rep = {0};
     char line[4096];
-    if (!srv_start(&t1, h1) || !srv_start(&t2, h2))
+    if (!test_server_start(&t1, h1, NULL) || !test_server_start(&t2, h2, NULL))
         return 1;
 
-    roundtrip(t1.addr,
-              "GET /path?q=1&r=%22 HTTP/1.1\r\nHost: x\r\n" CLOSE
-              "Referer: http://r/\"x\"\r\nUser-Agent: ua\t\\ \xC3\xA9\r\n\r\n",
-              &rep);
+    rt(&t1,
+       "GET /path?q=1&r=%22 HTTP/1.1\r\nHost: x\r\n" CLOSE
+       "Referer: http://r/\"x\"\r\nUser-Agent: ua\t\\ \xC3\xA9\r\n\r\n",
+       &rep);
     GO_CHECK(rep.status == 201, "status %d", rep.status);
     GO_CHECK(read_line(p[0], line, sizeof line) > 0, "no line");
     GO_CHECK(line_is(line, "127.0.0.1 - - ",
@@ -322,12 +336,13 @@ static int access_log_main(void *arg)
                      "\"ua\\x09\\x5C \\xC3\\xA9\"\n"),
              "line: %s", line);
 
-    roundtrip(t2.addr, "HEAD / HTTP/1.0\r\n\r\n", &rep);
+    rt(&t2, "HEAD / HTTP/1.0\r\n\r\n", &rep);
     GO_CHECK(read_line(p[0], line, sizeof line) > 0, "no line");
     GO_CHECK(line_is(line, "127.0.0.1 - - ", " \"HEAD / HTTP/1.0\" 200 0 \"-\" \"-\"\n"),
              "line: %s", line);
-    srv_stop(&t1);
-    srv_stop(&t2);
+    test_resp_free(&rep);
+    test_server_stop(&t1);
+    test_server_stop(&t2);
     close(p[0]);
     close(p[1]);
     return 0;
@@ -389,19 +404,20 @@ static int timeout_main(void *arg)
     size_t base = goc_numgoroutine();
     hf = goc_http_timeout_handler((goc_http_handler){fast, NULL}, GOC_SECOND, NULL);
     hs = goc_http_timeout_handler((goc_http_handler){slow, NULL}, 100 * GOC_MILLISECOND, NULL);
-    test_srv tf, ts;
-    reply rep;
-    if (!srv_start(&tf, hf) || !srv_start(&ts, hs))
+    test_server tf, ts;
+    test_resp rep = {0};
+    if (!test_server_start(&tf, hf, NULL) || !test_server_start(&ts, hs, NULL))
         return 1;
 
-    roundtrip(tf.addr, "GET /quick HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
-    GO_CHECK(rep.status == 202 && header_is(&rep, "X-Inner", "1") && body_is(&rep, "fast /quick"),
-             "fast:\n%s", rep.buf);
+    rt(&tf, "GET /quick HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
+    GO_CHECK(rep.status == 202 && header_is(&rep, "X-Inner", "1") &&
+                 test_body_is(&rep, "fast /quick"),
+             "fast:\n%s", rep.head);
 
     int64_t t0 = goc_now();
-    roundtrip(ts.addr, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
-    GO_CHECK(rep.status == 503 && body_is(&rep, TIMEOUT_BODY), "slow:\n%s", rep.buf);
-    GO_CHECK(header_is(&rep, "X-Late", NULL), "the inner's header went out:\n%s", rep.buf);
+    rt(&ts, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
+    GO_CHECK(rep.status == 503 && test_body_is(&rep, TIMEOUT_BODY), "slow:\n%s", rep.head);
+    GO_CHECK(header_is(&rep, "X-Late", NULL), "the inner's header went out:\n%s", rep.head);
     GO_CHECK(since_ms(t0) >= 90 && since_ms(t0) < late_ms(1000), "503 after %lld ms",
              (long long)since_ms(t0));
     /* The wrapper waited for the inner handler: all of it is done. */
@@ -410,8 +426,9 @@ static int timeout_main(void *arg)
              atomic_load(&inner_ctx_err));
     GO_CHECK(atomic_load(&late_write_rc) == GOC_EHTTP_HANDLER_TIMEOUT, "late write: %d",
              atomic_load(&late_write_rc));
-    srv_stop(&tf);
-    srv_stop(&ts);
+    test_resp_free(&rep);
+    test_server_stop(&tf);
+    test_server_stop(&ts);
     GO_CHECK(goroutines_back_to(base), "%zu goroutines, %zu before", goc_numgoroutine(), base);
     return 0;
 }
@@ -429,18 +446,19 @@ static int stubborn_main(void *arg)
     size_t base = goc_numgoroutine();
     h = goc_http_timeout_handler((goc_http_handler){stubborn, NULL}, 20 * GOC_MILLISECOND,
                                  "too slow");
-    test_srv t;
-    reply rep;
-    if (!srv_start(&t, h))
+    test_server t;
+    test_resp rep = {0};
+    if (!test_server_start(&t, h, NULL))
         return 1;
     int64_t t0 = goc_now();
-    roundtrip(t.addr, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
-    GO_CHECK(rep.status == 503 && body_is(&rep, "too slow"), "stubborn:\n%s", rep.buf);
+    rt(&t, "GET / HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n", &rep);
+    GO_CHECK(rep.status == 503 && test_body_is(&rep, "too slow"), "stubborn:\n%s", rep.head);
     GO_CHECK(since_ms(t0) >= 290, "answered after %lld ms", (long long)since_ms(t0));
     GO_CHECK(atomic_load(&inner_done) == 1, "the inner handler outlived its request");
     GO_CHECK(atomic_load(&late_write_rc) == GOC_EHTTP_HANDLER_TIMEOUT, "late write: %d",
              atomic_load(&late_write_rc));
-    srv_stop(&t);
+    test_resp_free(&rep);
+    test_server_stop(&t);
     GO_CHECK(goroutines_back_to(base), "%zu goroutines, %zu before", goc_numgoroutine(), base);
     return 0;
 }

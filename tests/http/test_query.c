@@ -5,7 +5,10 @@
  * urlencoded body first, then the query; only for POST, PUT and PATCH
  * with the form's Content-Type), and cookies (Go's lenient parsing).
  */
-#include "mwutil.h"
+#include <criterion/criterion.h>
+#include <strings.h>
+
+#include "http/serverutil.h"
 
 /* Internal (src/http/http.h), linked from libgoc.a. */
 ssize_t goc__http_unescape(const char *s, size_t n, char *out, bool plus);
@@ -91,18 +94,18 @@ typedef struct probe_run {
 static int probe_main(void *arg)
 {
     probe_run *pr = arg;
-    test_srv t;
-    if (!srv_start(&t, (goc_http_handler){probe_handler, &pr->p}))
+    test_server t;
+    if (!test_server_start(&t, (goc_http_handler){probe_handler, &pr->p}, NULL))
         return 1;
     for (size_t i = 0; i < pr->n; i++) {
-        reply rep;
-        if (roundtrip(t.addr, pr->x[i].req, &rep) < 0)
-            break;
-        GO_CHECK(rep.status == 200, "request %zu: status %d\n%s", i, rep.status, rep.buf);
-        GO_CHECK(body_is(&rep, pr->x[i].want_body), "request %zu:\n%s\nwant body:\n%s", i, rep.buf,
-                 pr->x[i].want_body);
+        test_resp rep;
+        test_roundtrip(&t, pr->x[i].req, &rep);
+        GO_CHECK(rep.status == 200, "request %zu: status %d\n%s", i, rep.status, rep.head);
+        GO_CHECK(test_body_is(&rep, pr->x[i].want_body), "request %zu:\n%s\nwant body:\n%s", i,
+                 rep.head, pr->x[i].want_body);
+        test_resp_free(&rep);
     }
-    srv_stop(&t);
+    test_server_stop(&t);
     return 0;
 }
 
