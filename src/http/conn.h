@@ -93,6 +93,9 @@ struct goc__http_conn {
     bool close_after; /* close the connection after this response */
     bool linger;      /* the peer may still be sending: close softly */
     bool hijacked;
+    int werr;     /* a write of the response failed (-ENOMEM, -EPIPE, ...):
+                     nothing more of it goes out, and the connection closes
+                     with it incomplete, so the client cannot take it whole */
     int64_t clen; /* Content-Length sent (explicit or computed); -1 none */
 
     /* The client-gone watcher (body.c): runs while watching. */

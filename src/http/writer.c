@@ -78,7 +78,16 @@ void goc__http_writer_reset(goc__http_conn *c)
     w->conn = c;
     c->blen = 0;
     c->header_sent = c->chunking = c->close_delim = false;
+    c->werr = 0;
     c->clen = -1;
+}
+
+/* A write of the response failed: it stays failed (see conn.h). */
+static int broken(goc__http_conn *c, int err)
+{
+    c->werr = err;
+    c->close_after = true;
+    return err;
 }
 
 static bool body_allowed(int status)
@@ -265,6 +274,7 @@ static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
 static int commit(goc__http_conn *c, bool done)
 {
     goc_http_response_writer *w = &c->rs->w;
+    size_t wlen0 = c->wlen; /* a failed commit leaves nothing of its head */
     if (w->status == 0)
         w->status = 200;
     hinfo hi = scan_fields(&w->header);
@@ -292,16 +302,10 @@ static int commit(goc__http_conn *c, bool done)
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
     c->header_sent = true;
-    if (rc < 0) {
-        c->close_after = true;
-        return rc;
-    }
     /* What was buffered before the header is the body's start. */
     size_t n = c->blen;
     c->blen = 0;
-    if (n == 0)
-        return 0;
-    if (c->chunking) {
+    if (rc == 0 && n > 0 && c->chunking) {
         char hdr[24];
         size_t k = fmt_chunk_size(hdr, n);
         rc = goc__http_wbuf_put(c, hdr, (size_t)k);
@@ -309,9 +313,14 @@ static int commit(goc__http_conn *c, bool done)
             rc = goc__http_wbuf_put(c, c->bbuf, n);
         if (rc == 0)
             rc = goc__http_wbuf_put(c, "\r\n", 2);
-        return rc;
+    } else if (rc == 0 && n > 0) {
+        rc = goc__http_wbuf_put(c, c->bbuf, n);
     }
-    return goc__http_wbuf_put(c, c->bbuf, n);
+    if (rc < 0) {
+        c->wlen = wlen0;
+        return broken(c, rc);
+    }
+    return 0;
 }
 
 /* Body bytes after commit: into wbuf if small, else straight out. */
@@ -323,29 +332,25 @@ static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
         if (n <= 2048 && c->wlen + n + 32 <= (c->wcap > 16384 ? c->wcap : 16384)) {
             if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0 || goc__http_wbuf_put(c, p, n) < 0 ||
                 goc__http_wbuf_put(c, "\r\n", 2) < 0)
-                return -ENOMEM;
+                return broken(c, -ENOMEM);
             return (ssize_t)n;
         }
         if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0)
-            return -ENOMEM;
+            return broken(c, -ENOMEM);
         struct iovec iov[3] = {{c->wbuf, c->wlen}, {(void *)p, n}, {(void *)"\r\n", 2}};
         ssize_t r = goc_writev(c->fd, iov, 3);
-        if (r < 0) {
-            c->close_after = true;
-            return r;
-        }
+        if (r < 0)
+            return broken(c, (int)r);
         c->bytes_out += (uint64_t)r;
         c->wlen = 0;
         return (ssize_t)n;
     }
     if (n <= 2048 && c->wlen + n <= (c->wcap > 16384 ? c->wcap : 16384))
-        return goc__http_wbuf_put(c, p, n) < 0 ? -ENOMEM : (ssize_t)n;
+        return goc__http_wbuf_put(c, p, n) < 0 ? broken(c, -ENOMEM) : (ssize_t)n;
     struct iovec iov[2] = {{c->wbuf, c->wlen}, {(void *)p, n}};
     ssize_t r = goc_writev(c->fd, iov, 2);
-    if (r < 0) {
-        c->close_after = true;
-        return r;
-    }
+    if (r < 0)
+        return broken(c, (int)r);
     c->bytes_out += (uint64_t)r;
     c->wlen = 0;
     return (ssize_t)n;
@@ -354,14 +359,18 @@ static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
 /* 1xx but 101: the status line and the header map, sent at once. */
 static int write_informational(goc__http_conn *c, int code)
 {
+    size_t wlen0 = c->wlen;
     int rc = put_status_line(c, code);
     if (rc == 0)
         rc = put_fields(c, &c->rs->w.header, -1);
     if (rc == 0)
         rc = goc__http_wbuf_put(c, "\r\n", 2);
-    if (rc == 0)
-        rc = goc__http_flush_wbuf(c);
-    return rc;
+    if (rc < 0) {
+        c->wlen = wlen0;
+        return rc;
+    }
+    rc = goc__http_flush_wbuf(c);
+    return rc < 0 ? broken(c, rc) : 0;
 }
 
 GOC_API goc_http_header *goc_http_response_header(goc_http_response_writer *w)
@@ -398,6 +407,8 @@ GOC_API ssize_t goc_http_write(goc_http_response_writer *w, const void *p, size_
     goc__http_conn *c = w->conn;
     if (c->hijacked)
         return GOC_EHTTP_HIJACKED;
+    if (c->werr)
+        return c->werr;
     if (w->status == 0)
         w->status = 200;
     if (!body_allowed(w->status))
@@ -424,7 +435,10 @@ GOC_API ssize_t goc_http_write(goc_http_response_writer *w, const void *p, size_
         if (rc < 0)
             return rc;
     }
-    return send_body(c, p, n);
+    ssize_t r = send_body(c, p, n);
+    if (r < 0)
+        w->written -= (int64_t)n;
+    return r;
 }
 
 GOC_API ssize_t goc_http_write_str(goc_http_response_writer *w, const char *s)
@@ -474,12 +488,15 @@ GOC_API int goc_http_flush(goc_http_response_writer *w)
     goc__http_conn *c = w->conn;
     if (c->hijacked)
         return GOC_EHTTP_HIJACKED;
+    if (c->werr)
+        return c->werr;
     if (!c->header_sent) {
         int rc = commit(c, false);
         if (rc < 0)
             return rc;
     }
-    return goc__http_flush_wbuf(c);
+    int rc = goc__http_flush_wbuf(c);
+    return rc < 0 ? broken(c, rc) : 0;
 }
 
 /* pread, straight from the page cache when the bytes are there
@@ -516,6 +533,8 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
         }
         return (ssize_t)done;
     }
+    if (c->werr)
+        return c->werr;
     if (w->status == 0)
         w->status = 200;
     if (!body_allowed(w->status))
@@ -529,15 +548,13 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
     }
     int rc = goc__http_flush_wbuf(c);
     if (rc < 0)
-        return rc;
+        return broken(c, rc);
     size_t done = 0;
     off_t off = offset;
     while (done < count) {
         ssize_t r = goc_sendfile(c->fd, in_fd, &off, count - done);
-        if (r < 0) {
-            c->close_after = true;
-            return r;
-        }
+        if (r < 0)
+            return broken(c, (int)r);
         if (r == 0)
             break; /* the file is shorter than promised */
         done += (size_t)r;
@@ -605,6 +622,8 @@ int goc__http_finish_response(goc__http_conn *c)
     goc_http_response_writer *w = &c->rs->w;
     if (c->hijacked)
         return 0;
+    if (c->werr)
+        return c->werr; /* no last chunk: the client must see it incomplete */
     if (w->status == 0 && c->too_large) {
         goc_http_header_set(&w->header, "Content-Type", "text/plain; charset=utf-8");
         goc_http_header_set(&w->header, "Connection", "close");
