@@ -201,9 +201,11 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
                 return -1;
             }
         }
-        if (make_room(c) < 0) {
-            goc__hstat_rejected(431);
-            goc__http_reject(c, 431, "request head too large");
+        int room = make_room(c);
+        if (room < 0) {
+            int st = room == -ENOMEM ? 503 : 431;
+            goc__hstat_rejected(st);
+            goc__http_reject(c, st, st == 503 ? "out of memory" : "request head too large");
             return -1;
         }
         if (!started) {
