@@ -16,7 +16,9 @@
  *     finish the response (writer.c), read what the handler left of the
  *       body (up to 256 KiB, else close), end the request's context
  *     write the responses out, unless another pipelined request is
- *       already in rbuf (its answer then joins this one in one write)
+ *       already in rbuf (its answer then joins this one in one write;
+ *       if that request's head is not all there, they go out before
+ *       the read that waits for the rest)
  *     close if the request or response said so, or the server is
  *       shutting down
  *   close: lingering (shut the write side, read what the peer still
@@ -223,6 +225,10 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
         } else if (c->srv->read_header_timeout > 0) {
             set_rdeadline(c, c->t0 + c->srv->read_header_timeout);
         }
+        /* Answers held back for a pipelined request go out before waiting
+         * for the rest of it: they must not wait on a slow client. */
+        if (c->wlen > 0 && goc__http_flush_wbuf(c) < 0)
+            return 0;
         ssize_t n = goc_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (!started && !first)
             goc__hstat_idle(-1);
