@@ -25,8 +25,19 @@
 
 #define DRAIN_MAX (256 * 1024)
 
+/* Before a read that may wait for the client: what the connection has
+ * queued for it (answers to earlier pipelined requests) goes out, as the
+ * client may wait for them before it sends more. 0 or a negative errno. */
+static int flush_before_read(goc__http_conn *c)
+{
+    return c->wlen > 0 && !c->werr ? goc__http_flush_wbuf(c) : 0;
+}
+
 ssize_t goc__http_fill(goc__http_conn *c)
 {
+    int rc = flush_before_read(c);
+    if (rc < 0)
+        return rc;
     if (c->rpos == c->rlen && c->dlen == 0) {
         c->rpos = c->rlen = c->body_base; /* all consumed: reuse the space */
     } else if (c->rlen == c->rcap && c->rpos > c->body_base && c->dlen == 0) {
@@ -120,7 +131,9 @@ static ssize_t read_length(goc__http_conn *c, char *buf, size_t n)
         memcpy(buf, c->rbuf + c->rpos, (size_t)got);
         c->rpos += (size_t)got;
     } else if (n >= 2048) {
-        got = goc_read(c->fd, buf, n); /* straight into the handler's buffer */
+        got = flush_before_read(c);
+        if (got == 0)
+            got = goc_read(c->fd, buf, n); /* straight into the handler's buffer */
         if (got > 0)
             c->bytes_in += (uint64_t)got;
     } else {
