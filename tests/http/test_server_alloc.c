@@ -13,9 +13,10 @@
  * (tests/CMakeLists.txt). Armed, the wrappers count the allocations made
  * by every goroutine but the client's (the test's main goroutine) — the
  * server's accept loop, its connection goroutines and their watchers —
- * and fail the k-th. A round arms "fail the k-th", makes one exchange on
- * a new connection, waits until the server has closed it, disarms, and
- * checks the answer and that the server still serves; the sweep goes on
+ * and fail the k-th. A round arms "fail the k-th", sends the requests on
+ * a new connection (or one that served a request already), reads the
+ * answers, closes it, waits until the server has ended it, disarms, and
+ * checks the answers and that the server still serves; the sweep goes on
  * with k + 1 until a round made fewer than k allocations.
  *
  * GOC_ALLOC_FAIL_VERBOSE=1 prints each failed allocation's site.
@@ -192,33 +193,62 @@ static bool server_quiet(void)
     return true;
 }
 
-/* One exchange of req on a new connection: 0 closed without a whole
- * response, else the status (200s checked whole). */
-static int exchange(test_server *ts, const char *req, bool *whole_ok)
+/* Send req (nreq pipelined requests) on c and read the answers: the
+ * status of the first that is not 200, 200 if all are, 0 if the
+ * connection closed first (after a whole answer's end, or before any
+ * byte of one). *whole_ok: no 200 with a truncated body. */
+static int answers(test_conn *c, const char *req, int nreq, bool *whole_ok)
 {
-    test_conn *c = calloc(1, sizeof *c);
-    test_resp r;
-    memset(&r, 0, sizeof r);
-    c->fd = test_dial(ts);
-    int status = -1;
-    if (c->fd >= 0 && test_send(c->fd, req)) {
+    *whole_ok = true;
+    if (!test_send(c->fd, req))
+        return 0;
+    for (int i = 0; i < nreq; i++) {
+        test_resp r;
         bool got = test_read_resp(c, &r, false);
-        status = got ? r.status : 0;
-        *whole_ok = !got || r.status != 200 || reply_ok(&r);
+        int st = got ? r.status : 0;
+        if (got && st == 200 && !reply_ok(&r))
+            *whole_ok = false;
+        bool more = got && st == 200 && r.keep_alive;
+        test_resp_free(&r);
         if (!got) /* no (whole) response: the server must close, not hang */
             GO_CHECK(test_wait_closed(c->fd), "neither a response nor a close");
+        if (!more)
+            return i + 1 < nreq && st == 200 ? 0 : st;
     }
-    test_resp_free(&r);
-    if (c->fd >= 0)
-        goc_close(c->fd);
-    free(c);
-    return status;
+    return 200;
 }
 
 typedef struct sweep {
     const char *name, *req;
+    int nreq;         /* pipelined requests in req */
+    const char *warm; /* a request answered on the connection before arming */
     long rounds, failed, answered, closed;
 } sweep;
+
+/* One round: a new connection (warmed up), req on it armed with k (0:
+ * unarmed), the server quiet again. The status as answers; *failed: the
+ * k-th allocation was failed. */
+static int round_trip(test_server *ts, const sweep *sw, long k, bool *whole, bool *failed)
+{
+    test_conn *c = calloc(1, sizeof *c);
+    c->fd = test_dial(ts);
+    int st = -1;
+    bool ok = true;
+    *whole = true;
+    if (c->fd >= 0 && sw->warm)
+        ok = answers(c, sw->warm, 1, whole) == 200 && *whole;
+    GO_CHECK(ok, "%s: the warm-up request failed", sw->name);
+    if (k > 0)
+        af_arm(k);
+    if (c->fd >= 0 && ok)
+        st = answers(c, sw->req, sw->nreq ? sw->nreq : 1, whole);
+    if (c->fd >= 0)
+        goc_close(c->fd);
+    free(c);
+    GO_CHECK(server_quiet(), "k=%ld (%s): the connection never ended", k, af_site);
+    *failed = k > 0 && af_disarm();
+    return st;
+}
 
 static int sweep_main(void *arg)
 {
@@ -226,18 +256,13 @@ static int sweep_main(void *arg)
     test_server ts;
     goc_http_server_opts opts = {.server_name = "goc-test"};
     GO_CHECK(test_server_start(&ts, (goc_http_handler){h_greedy, NULL}, &opts), "start");
-    bool ok;
-    GO_CHECK(exchange(&ts, sw->req, &ok) == 200 && ok, "%s: no answer before the sweep", sw->name);
+    bool whole, failed;
+    GO_CHECK(round_trip(&ts, sw, 0, &whole, &failed) == 200 && whole,
+             "%s: no answer before the sweep", sw->name);
     size_t base = goc_numgoroutine();
     long k0 = getenv("GOC_ALLOC_FAIL_K") ? atol(getenv("GOC_ALLOC_FAIL_K")) : 1;
     for (long k = k0; k < 10000 && !test_failed(); k++) {
-        GO_CHECK(server_quiet(), "a connection outlived its client");
-        af_arm(k);
-        bool whole = true;
-        int st = exchange(&ts, sw->req, &whole);
-        bool quiet = server_quiet();
-        bool failed = af_disarm();
-        GO_CHECK(quiet, "k=%ld (%s): the connection never ended", k, af_site);
+        int st = round_trip(&ts, sw, k, &whole, &failed);
         sw->rounds++;
         if (!failed) {
             GO_CHECK(st == 200 && whole, "%s: nothing failed but status %d", sw->name, st);
@@ -252,10 +277,9 @@ static int sweep_main(void *arg)
         else
             sw->answered++;
         /* ... and the server goes on serving. */
-        GO_CHECK(exchange(&ts, sw->req, &ok) == 200 && ok, "k=%ld (%s): not serving after it", k,
-                 af_site);
+        GO_CHECK(round_trip(&ts, sw, 0, &whole, &failed) == 200 && whole,
+                 "k=%ld (%s): not serving after it", k, af_site);
     }
-    GO_CHECK(server_quiet(), "connections left");
     int64_t end = goc_now() + 5 * GOC_SECOND * test_slack();
     while (goc_numgoroutine() > base && goc_now() < end)
         goc_sleep(GOC_MILLISECOND);
@@ -303,4 +327,16 @@ Test(server_alloc, chunked_body_and_get, .timeout = 240)
     run_sweep(&sw);
     sweep get = {.name = "get", .req = "GET /g?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"};
     run_sweep(&get);
+}
+
+/* A keep-alive connection: one request answered, then two pipelined ones
+ * (their answers joined in one write) under the sweep. */
+Test(server_alloc, keep_alive_and_pipelined, .timeout = 240)
+{
+    sweep sw = {.name = "pipelined",
+                .warm = "GET /w HTTP/1.1\r\nHost: x\r\n\r\n",
+                .req = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+                .nreq = 2};
+    run_sweep(&sw);
 }
