@@ -15,7 +15,10 @@
  * Close does 1, then shuts down every connection's socket, whatever its
  * state, cancels their request contexts, and waits for them all.
  * A connection takes itself out of the list (under srv->mu) before it
- * closes its fd, so shutdown(2) never reaches a reused fd number.
+ * closes its fd, so shutdown(2) never reaches a reused fd number. A
+ * hijacked connection's fd is its handler's (who may close it while the
+ * connection is still listed): neither touches it, as Go's do not; both
+ * wait for its handler to return.
  */
 #include "http/conn.h"
 
@@ -249,6 +252,8 @@ static goc_chan *begin_shutdown(goc_http_server *s, bool all)
         s->lfd = -1;
     }
     for (goc__http_conn *c = s->conns; c; c = c->next) {
+        if (c->state == GOC_HTTP_STATE_HIJACKED)
+            continue; /* the fd is the handler's: it may be closed, its number reused */
         if (all || c->state == GOC_HTTP_STATE_IDLE || c->state == GOC_HTTP_STATE_NEW)
             shutdown(c->fd, SHUT_RDWR);
         if (all && c->ctx)
