@@ -364,6 +364,81 @@ Test(server_faults, half_close_is_answered_and_garbage_refused, .timeout = 30)
     cr_assert_eq(run_main(main_half_close_and_garbage, NULL), 0);
 }
 
+/* ---- hijacked connections ------------------------------------------------------------------ */
+
+static atomic_int hijacked_fd = -1;
+static goc_chan *hijack_release;
+
+/* Takes the connection over, closes it at once, and waits to be let go:
+ * its fd number is free for anyone while the server still lists it. */
+static void h_hijack_close(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)r, (void)arg;
+    int fd;
+    char *buf;
+    size_t n;
+    if (goc_http_hijack(w, &fd, &buf, &n) != 0)
+        return;
+    free(buf);
+    goc_close(fd);
+    atomic_store(&hijacked_fd, fd);
+    goc_chan_recv(hijack_release, NULL);
+}
+
+static void close_server(void *arg)
+{
+    test_server *ts = arg;
+    goc_http_server_close(ts->srv);
+}
+
+static int main_hijack_close(void *arg)
+{
+    (void)arg;
+    size_t base = goc_numgoroutine();
+    test_server ts, other;
+    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_hijack_close, NULL}, NULL), "start");
+    GO_CHECK(test_server_start(&other, (goc_http_handler){h_hello, NULL}, NULL), "start other");
+    hijack_release = goc_chan_make(0, 0);
+    int fd = test_dial(&ts);
+    test_send(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n");
+    int64_t end = goc_now() + 5 * GOC_SECOND * test_slack();
+    while (atomic_load(&hijacked_fd) < 0 && goc_now() < end)
+        goc_sleep(MS);
+    GO_CHECK(test_wait_closed(fd), "the handler's close");
+    /* A connection of someone else's takes the number the handler freed. */
+    test_conn *c = calloc(1, sizeof *c);
+    c->fd = test_dial(&other);
+    bool reused = c->fd == atomic_load(&hijacked_fd);
+    test_resp r;
+    /* Closing the first server must not touch it. */
+    GO_SPAWN(close_server, &ts);
+    goc_sleep(100 * MS);
+    GO_CHECK(test_send(c->fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") &&
+                 test_read_resp(c, &r, false) && r.status == 200,
+             "closing one server broke a connection of another (fd %d, reused %d)", c->fd, reused);
+    test_resp_free(&r);
+    goc_chan_close(hijack_release); /* the handler returns: close can end */
+    int rc = 0;
+    goc_chan_recv(ts.done, &rc);
+    GO_CHECK(rc == GOC_EHTTP_SERVER_CLOSED, "serve: %d", rc);
+    goc_close(c->fd);
+    goc_close(fd);
+    free(c);
+    test_server_stop(&other);
+    /* close_server returns once the handler has: nothing is left. */
+    GO_CHECK(goroutines_back_to(base), "%zu goroutines, %zu before", goc_numgoroutine(), base);
+    GO_CHECK(no_conns(), "connections left");
+    goc_chan_release(ts.done);
+    goc_http_server_free(ts.srv);
+    goc_chan_release(hijack_release);
+    return 0;
+}
+
+Test(server_faults, close_leaves_a_hijacked_fd_alone, .timeout = 30)
+{
+    cr_assert_eq(run_main(main_hijack_close, NULL), 0);
+}
+
 /* ---- a client that stops reading ------------------------------------------------------------- */
 
 static atomic_long stream_err, stream_ms;
