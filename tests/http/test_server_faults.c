@@ -502,6 +502,89 @@ Test(server_faults, write_timeout_cuts_off_a_client_that_stops_reading, .timeout
     cr_assert_eq(run_main(main_slow_reader, NULL), 0);
 }
 
+/* A client that resets the connection in the middle of a long answer:
+ * the handler's write fails, the server goes on. */
+static int main_reset_mid_stream(void *arg)
+{
+    (void)arg;
+    test_server ts;
+    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_stream, NULL}, NULL), "start");
+    for (int i = 0; i < 3; i++) {
+        atomic_store(&stream_err, 1);
+        int fd = test_dial(&ts);
+        test_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+        char buf[65536];
+        for (long got = 0; got < 1 << 20;) {
+            ssize_t k = goc_read(fd, buf, sizeof buf);
+            if (k <= 0)
+                break;
+            got += k;
+        }
+        struct linger lg = {1, 0}; /* close with a reset */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        goc_close(fd);
+        int64_t end = goc_now() + 5 * GOC_SECOND * test_slack();
+        while (atomic_load(&stream_err) == 1 && goc_now() < end)
+            goc_sleep(MS);
+        long err = atomic_load(&stream_err);
+        GO_CHECK(err == -ECONNRESET || err == -EPIPE, "the write after the reset: %ld", err);
+        GO_CHECK(no_conns(), "the connection is left");
+    }
+    test_resp r;
+    GO_CHECK(test_roundtrip(&ts, "GET /small HTTP/1.1\r\nHost: x\r\n\r\n", &r) &&
+                 test_body_is(&r, "small"),
+             "not serving after the resets");
+    test_resp_free(&r);
+    test_server_stop(&ts);
+    return 0;
+}
+
+Test(server_faults, client_reset_mid_stream_fails_the_write_only, .timeout = 30)
+{
+    cr_assert_eq(run_main(main_reset_mid_stream, NULL), 0);
+}
+
+/* Shutdown whose ctx ends while a handler blocks: the ctx's error, serve
+ * has returned, and close then ends the handler. */
+static int main_shutdown_timeout(void *arg)
+{
+    (void)arg;
+    size_t base = goc_numgoroutine();
+    atomic_store(&blocked_in, 0);
+    atomic_store(&blocked_err, 0);
+    test_server ts;
+    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_block, NULL}, NULL), "start");
+    int fd = test_dial(&ts);
+    test_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    int64_t end = goc_now() + 5 * GOC_SECOND * test_slack();
+    while (atomic_load(&blocked_in) == 0 && goc_now() < end)
+        goc_sleep(MS);
+    goc_ctx *ctx = goc_ctx_with_timeout(goc_ctx_background(), 200 * MS);
+    int64_t t0 = goc_now();
+    int rc = goc_http_server_shutdown(ts.srv, ctx);
+    goc_ctx_release(ctx);
+    GO_CHECK(rc == -ETIMEDOUT, "shutdown: %d", rc);
+    GO_CHECK(since_ms(t0) >= 150 && since_ms(t0) < late_ms(1000), "after %lld ms",
+             (long long)since_ms(t0));
+    int serve_rc = 0;
+    goc_chan_recv(ts.done, &serve_rc);
+    GO_CHECK(serve_rc == GOC_EHTTP_SERVER_CLOSED, "serve: %d", serve_rc);
+    GO_CHECK(atomic_load(&blocked_err) == 0, "the handler was ended by shutdown");
+    GO_CHECK(goc_http_server_close(ts.srv) == 0, "close");
+    GO_CHECK(atomic_load(&blocked_err) == -ECANCELED, "ctx err %d", atomic_load(&blocked_err));
+    GO_CHECK(test_wait_closed(fd), "not closed");
+    goc_close(fd);
+    goc_chan_release(ts.done);
+    goc_http_server_free(ts.srv);
+    GO_CHECK(goroutines_back_to(base), "%zu goroutines, %zu before", goc_numgoroutine(), base);
+    return 0;
+}
+
+Test(server_faults, shutdown_past_its_ctx_then_close, .timeout = 30)
+{
+    cr_assert_eq(run_main(main_shutdown_timeout, NULL), 0);
+}
+
 /* ---- graceful shutdown under load ------------------------------------------------------------ */
 
 static void h_work(goc_http_response_writer *w, goc_http_request *r, void *arg)
