@@ -326,7 +326,9 @@ GOC_API int goc_http_server_listen_and_serve(goc_http_server *s, const char *add
 GOC_API int goc_http_server_shutdown(goc_http_server *s, goc_ctx *ctx);
 /* Close the listener and every connection at once (handlers see their
  * writes fail and their ctx cancelled). Returns when every connection
- * goroutine has ended. Goroutine only. */
+ * goroutine has ended. A hijacked connection's fd is its handler's: close
+ * leaves it alone, and waits for that handler to return (Go's does not
+ * wait). Goroutine only. */
 GOC_API int goc_http_server_close(goc_http_server *s);
 /* Free a server whose serve has returned and which has no connection
  * left (after shutdown or close). NULL ignored. */

@@ -31,6 +31,7 @@
  * fd is the handler's.
  */
 #include "http/conn.h"
+#include "http/chars.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -173,6 +174,20 @@ static int make_room(goc__http_conn *c)
     return 0;
 }
 
+/* An incomplete head whose first bytes cannot begin a request line (a
+ * TLS ClientHello, binary junk): refused now, not at the header timeout
+ * (the parser judges a head only once it is complete). Empty lines before
+ * it are allowed, as the parser skips them; then a method is a token
+ * followed by a space. */
+static bool bad_start(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == '\r' || p[i] == '\n'))
+        i++;
+    size_t t = goc__http_run(p + i, n - i, GOC__HC_TCHAR);
+    return i + t < n && (t == 0 || p[i + t] != ' ');
+}
+
 /* Read and parse the next request's head: its length, 0 if the
  * connection ends quietly (EOF, idle timeout, shutdown), -1 if refused
  * (already answered). */
@@ -200,6 +215,11 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
             if (rc < 0) {
                 goc__hstat_rejected(hr->status);
                 goc__http_reject(c, hr->status, hr->why);
+                return -1;
+            }
+            if (bad_start(c->rbuf + c->rpos, c->rlen - c->rpos)) {
+                goc__hstat_rejected(400);
+                goc__http_reject(c, 400, "malformed request line");
                 return -1;
             }
         }
