@@ -324,36 +324,37 @@ static int commit(goc__http_conn *c, bool done)
 }
 
 /* Body bytes after commit: into wbuf if small, else straight out. */
-static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
+/* wbuf, then p[0, n) and the tail (a chunk's CRLF, or nothing) in one
+ * writev: a large write goes out without being copied. n, or the error. */
+static ssize_t write_through(goc__http_conn *c, const void *p, size_t n, const char *tail)
 {
-    if (c->chunking) {
-        char hdr[24];
-        size_t k = fmt_chunk_size(hdr, n);
-        if (n <= 2048 && c->wlen + n + 32 <= (c->wcap > 16384 ? c->wcap : 16384)) {
-            if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0 || goc__http_wbuf_put(c, p, n) < 0 ||
-                goc__http_wbuf_put(c, "\r\n", 2) < 0)
-                return broken(c, -ENOMEM);
-            return (ssize_t)n;
-        }
-        if (goc__http_wbuf_put(c, hdr, (size_t)k) < 0)
-            return broken(c, -ENOMEM);
-        struct iovec iov[3] = {{c->wbuf, c->wlen}, {(void *)p, n}, {(void *)"\r\n", 2}};
-        ssize_t r = goc_writev(c->fd, iov, 3);
-        if (r < 0)
-            return broken(c, (int)r);
-        c->bytes_out += (uint64_t)r;
-        c->wlen = 0;
-        return (ssize_t)n;
-    }
-    if (n <= 2048 && c->wlen + n <= (c->wcap > 16384 ? c->wcap : 16384))
-        return goc__http_wbuf_put(c, p, n) < 0 ? broken(c, -ENOMEM) : (ssize_t)n;
-    struct iovec iov[2] = {{c->wbuf, c->wlen}, {(void *)p, n}};
-    ssize_t r = goc_writev(c->fd, iov, 2);
+    struct iovec iov[3] = {{c->wbuf, c->wlen}, {(void *)p, n}, {(void *)tail, strlen(tail)}};
+    ssize_t r = goc_writev(c->fd, iov, *tail ? 3 : 2);
     if (r < 0)
         return broken(c, (int)r);
     c->bytes_out += (uint64_t)r;
     c->wlen = 0;
     return (ssize_t)n;
+}
+
+static ssize_t send_body(goc__http_conn *c, const void *p, size_t n)
+{
+    /* Small writes join wbuf (up to 16 KiB of it), large ones go through. */
+    bool small = n <= 2048 && c->wlen + n + 32 <= (c->wcap > 16384 ? c->wcap : 16384);
+    if (c->chunking) {
+        char hdr[24];
+        size_t k = fmt_chunk_size(hdr, n);
+        if (goc__http_wbuf_put(c, hdr, k) < 0)
+            return broken(c, -ENOMEM);
+        if (!small)
+            return write_through(c, p, n, "\r\n");
+        if (goc__http_wbuf_put(c, p, n) < 0 || goc__http_wbuf_put(c, "\r\n", 2) < 0)
+            return broken(c, -ENOMEM);
+        return (ssize_t)n;
+    }
+    if (!small)
+        return write_through(c, p, n, "");
+    return goc__http_wbuf_put(c, p, n) < 0 ? broken(c, -ENOMEM) : (ssize_t)n;
 }
 
 /* 1xx but 101: the status line and the header map, sent at once. */
