@@ -217,7 +217,20 @@ static ssize_t read_body(goc__http_conn *c, char *buf, size_t n)
     return r;
 }
 
+static ssize_t body_read(goc_http_request *r, void *buf, size_t n);
+
 GOC_API ssize_t goc_http_body_read(goc_http_request *r, void *buf, size_t n)
+{
+    goc_mutex *mu = r->priv_->bodymu;
+    if (!mu)
+        return body_read(r, buf, n);
+    goc_mutex_lock(mu);
+    ssize_t k = body_read(r, buf, n);
+    goc_mutex_unlock(mu);
+    return k;
+}
+
+static ssize_t body_read(goc_http_request *r, void *buf, size_t n)
 {
     goc__http_conn *c = r->priv_->conn;
     if (n == 0)

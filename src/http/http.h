@@ -82,6 +82,10 @@ struct goc__http_req {
     goc_ctx *ctx; /* created on first goc_http_request_ctx */
     goc__pathval *pathvals;
     uint32_t npathvals, pathvals_cap;
+    /* Held around each body read when set: a wrapper whose own writes to
+     * the connection may run beside the handler's body reads (timeout.c)
+     * sets it to the lock it writes under. NULL: none. */
+    goc_mutex *bodymu;
     /* query and form values, parsed on first use (query.c) */
     void *query, *form;
     bool form_parsed;

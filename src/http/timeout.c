@@ -28,6 +28,9 @@
  *      the inner one still holds the request, its arena and this stack.
  *      A handler that ignores its ctx thus holds the connection until it
  *      returns, though its client already has the 503.
+ *   The inner's body reads run under tbuf.mu too (priv.bodymu): they touch
+ *   the connection as the wrapper's answer does, so a 503 waits for a body
+ *   read in progress to return (its read timeout bounds that).
  *
  * Locking: tbuf.mu orders the inner's writes against the wrapper's
  * copy or 503 (fields marked "mu"). The inner's header map is touched
@@ -205,6 +208,9 @@ static void tbuf_init(tbuf *b, goc_http_request *r, goc_ctx *ctx, goc_http_handl
     b->priv = *r->priv_;
     b->priv.ctx = ctx;
     b->priv.arena = &b->arena;
+    /* The inner's body reads touch the connection (a 100-continue, queued
+     * answers, the trailers' memory) as the 503 below does: both under mu. */
+    b->priv.bodymu = &b->mu;
     b->priv.pub = &b->req;
     b->req = *r;
     b->req.priv_ = &b->priv;

@@ -467,3 +467,52 @@ Test(middleware, timeout_waits_for_handler, .timeout = 30)
 {
     cr_assert_eq(run_main(stubborn_main, NULL), 0);
 }
+
+/* The inner handler reads a chunked body whose end and trailers arrive
+ * after its deadline: the trailers' memory and the 503 come from the same
+ * connection, so they take turns (priv.bodymu); the client gets the 503
+ * whole, and the inner all of the body with its trailers. */
+static atomic_long body_got;
+
+static void body_reader(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)arg;
+    char buf[64];
+    ssize_t n;
+    long total = 0;
+    while ((n = goc_http_body_read(r, buf, sizeof buf)) > 0)
+        total += n;
+    atomic_store(&body_got, total);
+    goc_http_write_str(w, "read it all");
+}
+
+static int body_timeout_main(void *arg)
+{
+    (void)arg;
+    static goc_http_handler hb;
+    hb = goc_http_timeout_handler((goc_http_handler){body_reader, NULL}, 50 * GOC_MILLISECOND,
+                                  "late body");
+    test_server t;
+    if (!test_server_start(&t, hb, NULL))
+        return 1;
+    test_conn *c = calloc(1, sizeof *c);
+    c->fd = test_dial(&t);
+    test_send(c->fd, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n");
+    goc_sleep(150 * GOC_MILLISECOND); /* past the handler's deadline */
+    test_send(c->fd, "3\r\ndef\r\n0\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n");
+    test_resp rep;
+    GO_CHECK(test_read_resp(c, &rep, false) && rep.status == 503 && test_body_is(&rep, "late body"),
+             "answer %d:\n%s", rep.status, rep.head);
+    GO_CHECK(atomic_load(&body_got) == 6, "the inner read %ld bytes", atomic_load(&body_got));
+    test_resp_free(&rep);
+    goc_close(c->fd);
+    free(c);
+    test_server_stop(&t);
+    return 0;
+}
+
+Test(middleware, timeout_with_a_body_read_in_progress, .timeout = 30)
+{
+    cr_assert_eq(run_main(body_timeout_main, NULL), 0);
+}
