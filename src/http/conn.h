@@ -124,6 +124,8 @@ typedef struct goc__http_rstate {
 
 /* server.c: take c out of s->conns. s->mu held. */
 void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c);
+/* server.c: a line for the server's error_log (stderr if none). */
+void goc__http_logf(goc_http_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* server.c: a connection has ended (its goroutine touches s no more after). */
 void goc__http_conn_done(goc_http_server *s);
 

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,19 @@ static void refuse(int fd)
                               "Connection: close\r\n\r\n";
     goc_write(fd, msg, sizeof msg - 1);
     goc_close(fd);
+}
+
+void goc__http_logf(goc_http_server *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s->opts.error_log)
+        s->opts.error_log(msg, s->opts.error_log_arg);
+    else
+        fprintf(stderr, "%s\n", msg);
 }
 
 void goc__http_conn_unlink(goc_http_server *s, goc__http_conn *c)
@@ -212,6 +226,7 @@ GOC_API int goc_http_server_serve(goc_http_server *s, int lfd)
         if (closing)
             return goc__errset(GOC_EHTTP_SERVER_CLOSED, "http: Server closed");
         goc_close(lfd);
+        goc__http_logf(s, "http: accept: %s", goc_strerror(fd));
         return goc__errorf(fd, "http: accept: %s", goc_strerror(fd));
     }
 }

@@ -393,8 +393,11 @@ GOC_API int goc_http_write_header(goc_http_response_writer *w, int code)
     goc__http_conn *c = w->conn;
     if (c->hijacked)
         return GOC_EHTTP_HIJACKED;
-    if (w->status != 0)
-        return 0; /* superfluous, as Go (which logs it) */
+    if (w->status != 0) {
+        goc__http_logf(c->srv, "http: superfluous WriteHeader(%d) after %d (%s %s)", code,
+                       w->status, c->rs->req.method, c->rs->req.path);
+        return 0; /* ignored, as Go */
+    }
     if (code < 200 && code != 101)
         return write_informational(c, code);
     w->status = code;

@@ -227,16 +227,32 @@ static void h_codes(goc_http_response_writer *w, goc_http_request *r, void *arg)
     goc_http_write_header(w, 500); /* superfluous: ignored */
 }
 
+static char logged[512];
+static goc_mutex logged_mu; /* the line is written on the connection's goroutine */
+
+static void log_line(const char *msg, void *arg)
+{
+    (void)arg;
+    goc_mutex_lock(&logged_mu);
+    snprintf(logged, sizeof logged, "%s", msg);
+    goc_mutex_unlock(&logged_mu);
+}
+
 static int main_codes(void *arg)
 {
     (void)arg;
     test_server ts;
-    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_codes, NULL}, NULL), "start");
+    goc_http_server_opts o = {.error_log = log_line};
+    logged[0] = 0;
+    GO_CHECK(test_server_start(&ts, (goc_http_handler){h_codes, NULL}, &o), "start");
     test_resp r;
     GO_CHECK(test_roundtrip(&ts, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), "rt");
     GO_CHECK(r.status == 201, "status %d", r.status);
     GO_CHECK(!strstr(r.head, "Injected") && strstr(r.head, "X-Multi: 1\r\nx-multi: 2\r\n"),
              "head:\n%s", r.head);
+    goc_mutex_lock(&logged_mu);
+    GO_CHECK(strstr(logged, "superfluous WriteHeader(500) after 201"), "error_log: %s", logged);
+    goc_mutex_unlock(&logged_mu);
     test_resp_free(&r);
     test_server_stop(&ts);
     return 0;
