@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 /* Print one machine-readable result line and flush it at once, so that it
@@ -123,5 +124,41 @@ static inline int bench_listen_loopback(char *addr, size_t cap)
     return lfd;
 }
 #endif
+
+/* Raise the soft fd limit for n connections of 2 fds each plus spare;
+ * return how many connections fit (fewer, with a note naming row, when
+ * the hard limit is lower). Never touches the hard limit. */
+static inline long bench_fit_fd_limit(const char *row, long n, long spare)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        bench_die("getrlimit(RLIMIT_NOFILE) failed");
+    rlim_t want = (rlim_t)(2 * n + spare);
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            bench_die("setrlimit(RLIMIT_NOFILE, %llu) failed", (unsigned long long)rl.rlim_cur);
+    }
+    if (rl.rlim_cur < want) {
+        long fit = ((long)rl.rlim_cur - spare) / 2;
+        if (fit < 1)
+            bench_die("RLIMIT_NOFILE %llu leaves no room for connections",
+                      (unsigned long long)rl.rlim_cur);
+        bench_note("%s: the hard RLIMIT_NOFILE (%llu) allows %ld connections, not %ld: "
+                   "scaled down (raise it with ulimit -Hn as root for the full count)",
+                   row, (unsigned long long)rl.rlim_max, fit, n);
+        n = fit;
+    }
+    return n;
+}
+
+/* User + system CPU time of this process so far, in milliseconds. */
+static inline double bench_cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
 
 #endif /* GOC_BENCH_H */

@@ -139,40 +139,6 @@ static void client(void *arg)
     goc_close(fd);
 }
 
-/* Raise the soft fd limit for n connections (2 fds each); return how many
- * connections fit. */
-static long fit_fd_limit(long n)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        bench_die("getrlimit(RLIMIT_NOFILE) failed");
-    rlim_t want = (rlim_t)(2 * n + SPARE_FDS);
-    if (rl.rlim_cur < want) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            bench_die("setrlimit(RLIMIT_NOFILE, %llu) failed", (unsigned long long)rl.rlim_cur);
-    }
-    if (rl.rlim_cur < want) {
-        long fit = ((long)rl.rlim_cur - SPARE_FDS) / 2;
-        if (fit < 1)
-            bench_die("RLIMIT_NOFILE %llu leaves no room for connections",
-                      (unsigned long long)rl.rlim_cur);
-        bench_note("http-c10k: the hard RLIMIT_NOFILE (%llu) allows %ld connections, not %ld: "
-                   "scaled down (raise it with ulimit -Hn as root for the full count)",
-                   (unsigned long long)rl.rlim_max, fit, n);
-        n = fit;
-    }
-    return n;
-}
-
-static double cpu_ms(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
 /* Sleep until *counter reaches n; dies past DEADLINE from start. */
 static void wait_for(atomic_long *counter, long n, int64_t start, const char *what)
 {
@@ -202,7 +168,7 @@ static void start_server(void)
 
 static int bench_main(void *arg)
 {
-    long n = fit_fd_limit(*(const long *)arg);
+    long n = bench_fit_fd_limit("http-c10k", *(const long *)arg, SPARE_FDS);
     const char *mode = getenv("BENCH_CLIENTS");
     park = mode != NULL && strcmp(mode, "park") == 0;
     const char *row = park ? "http-c10k-park" : "http-c10k";
@@ -230,10 +196,10 @@ static int bench_main(void *arg)
     if (rss_after < 0)
         bench_die("cannot read VmRSS from /proc/self/status");
 
-    double cpu0 = cpu_ms();
+    double cpu0 = bench_cpu_ms();
     int64_t t0 = goc_now();
     goc_sleep(IDLE);
-    double idle_cpu = cpu_ms() - cpu0;
+    double idle_cpu = bench_cpu_ms() - cpu0;
     int64_t idle_wall = goc_now() - t0;
 
     goc_stats st;
