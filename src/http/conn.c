@@ -400,7 +400,6 @@ static bool build_request(goc__http_conn *c, const goc__hreq *hr, size_t hl)
         goc__http_reject(c, 400, "malformed request target");
         return false;
     }
-    c->keep_alive = hr->keep_alive;
     c->head_req = hr->method.len == 4 && memcmp(r->method, "HEAD", 4) == 0;
     c->close_after = !hr->keep_alive;
     c->linger = false;

@@ -85,11 +85,9 @@ struct goc__http_conn {
     goc__hfield tfields[16]; /* trailer fields */
 
     /* Its response. */
-    bool keep_alive;  /* the request allows another after it */
     bool head_req;    /* HEAD: no body bytes go out */
     bool header_sent; /* the status line and header are in wbuf */
     bool chunking;    /* the body goes out as chunks */
-    bool close_delim; /* the body ends at close (HTTP/1.0 stream) */
     bool close_after; /* close the connection after this response */
     bool linger;      /* the peer may still be sending: close softly */
     bool hijacked;

@@ -77,7 +77,7 @@ void goc__http_writer_reset(goc__http_conn *c)
     w->written = 0;
     w->conn = c;
     c->blen = 0;
-    c->header_sent = c->chunking = c->close_delim = false;
+    c->header_sent = c->chunking = false;
     c->werr = 0;
     c->clen = -1;
 }
@@ -231,12 +231,10 @@ static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *
     }
     if (c->clen >= 0 || c->head_req)
         return;
-    if (c->rs->req.proto_minor == 1) {
+    if (c->rs->req.proto_minor == 1)
         c->chunking = true;
-    } else {
-        c->close_delim = true;
-        c->close_after = true;
-    }
+    else
+        c->close_after = true; /* HTTP/1.0: the body ends when the connection does */
 }
 
 static int put_framing_fields(goc__http_conn *c, const hinfo *hi, bool own_cl)
