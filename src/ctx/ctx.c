@@ -15,8 +15,23 @@
  * and cancels them after unlocking. A pending deadline timer holds a
  * reference; cancelling stops it.
  *
- * Locking: c->lock guards children/sibling links, attached and timer.
- * Locks are taken one at a time, never nested.
+ * After-funcs (context.AfterFunc): a goc_ctx_stop node in the afters list
+ * of the nearest cancel ancestor (its owner), as a child context is in its
+ * children. The first cancellation takes the whole list under the owner's
+ * lock, marks every node detached, and after unlocking calls each fn in
+ * turn, then sets the node's ran flag (or frees a node nobody holds a
+ * handle to). goc_ctx_after_func_stop decides the race under the same
+ * lock: a node still attached is unlinked and fn will never run; a
+ * detached one is the canceller's, so stop waits for ran. A node behind a
+ * handle holds a reference to its owner until stopped (stop takes the
+ * owner's lock, so the owner must outlive it); one without a handle holds
+ * none and is freed with its owner if that dies uncancelled, as Go's
+ * collector would drop it (an unreferenced context can no longer be
+ * cancelled: ancestors skip dying children).
+ *
+ * Locking: c->lock guards children/sibling links, attached, timer and the
+ * afters list (with its nodes' link and attached). Locks are taken one at
+ * a time, never nested; no fn is called under one.
  */
 #include "chan/chan.h"
 
@@ -41,9 +56,21 @@ struct goc_ctx {
     goc__link sibling;  /* in owner's children, under owner->lock */
     goc_ctx *work;      /* cancellation work list */
     goc_timer *timer;   /* deadline; under lock */
+    goc__list afters;   /* of goc_ctx_stop through link, under lock */
     /* value contexts */
     const void *key;
     void *value;
+};
+
+/* One goc_ctx_after_func registration. */
+struct goc_ctx_stop {
+    goc__link link;        /* in owner->afters while attached */
+    goc_ctx *owner;        /* the handle's reference; NULL: no handle, or fn ran at once */
+    void (*fn)(void *arg); /* immutable from here on */
+    void *arg;
+    bool handle;      /* returned to the caller: stop frees it, else the canceller */
+    bool attached;    /* in owner->afters, under owner->lock */
+    _Atomic bool ran; /* fn returned; set once by the canceller (handle only) */
 };
 
 static goc_ctx background = {.kind = BACKGROUND};
@@ -94,6 +121,14 @@ GOC_API void goc_ctx_release(goc_ctx *c)
     if (c->kind == CANCEL) {
         detach(c);
         goc_chan_release(c->done);
+        /* Never cancelled, and now it cannot be: no one else can reach the
+         * list, and only handle-less nodes are left (handles hold refs). */
+        for (goc__link *l = c->afters.head; l;) {
+            goc_ctx_stop *s = GOC__CONTAINER_OF(l, goc_ctx_stop, link);
+            l = l->next;
+            GOC_ASSERT(!s->handle);
+            free(s);
+        }
     }
     goc_ctx *parent = c->parent;
     free(c);
@@ -134,6 +169,35 @@ static bool push(struct worklist *w, goc_ctx *c)
 
 static void cancel_tree(goc_ctx *root, int err);
 
+/* Take c's after-funcs for cancel_one to run once it unlocks. c->lock
+ * held; c is being cancelled, so no node attaches after this. */
+static goc__link *take_afters(goc_ctx *c)
+{
+    GOC_ASSERT_LOCKED(&c->lock);
+    goc__link *head = c->afters.head;
+    for (goc__link *l = head; l; l = l->next)
+        GOC__CONTAINER_OF(l, goc_ctx_stop, link)->attached = false; /* now ours */
+    c->afters = (goc__list){NULL, NULL};
+    return head;
+}
+
+/* Call the fns of a list from take_afters; no lock held. */
+static void run_afters(goc__link *l)
+{
+    while (l) {
+        goc_ctx_stop *s = GOC__CONTAINER_OF(l, goc_ctx_stop, link);
+        l = l->next; /* first: once ran is set, a stopper may free s */
+        s->fn(s->arg);
+        if (!s->handle) {
+            free(s);
+            continue;
+        }
+        /* store-release: pairs with the load-acquire in wait_ran, so fn's
+         * effects happen before stop returns; s is the stopper's after. */
+        atomic_store_explicit(&s->ran, true, memory_order_release);
+    }
+}
+
 /* Cancel c (referenced by the caller; the reference is consumed) and queue
  * its children. */
 static void cancel_one(struct worklist *w, goc_ctx *c, int err)
@@ -141,6 +205,7 @@ static void cancel_one(struct worklist *w, goc_ctx *c, int err)
     goc__lock_acquire(&c->lock);
     goc_timer *timer = NULL;
     goc_ctx *overflow = NULL; /* children the list had no room for */
+    goc__link *afters = NULL;
     if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
         atomic_store_explicit(&c->err, err, memory_order_release);
         goc_chan_close(c->done);
@@ -155,9 +220,11 @@ static void cancel_one(struct worklist *w, goc_ctx *c, int err)
         c->children = (goc__list){NULL, NULL}; /* the siblings' links are stale now */
         timer = c->timer;
         c->timer = NULL;
+        afters = take_afters(c);
     }
     goc__lock_release(&c->lock);
-    while (overflow) { /* out of memory for the list: recurse instead */
+    run_afters(afters); /* c is closed and its err set: fn sees both */
+    while (overflow) {  /* out of memory for the list: recurse instead */
         goc_ctx *ch = overflow;
         overflow = ch->work;
         cancel_tree(ch, err);
@@ -315,4 +382,80 @@ GOC_API int64_t goc_ctx_deadline(goc_ctx *c)
 {
     c = c ? cancel_ancestor(c) : NULL;
     return c ? c->deadline : 0;
+}
+
+GOC_API int goc_ctx_after_func(goc_ctx *c, void (*fn)(void *arg), void *arg, goc_ctx_stop **stop)
+{
+    goc__attach_thread();
+    if (stop)
+        *stop = NULL;
+    if (!fn)
+        return -EINVAL;
+    goc_ctx *o = c ? cancel_ancestor(c) : NULL;
+    if (!o)
+        return 0; /* never cancelled: fn never runs */
+    goc_ctx_stop *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    *s = (goc_ctx_stop){.fn = fn, .arg = arg, .handle = stop != NULL};
+    atomic_init(&s->ran, false);
+    goc__lock_acquire(&o->lock);
+    /* relaxed: err only changes under o->lock, which we hold. */
+    bool live = atomic_load_explicit(&o->err, memory_order_relaxed) == 0;
+    if (live) {
+        if (stop)
+            s->owner = goc_ctx_retain(o); /* the handle's; c holds o, so o is alive */
+        s->attached = true;
+        goc__list_push_front(&o->afters, &s->link);
+    }
+    goc__lock_release(&o->lock);
+    if (!live) { /* already done: call it here */
+        fn(arg);
+        if (!stop) {
+            free(s);
+            return 0;
+        }
+        /* relaxed: the handle reaches other threads only through *stop,
+         * published by whatever hands it over. */
+        atomic_store_explicit(&s->ran, true, memory_order_relaxed);
+    }
+    if (stop)
+        *stop = s;
+    return 0;
+}
+
+/* Wait until the canceller that took s has returned from its fn (short:
+ * spin a little, then yield). */
+static void wait_ran(goc_ctx_stop *s)
+{
+    /* load-acquire: pairs with the store-release in run_afters. */
+    for (int i = 0; !atomic_load_explicit(&s->ran, memory_order_acquire); i++) {
+        if (i < 100)
+            goc__cpu_relax();
+        else
+            goc_yield();
+    }
+}
+
+GOC_API bool goc_ctx_after_func_stop(goc_ctx_stop *s)
+{
+    goc__attach_thread();
+    if (!s)
+        return true; /* from a context that can never be cancelled */
+    goc_ctx *o = s->owner;
+    bool stopped = false;
+    if (o) {
+        goc__lock_acquire(&o->lock);
+        if (s->attached) {
+            goc__list_remove(&o->afters, &s->link);
+            s->attached = false;
+            stopped = true;
+        }
+        goc__lock_release(&o->lock);
+    }
+    if (!stopped)
+        wait_ran(s); /* taken by a canceller (or run at registration) */
+    free(s);
+    goc_ctx_release(o); /* the handle's reference; NULL ignored */
+    return stopped;
 }
