@@ -379,6 +379,176 @@ GOC_API void goc_http_serve_content(goc_http_response_writer *w, goc_http_reques
  * or NULL. */
 GOC_API const char *goc_http_mime_type(const char *name);
 
+/* ---- URLs (net/url) ------------------------------------------------------
+ *
+ * Go's net/url: a strict RFC 3986 parser with Go's semantics, reference
+ * resolution, escaping, and url.Values. Pure functions: any thread, no
+ * runtime needed (goc_errmsg() has the detail of an -EINVAL, Go's text:
+ * `parse "http://[::1": missing ']' in host`).
+ *
+ *     [scheme:][//[userinfo@]host][/]path[?query][#fragment]
+ *     scheme:opaque[?query][#fragment]           (no '/' after "scheme:")
+ *
+ * A goc_url is one allocation holding the struct and its strings: free it
+ * with goc_url_free, copy it with goc_url_dup. Every string member is
+ * non-NULL ("" when absent) except user and password. A caller may build
+ * a goc_url of its own (a struct on the stack, string members NULL or
+ * pointing anywhere) for the functions that take a const goc_url *. */
+typedef struct goc_url {
+    const char *scheme;       /* lower-cased; "" if none */
+    const char *opaque;       /* "x@y" of "mailto:x@y" (encoded); "" */
+    const char *user;         /* userinfo's user (decoded), NULL if no userinfo */
+    const char *password;     /* decoded; NULL if userinfo has no ':' */
+    const char *host;         /* "host", "host:port", "[::1]:80" (decoded; case kept) */
+    const char *path;         /* decoded ("/a b" for "/a%20b") */
+    const char *raw_path;     /* the encoded path when it differs from the default
+                                 encoding of path ("/a%2Fb"), else "" (Go's RawPath) */
+    const char *raw_query;    /* encoded, without '?' */
+    const char *fragment;     /* decoded, without '#' */
+    const char *raw_fragment; /* as raw_path, for the fragment (Go's RawFragment) */
+    bool force_query;         /* a '?' with an empty query ("http://x/?") */
+} goc_url;
+
+/* url.Parse: an absolute URL or any relative reference. 0 and *out (free
+ * it), -EINVAL (control bytes, a bad %xx, a bad host or port, an IPv6
+ * literal without ']', bad userinfo, a ':' in the first segment of a
+ * relative path, a missing scheme before ':'), or -ENOMEM; *out is NULL
+ * on failure. s is read during the call only. */
+GOC_API int goc_url_parse(const char *s, goc_url **out);
+/* url.ParseRequestURI: s as an HTTP request-target: an absolute URL, an
+ * absolute path or "*" (no fragment is cut: '#' is part of the path). */
+GOC_API int goc_url_parse_request_uri(const char *s, goc_url **out);
+/* base.Parse(ref): ref parsed and resolved against base (RFC 3986 5.2,
+ * with the removal of "." and ".." segments); a new URL in *out. Errors
+ * as goc_url_parse's for ref. */
+GOC_API int goc_url_resolve(const goc_url *base, const char *ref, goc_url **out);
+/* u.String(): the URL reassembled (host and path escaped); malloc'ed, NULL
+ * on ENOMEM. Parsing it gives u back. */
+GOC_API char *goc_url_string(const goc_url *u);
+/* u.RequestURI(): what a request line carries: the escaped path ("/" if
+ * empty) or the opaque part, then "?query"; malloc'ed, NULL on ENOMEM. */
+GOC_API char *goc_url_request_uri(const goc_url *u);
+/* u.EscapedPath(): raw_path if it is a valid encoding of path, else path
+ * escaped; malloc'ed, NULL on ENOMEM. */
+GOC_API char *goc_url_escaped_path(const goc_url *u);
+/* u.Hostname(): the host without port and without an IPv6 literal's
+ * brackets, into buf[n] with a NUL: its length, or -ENOSPC. */
+GOC_API int goc_url_hostname(const goc_url *u, char *buf, size_t n);
+/* u.Port() as a number: 0 if the host has no port (or one that is not
+ * all digits, which Go's Port() reports as ""), -EINVAL past 65535. */
+GOC_API int goc_url_port(const goc_url *u);
+/* A copy of u (of a caller-built one too) in one allocation; NULL on ENOMEM. */
+GOC_API goc_url *goc_url_dup(const goc_url *u);
+GOC_API void goc_url_free(goc_url *u); /* NULL ignored */
+
+/* url.QueryEscape (a space is '+') and url.PathEscape (for one path
+ * segment: '/' is escaped): malloc'ed, NULL on ENOMEM. */
+GOC_API char *goc_url_query_escape(const char *s);
+GOC_API char *goc_url_path_escape(const char *s);
+/* url.QueryUnescape ('+' is a space) and url.PathUnescape: 0 and *out
+ * (malloc'ed; it may hold NULs from "%00", cut the C string there),
+ * -EINVAL for a '%' without two hex digits (`invalid URL escape "%zz"`),
+ * or -ENOMEM; *out is NULL on failure. */
+GOC_API int goc_url_query_unescape(const char *s, char **out);
+GOC_API int goc_url_path_unescape(const char *s, char **out);
+
+/* url.Values: an ordered multimap of names to values (case-sensitive).
+ * Names and values given are copied. Not locked: one thread at a time. */
+typedef struct goc_url_values goc_url_values;
+GOC_API goc_url_values *goc_url_values_new(void); /* NULL on ENOMEM */
+/* url.ParseQuery: '&'-separated pairs, '+' and %xx decoded, a pair
+ * without '=' has the value "". A pair holding a ';' (Go 1.17+) or a bad
+ * escape is skipped, and the first such error returned (-EINVAL) with
+ * the good pairs in *out all the same, as Go; -ENOMEM leaves *out NULL. */
+GOC_API int goc_url_parse_query(const char *query, goc_url_values **out);
+GOC_API int goc_url_values_add(goc_url_values *v, const char *k, const char *val); /* 0, -ENOMEM */
+/* Replace every value of k with val: 0, or -ENOMEM with v unchanged. */
+GOC_API int goc_url_values_set(goc_url_values *v, const char *k, const char *val);
+/* The first value of k, or NULL (Go's Get gives "" for both); valid until
+ * k is set or deleted, or v freed. */
+GOC_API const char *goc_url_values_get(const goc_url_values *v, const char *k);
+GOC_API void goc_url_values_del(goc_url_values *v, const char *k);
+/* The pairs in order: their number, and pair i (0 or -ERANGE). */
+GOC_API size_t goc_url_values_len(const goc_url_values *v);
+GOC_API int goc_url_values_at(const goc_url_values *v, size_t i, const char **k, const char **val);
+/* v.Encode(): "a=1&a=2&b=x+y", sorted by name (a name's values in
+ * order), escaped as QueryEscape; malloc'ed, NULL on ENOMEM. */
+GOC_API char *goc_url_values_encode(const goc_url_values *v);
+GOC_API void goc_url_values_free(goc_url_values *v); /* NULL ignored */
+
+/* ---- proxies -------------------------------------------------------------
+ *
+ * Go's http.ProxyFromEnvironment (golang.org/x/net/http/httpproxy). Pure
+ * functions: any thread. */
+typedef struct goc_http_proxy_config {
+    const char *http_proxy;  /* proxy for http:// URLs; NULL or "": none */
+    const char *https_proxy; /* proxy for https:// URLs */
+    const char *no_proxy;    /* hosts reached directly (see goc_http_proxy_for) */
+    bool cgi;                /* running as a CGI script (REQUEST_METHOD set): an
+                                http_proxy that applies is refused (httpoxy) */
+} goc_http_proxy_config;
+
+/* Fill cfg from HTTP_PROXY / http_proxy, HTTPS_PROXY / https_proxy,
+ * NO_PROXY / no_proxy (the upper-case name first, an empty value counts
+ * as unset) and REQUEST_METHOD. The strings are the environment's: valid
+ * until it changes. */
+GOC_API void goc_http_proxy_config_from_env(goc_http_proxy_config *cfg);
+/* The proxy for a request to u. 0 with *proxy NULL: connect directly; 0
+ * with *proxy a new URL (goc_url_free it): use that proxy; -EINVAL: the
+ * proxy value that applies does not parse (the message names it);
+ * -ENOTSUP: a socks5:// proxy applies (not supported yet); -EPERM: cfg->cgi
+ * and http_proxy applies; -ENOMEM.
+ *
+ * Rules, as Go's: https URLs use https_proxy, http URLs http_proxy, other
+ * schemes none. A proxy value without a scheme (or with one other than
+ * http, https, socks5) is read as "http://" + value. Never proxied:
+ * "localhost" and loopback IPs (127.0.0.0/8, ::1). no_proxy is a list of
+ * entries separated by commas (or spaces), each lower-cased:
+ *   "*"                 every host;
+ *   "10.0.0.0/8", "fd00::/8"  IPs in a CIDR block;
+ *   "1.2.3.4", "::1", "[::1]:80", "1.2.3.4:8080"  that IP (on that port);
+ *   "foo.com", "foo.com:80"   foo.com and its subdomains (on that port);
+ *   ".foo.com", "*.foo.com"   subdomains of foo.com only.
+ * A URL's port is its own, else 80 (http), 443 (https). */
+GOC_API int goc_http_proxy_for(const goc_http_proxy_config *cfg, const goc_url *u, goc_url **proxy);
+
+/* ---- cookies (net/http/cookiejar) ----------------------------------------
+ *
+ * Go's cookiejar.Jar (RFC 6265) without a public suffix list: cookies are
+ * kept per "site" (a host's last two labels, or the IP), so a.foo.com
+ * and b.foo.com share domain cookies and foo.com cannot set them for
+ * bar.com; but foo.co.uk can set one for co.uk (what a public suffix list
+ * would refuse). Set-Cookie values are read as Go's readSetCookies does;
+ * invalid ones are dropped. Host-only cookies (no Domain) go back to
+ * their host only; a Domain must domain-match the host and makes a
+ * cookie for the domain and its subdomains; a cookie from an IP host is
+ * host-only. Path defaults to the request path's directory; a cookie
+ * goes to its path and the paths below it. Secure cookies go over https
+ * only (or to localhost and loopback IPs). Max-Age wins over Expires;
+ * Max-Age <= 0 or an Expires in the past deletes the cookie. Thread-safe:
+ * a jar is locked by a goc_mutex (any thread or goroutine). */
+typedef struct goc_http_cookie_jar goc_http_cookie_jar;
+GOC_API goc_http_cookie_jar *goc_http_cookie_jar_new(void);    /* NULL on ENOMEM */
+GOC_API void goc_http_cookie_jar_free(goc_http_cookie_jar *j); /* NULL ignored */
+/* jar.SetCookies(u, cookies): set_cookie[0, n) are the Set-Cookie field
+ * values of a response to u (copied). URLs other than http and https are
+ * ignored. 0 or -ENOMEM (the cookies before the failure are kept). */
+GOC_API int goc_http_cookie_jar_set_cookies(goc_http_cookie_jar *j, const goc_url *u,
+                                            const char *const *set_cookie, size_t n);
+/* jar.Cookies(u) as the value of a Cookie field ("a=1; b=2"): the longest
+ * path first, then the oldest; malloc'ed, or NULL if none (or ENOMEM). */
+GOC_API char *goc_http_cookie_jar_cookies(goc_http_cookie_jar *j, const goc_url *u);
+
+/* What the client calls (http.CookieJar): a jar's own (below), or a
+ * user's. The functions may be called from any thread, concurrently. */
+typedef struct goc_http_cookie_store {
+    int (*set_cookies)(void *arg, const goc_url *u, const char *const *set_cookie, size_t n);
+    char *(*cookies)(void *arg, const goc_url *u); /* malloc'ed, or NULL */
+    void *arg;
+} goc_http_cookie_store;
+/* j as a store (arg is j; j must outlive the store's use). */
+GOC_API goc_http_cookie_store goc_http_cookie_jar_store(goc_http_cookie_jar *j);
+
 /* ---- observability -------------------------------------------------------
  *
  * Counters over every server of the process, cheap enough to be always
