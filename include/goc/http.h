@@ -41,6 +41,7 @@
  *   http.StripPrefix            goc_http_strip_prefix
  *   http.TimeoutHandler         goc_http_timeout_handler
  *   http.MaxBytesHandler        goc_http_max_bytes_handler
+ *   gzhttp.GzipHandler          goc_http_gzip_handler
  *   http.DetectContentType      goc_http_detect_content_type
  *   http.StatusText             goc_http_status_text
  *
@@ -358,6 +359,40 @@ GOC_API goc_http_handler goc_http_max_bytes_handler(goc_http_handler h, int64_t 
 /* Access log in nginx's "combined" format, one line per request, written
  * with one write(2) to out_fd (1: stdout). */
 GOC_API goc_http_handler goc_http_access_log(goc_http_handler h, int out_fd);
+
+/* gzip for responses (Content-Encoding: gzip), as nginx's gzip filter or
+ * Go's gziphandler. Zero (or NULL opts) is the default for each member. */
+typedef struct goc_http_gzip_opts {
+    /* zlib level 1 (fastest) to 9 (smallest); 0: 1, nginx's default: level
+     * 1 is several times faster than 6 and its output only ~10% larger on
+     * text, and a server compresses on every response; precompress static
+     * files (name.gz, which the FileServer serves as they are) for the
+     * best ratio. Above 9: 9. */
+    int level;
+    /* A response shorter than this goes out as it is: a Content-Length
+     * below it, or a body that ends below it before the handler's first
+     * flush (up to this many bytes are held back to tell). 0: 1024. */
+    size_t min_length;
+    /* The MIME types compressed, a NULL-terminated list: "text/html", or
+     * a whole top-level type as its name, a slash and a star ("text/"
+     * then "*"). NULL: every text type, JSON, JavaScript, XML, SVG,
+     * WebAssembly and the other text-like types (gzip.c). */
+    const char *const *types;
+} goc_http_gzip_opts;
+/* Compress h's responses for clients that accept gzip (Accept-Encoding,
+ * q-values and "*" counted) when their type (declared, or sniffed as the
+ * server would) is listed and they are long enough. The response then has
+ * Content-Encoding: gzip, no Content-Length, a weak ETag and no
+ * Accept-Ranges. Every response of a listed type gets "Vary:
+ * Accept-Encoding", compressed or not. Left as they are: responses the
+ * handler encoded itself (any Content-Encoding), 1xx, 204, 206, 304,
+ * bodies the handler marked "Cache-Control: no-transform", and requests
+ * with Range. Streams: goc_http_flush on the wrapper sends what was
+ * compressed so far (a zlib sync flush) and flushes the connection;
+ * goc_http_sendfile reads and compresses. The compressor (~260 KiB) is
+ * pooled between responses and every byte of it is given back when h
+ * returns. opts is copied; h.fn NULL on ENOMEM. */
+GOC_API goc_http_handler goc_http_gzip_handler(goc_http_handler h, const goc_http_gzip_opts *opts);
 
 /* ---- files (http.FileServer) -------------------------------------------
  *

@@ -223,7 +223,9 @@ static void decide_framing(goc__http_conn *c, bool done, const hinfo *hi, bool *
         return;
     }
     bool trailers = w->trailer.n > 0 && c->rs->req.proto_minor == 1;
-    if (c->clen < 0 && done && !trailers)
+    /* HEAD with nothing written says no length (as Go): the GET's is not
+     * known (a wrapper such as gzip drops the handler's). */
+    if (c->clen < 0 && done && !trailers && !(c->head_req && w->written == 0))
         c->clen = w->written;
     else if (c->clen >= 0 && trailers) {
         c->clen = -1; /* trailers need chunking; the declared length is dropped */
