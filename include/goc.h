@@ -287,18 +287,19 @@ typedef struct goc_ctx_stop goc_ctx_stop;
 /* context.AfterFunc: arrange for fn(arg) to be called once, when c is
  * cancelled (or its deadline passes). If c is already done, fn is called
  * before this returns. Unlike Go, which starts a goroutine for f, fn runs
- * on the goroutine or thread that cancels c (for a deadline, the timer's),
- * after the context tree's locks are released: it must be short and must
- * not block (wake something, set a flag, set a deadline on an fd). It may
- * use contexts (c's err is set and its done closed when fn runs) but must
- * not stop its own registration. Cost: one small allocation, no goroutine.
- * *stop (stop may be NULL if the caller never stops) receives the handle,
- * which holds a reference to c's nearest cancellable ancestor until
- * stopped (so c may be released first); NULL when c can never be cancelled
- * (background, value-only chains of it): fn never runs. Without a handle,
- * a registration on a context that is freed uncancelled is dropped and fn
- * never runs. 0; -EINVAL if fn is NULL; -ENOMEM (fn will not be called).
- * arg is borrowed until fn has run or stop returned. Any thread. */
+ * on the goroutine or thread that cancels c (for a deadline, the goroutine
+ * its timer starts), after the context tree's locks are released: it must
+ * be short and must not block (wake something, set a flag, set a deadline
+ * on an fd). It may use contexts (c's err is set and its done closed when
+ * fn runs) but must not stop its own registration. Cost: one small
+ * allocation, no goroutine. *stop (stop may be NULL if the caller never
+ * stops) receives the handle, which holds a reference to c's nearest
+ * cancellable ancestor until stopped (so c may be released first); NULL
+ * when c can never be cancelled (background, value-only chains of it): fn
+ * never runs. Without a handle, a registration on a context freed
+ * uncancelled is dropped and fn never runs. 0; -EINVAL if fn is NULL;
+ * -ENOMEM (fn will not be called). arg is borrowed until fn has run or
+ * stop returned. Any thread. */
 GOC_API int goc_ctx_after_func(goc_ctx *c, void (*fn)(void *arg), void *arg, goc_ctx_stop **stop);
 /* Unregister and free the handle. true: fn will never run. false: fn
  * already ran or is running; this then waits until it has returned, so the
