@@ -616,6 +616,177 @@ GOC_API goc_http_handler goc_http_metrics_handler(void);
  * requests/s and p50/p99 latency over the last minute. Mount anywhere. */
 GOC_API goc_http_handler goc_http_stats_handler(void);
 
+/* ---- the client (http.Client, http.Transport) ---------------------------
+ *
+ *     goc_http_response *resp;
+ *     int rc = goc_http_get("http://127.0.0.1:8080/plaintext", &resp);
+ *     if (rc < 0)
+ *         return fprintf(stderr, "%s\n", goc_errmsg()), 1;
+ *     char buf[4096];
+ *     ssize_t n;
+ *     while ((n = goc_http_response_read(resp, buf, sizeof buf)) > 0)
+ *         fwrite(buf, 1, n, stdout);
+ *     goc_http_response_free(resp); // Body.Close: the connection goes back to the pool
+ *
+ * Go's names, mapped: http.Get / Post / Client.Do → goc_http_get /
+ * goc_http_post / goc_http_client_do; http.NewRequestWithContext →
+ * goc_http_new_request; req.Header → goc_http_client_request_header;
+ * resp.Body.Read / Close → goc_http_response_read / goc_http_response_free;
+ * Transport.CloseIdleConnections → goc_http_client_close_idle.
+ *
+ * A status >= 400 is a response, not an error (as Go). Errors: negative
+ * errno values (-ECONNREFUSED, -ETIMEDOUT, -ECANCELED, GOC_ENOTFOUND, ...),
+ * the GOC_EHTTP_* codes below and goc/tls.h's GOC_ETLS_* ones; goc_errmsg()
+ * names the request ("Get \"http://h/\": dial tcp 127.0.0.1:1: connection
+ * refused").
+ *
+ * Threads: a client is shared by any number of goroutines (and threads);
+ * a request or a response belongs to one goroutine at a time. */
+
+#define GOC_EHTTP_TOO_MANY_REDIRECTS (-3110) /* http: stopped after 10 redirects */
+#define GOC_EHTTP_UNEXPECTED_EOF                                                                   \
+    (-3111) /* http: unexpected EOF (a body shorter than its Content-Length, or the connection     \
+               closed mid-response) */
+#define GOC_EHTTP_HEADER_TOO_LARGE   (-3112) /* http: server response headers exceeded the limit */
+#define GOC_EHTTP_UNSUPPORTED_SCHEME (-3113) /* http: unsupported protocol scheme */
+#define GOC_EHTTP_PROXY              (-3114) /* http: the proxy refused the CONNECT tunnel */
+#define GOC_EHTTP_USE_LAST_RESPONSE                                                                \
+    (-3115) /* check_redirect's answer: stop and return the redirect itself (ErrUseLastResponse)   \
+             */
+#define GOC_EHTTP_BODY_NOT_REPLAYABLE                                                              \
+    (-3116) /* http: a redirect or retry needs the request body again and it cannot be re-read */
+
+typedef struct goc_tls_config goc_tls_config; /* goc/tls.h */
+typedef struct goc_http_cookie_store goc_http_cookie_store;
+typedef struct goc_http_client goc_http_client;
+typedef struct goc_http_client_request goc_http_client_request;
+
+/* A response (http.Response). Members are read-only; strings are valid
+ * until goc_http_response_free. */
+typedef struct goc_http_response {
+    int status_code;    /* 200 */
+    const char *status; /* "200 OK" */
+    const char *proto;  /* "HTTP/1.1" */
+    int proto_major, proto_minor;
+    goc_http_header *header;  /* fields in the order and spelling received */
+    goc_http_header *trailer; /* a chunked body's trailer, once read to the end */
+    int64_t content_length;   /* -1: unknown (chunked, close-delimited, or
+                                 decompressed) */
+    bool uncompressed;        /* the body was gzip and is handed over decoded
+                                 (Content-Encoding and -Length removed) */
+    const char *url;          /* the URL that answered (after redirects) */
+    struct goc__http_cresp *priv_;
+} goc_http_response;
+
+/* Client options: zero is a safe client. Durations: 0 means the default
+ * given, negative means none. */
+typedef struct goc_http_client_opts {
+    goc_duration timeout;                 /* the whole exchange, redirects and
+                                             reading the body included
+                                             (Client.Timeout); 0: none */
+    goc_duration stall_timeout;           /* the longest wait for the next byte
+                                             of a response, head or body (goc's
+                                             own: Go's DefaultClient can wait
+                                             forever); 0: 30 s */
+    goc_duration dial_timeout;            /* 0: 30 s (Go's DefaultTransport) */
+    goc_duration tls_handshake_timeout;   /* 0: 10 s */
+    goc_duration response_header_timeout; /* from the request written to the
+                                             response head; 0: none beyond
+                                             stall_timeout */
+    goc_duration expect_continue_timeout; /* wait for "100 Continue" before
+                                             sending the body anyway; 0: 1 s */
+    goc_duration idle_conn_timeout;       /* keep-alive connections unused this
+                                             long are closed; 0: 90 s */
+    /* Idle connections kept per host: 0: 128. Go's default of 2 makes a
+     * service that talks to one backend from many goroutines close and
+     * redial all but two of its connections after every burst (and fill
+     * the port range with TIME_WAIT): keep as many as it uses. */
+    int max_idle_per_host;
+    int max_idle;                     /* in all; 0: 1024 */
+    int max_conns_per_host;           /* dialing, active and idle; more callers wait
+                                         for one (or their ctx); 0: no limit */
+    size_t max_response_header_bytes; /* 0: 1 MiB; more: GOC_EHTTP_HEADER_TOO_LARGE */
+    int max_redirects;                /* 0: 10; negative: follow none */
+    bool disable_keep_alives;
+    bool disable_compression; /* do not ask for gzip */
+    /* Proxy: NULL: from the environment (HTTP_PROXY, HTTPS_PROXY,
+     * NO_PROXY, as Go's ProxyFromEnvironment); "" none; else this URL. */
+    const char *proxy;
+    goc_tls_config *tls; /* NULL: verify against the system's roots */
+    /* CheckRedirect: called before following a redirect to url (nvia:
+     * requests made so far). 0 follows; GOC_EHTTP_USE_LAST_RESPONSE
+     * returns the redirect response; another negative value is returned as
+     * the error. NULL: Go's default (stop after max_redirects). */
+    int (*check_redirect)(goc_http_client_request *next, const char *url, int nvia, void *arg);
+    void *check_redirect_arg;
+    const goc_http_cookie_store *jar; /* NULL: no cookies kept */
+    const char *user_agent;           /* NULL: "goc-http-client/1.1" */
+} goc_http_client_opts;
+
+/* A client. NULL on ENOMEM. Any thread. */
+GOC_API goc_http_client *goc_http_client_new(const goc_http_client_opts *opts);
+/* Close its idle connections and free it: no request may be in flight. */
+GOC_API void goc_http_client_free(goc_http_client *c);
+/* http.DefaultClient, with the defaults above (never freed). */
+GOC_API goc_http_client *goc_http_default_client(void);
+/* Close the connections idle now (Transport.CloseIdleConnections). */
+GOC_API void goc_http_client_close_idle(goc_http_client *c);
+
+/* http.NewRequestWithContext: method NULL or "" is GET; ctx NULL is the
+ * background (the request retains ctx). 0 or -EINVAL (a method that is
+ * not a token, a URL that does not parse: goc_errmsg says why), -ENOMEM. */
+GOC_API int goc_http_new_request(goc_ctx *ctx, const char *method, const char *url,
+                                 goc_http_client_request **out);
+GOC_API void goc_http_client_request_free(goc_http_client_request *req);
+/* The header sent (Host from the URL unless set here; User-Agent unless
+ * set; Accept-Encoding: gzip unless set or compression is disabled). */
+GOC_API goc_http_header *goc_http_client_request_header(goc_http_client_request *req);
+/* A body from memory: data is borrowed until the request is freed (it
+ * can be sent again: redirects 307/308, retries). 0 or -EINVAL. */
+GOC_API int goc_http_client_request_set_body(goc_http_client_request *req, const void *data,
+                                             size_t len);
+/* A body from a reader: read(arg, buf, n) returns a count, 0 at its end,
+ * or a negative errno. length -1: unknown (sent chunked). rewind(arg)
+ * starts it over for a redirect or retry (0 or a negative errno); NULL:
+ * not replayable. */
+GOC_API int goc_http_client_request_set_body_reader(goc_http_client_request *req,
+                                                    ssize_t (*read)(void *arg, void *buf, size_t n),
+                                                    int (*rewind)(void *arg), void *arg,
+                                                    int64_t length);
+/* A body of length bytes of the file fd from offset (borrowed; sent with
+ * sendfile over plain TCP). Replayable. */
+GOC_API int goc_http_client_request_set_body_fd(goc_http_client_request *req, int fd, off_t offset,
+                                                int64_t length);
+/* req.SetBasicAuth. 0 or -ENOMEM. */
+GOC_API int goc_http_client_request_set_basic_auth(goc_http_client_request *req, const char *user,
+                                                   const char *password);
+
+/* Client.Do: send req, follow redirects, and return the response once its
+ * head arrived; the body is read with goc_http_response_read. 0 and
+ * *resp, or a negative errno (no response). The request may be freed or
+ * reused once this returns. Goroutine or thread. */
+GOC_API int goc_http_client_do(goc_http_client *c, goc_http_client_request *req,
+                               goc_http_response **resp);
+/* Client.Get / http.Get / http.Post (the default client). */
+GOC_API int goc_http_client_get(goc_http_client *c, const char *url, goc_http_response **resp);
+GOC_API int goc_http_get(const char *url, goc_http_response **resp);
+GOC_API int goc_http_post(const char *url, const char *content_type, const void *body, size_t len,
+                          goc_http_response **resp);
+
+/* Read up to n bytes of the body: the count, 0 at its end, or a negative
+ * errno (-ETIMEDOUT past a timeout, the ctx's error, GOC_EHTTP_MALFORMED
+ * for bad chunking or gzip, GOC_EHTTP_UNEXPECTED_EOF for a body cut
+ * short). A body never ends early without an error. */
+GOC_API ssize_t goc_http_response_read(goc_http_response *r, void *buf, size_t n);
+/* The whole (rest of the) body in *data (malloc'ed, NUL-terminated, for
+ * free()), its length in *len (may be NULL). More than max bytes:
+ * GOC_EHTTP_BODY_TOO_LARGE and nothing is returned. */
+GOC_API int goc_http_response_read_all(goc_http_response *r, char **data, size_t *len, size_t max);
+/* Body.Close and free: a connection whose response was read to its end
+ * goes back to the pool; one with body bytes left is closed. NULL
+ * ignored. */
+GOC_API void goc_http_response_free(goc_http_response *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -157,6 +157,20 @@ static const char *http_strerror(int err)
         return "http: invalid pattern";
     case GOC_EHTTP_MALFORMED:
         return "http: malformed message";
+    case GOC_EHTTP_TOO_MANY_REDIRECTS:
+        return "http: stopped after too many redirects";
+    case GOC_EHTTP_UNEXPECTED_EOF:
+        return "http: unexpected EOF";
+    case GOC_EHTTP_HEADER_TOO_LARGE:
+        return "http: server response headers exceeded the limit";
+    case GOC_EHTTP_UNSUPPORTED_SCHEME:
+        return "http: unsupported protocol scheme";
+    case GOC_EHTTP_PROXY:
+        return "http: the proxy refused the tunnel";
+    case GOC_EHTTP_USE_LAST_RESPONSE:
+        return "http: use last response";
+    case GOC_EHTTP_BODY_NOT_REPLAYABLE:
+        return "http: the request body cannot be sent again";
     default:
         return "unknown http error";
     }
@@ -165,5 +179,5 @@ static const char *http_strerror(int err)
 /* Before main: goc_strerror may be asked about a code before any call. */
 __attribute__((constructor)) static void register_texts(void)
 {
-    goc__errtext_register(GOC_EHTTP_MALFORMED, GOC_EHTTP_BODY_TOO_LARGE, http_strerror);
+    goc__errtext_register(GOC_EHTTP_BODY_NOT_REPLAYABLE, GOC_EHTTP_BODY_TOO_LARGE, http_strerror);
 }
