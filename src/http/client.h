@@ -20,7 +20,6 @@
 
 #include "http/http.h"
 
-#include <goc/tls.h>
 
 typedef struct goc__hhost goc__hhost;
 typedef struct goc__pconn goc__pconn;
