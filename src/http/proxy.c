@@ -51,26 +51,29 @@ GOC_API void goc_http_proxy_config_from_env(goc_http_proxy_config *cfg)
 
 /* ---- IP addresses -------------------------------------------------------- */
 
-/* An IP in 16 bytes (IPv4 as ::ffff:a.b.c.d, as Go's net.IP holds it). */
 typedef struct ip16 {
     unsigned char b[16];
 } ip16;
 
 static const unsigned char v4prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-/* Go's net.ParseIP of s[0, n): dotted IPv4 or IPv6 (no zone). */
-static bool parse_ip(const char *s, size_t n, ip16 *ip)
+bool goc__ip_parse(const char *s, size_t n, unsigned char ip[16])
 {
     char buf[64];
     if (n == 0 || n >= sizeof buf)
         return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if (inet_pton(AF_INET, buf, ip->b + 12) == 1) {
-        memcpy(ip->b, v4prefix, 12);
+    if (inet_pton(AF_INET, buf, ip + 12) == 1) {
+        memcpy(ip, v4prefix, 12);
         return true;
     }
-    return inet_pton(AF_INET6, buf, ip->b) == 1;
+    return inet_pton(AF_INET6, buf, ip) == 1;
+}
+
+static bool parse_ip(const char *s, size_t n, ip16 *ip)
+{
+    return goc__ip_parse(s, n, ip->b);
 }
 
 static bool is_v4(const ip16 *ip)
@@ -78,10 +81,10 @@ static bool is_v4(const ip16 *ip)
     return memcmp(ip->b, v4prefix, 12) == 0;
 }
 
-static bool is_loopback(const ip16 *ip)
+bool goc__ip_is_loopback(const unsigned char ip[16])
 {
     static const unsigned char v6lo[16] = {[15] = 1};
-    return is_v4(ip) ? ip->b[12] == 127 : memcmp(ip->b, v6lo, 16) == 0;
+    return memcmp(ip, v4prefix, 12) == 0 ? ip[12] == 127 : memcmp(ip, v6lo, 16) == 0;
 }
 
 /* The first bits bits of a and b agree. */
@@ -124,9 +127,8 @@ static bool cidr_entry(const char *e, size_t n, const ip16 *ip, bool *match)
 
 /* ---- no_proxy ------------------------------------------------------------ */
 
-/* Go's net.SplitHostPort of e[0, n): false if it is no host:port. */
-static bool split_host_port(const char *e, size_t n, const char **h, size_t *hn, const char **p,
-                            size_t *pn)
+bool goc__split_host_port(const char *e, size_t n, const char **h, size_t *hn, const char **p,
+                          size_t *pn)
 {
     const char *colon = memrchr(e, ':', n);
     if (!colon)
@@ -169,7 +171,7 @@ static bool entry_matches(const char *e, size_t n, const target *t)
         return match;
     const char *h, *p;
     size_t hn, pn;
-    if (split_host_port(e, n, &h, &hn, &p, &pn)) {
+    if (goc__split_host_port(e, n, &h, &hn, &p, &pn)) {
         if (hn == 0)
             return false; /* ":80": no host, malformed */
     } else {
@@ -306,7 +308,7 @@ GOC_API int goc_http_proxy_for(const goc_http_proxy_config *cfg, const goc_url *
     ip16 ip;
     target t;
     if (!target_of(u, hbuf, sizeof hbuf, &ip, &t) || strcmp(hbuf, "localhost") == 0 ||
-        (t.ip && is_loopback(t.ip)) || no_proxy_matches(cfg->no_proxy, &t)) {
+        (t.ip && goc__ip_is_loopback(t.ip->b)) || no_proxy_matches(cfg->no_proxy, &t)) {
         goc_url_free(p);
         return 0;
     }

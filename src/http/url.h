@@ -67,4 +67,14 @@ void goc__url_quote(const char *s, size_t n, char *buf, size_t size);
 void goc__url_split_host_port(const char *host, size_t n, const char **h, size_t *hn,
                               const char **port, size_t *pn);
 
+/* Go's net.SplitHostPort of e[0, n) ("host:port", "[v6]:port"; the port
+ * may be empty or any bytes but brackets): false if it is no host:port. */
+bool goc__split_host_port(const char *e, size_t n, const char **h, size_t *hn, const char **p,
+                          size_t *pn);
+/* Go's net.ParseIP of s[0, n): dotted IPv4 (into ::ffff:a.b.c.d, as Go's
+ * net.IP holds it) or IPv6 without a zone, into ip (proxy.c). */
+bool goc__ip_parse(const char *s, size_t n, unsigned char ip[16]);
+/* 127.0.0.0/8 (also IPv4-mapped) or ::1. */
+bool goc__ip_is_loopback(const unsigned char ip[16]);
+
 #endif /* GOC_HTTP_URL_H */
