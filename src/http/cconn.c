@@ -123,25 +123,6 @@ static int connect_tunnel(goc__pconn *pc, const goc__htarget *t)
     }
 }
 
-int goc__client_tls_init(goc_http_client *c)
-{
-    (void)c;
-    return 0;
-}
-
-void goc__client_tls_free(goc_http_client *c)
-{
-    (void)c;
-}
-
-/* TLS over pc. */
-static int goc__pconn_start_tls(goc_http_client *c, goc__pconn *pc, const char *server_name,
-                                int64_t deadline)
-{
-    (void)c, (void)pc, (void)server_name, (void)deadline;
-    return goc__errorf(GOC_EHTTP_UNSUPPORTED_SCHEME, "http: TLS is not built in");
-}
-
 int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline, goc__pconn **out)
 {
     *out = NULL;
@@ -177,14 +158,16 @@ int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline,
     if (deadline > 0 && (hs == 0 || deadline < hs))
         hs = deadline;
     goc_set_deadline(fd, hs);
-    if (t->proxy[0] && t->proxy_tls)
-        rc = goc__pconn_start_tls(c, pc, t->proxy_host, hs);
+    if (t->proxy[0] && t->proxy_tls && t->tls)
+        rc = goc__errorf(-ENOTSUP, "http: TLS through an https proxy is not supported");
+    else if (t->proxy[0] && t->proxy_tls)
+        rc = goc__pconn_start_tls(c, pc, t->proxy_host);
     if (rc == 0 && t->proxy[0] && t->tls)
         rc = connect_tunnel(pc, t);
     if (rc == 0 && pc->rpos != pc->rlen) /* the server speaks after our hello */
         rc = goc__errorf(GOC_EHTTP_MALFORMED, "proxyconnect tcp: bytes after the proxy's answer");
     if (rc == 0 && t->tls)
-        rc = goc__pconn_start_tls(c, pc, t->host, hs);
+        rc = goc__pconn_start_tls(c, pc, t->host);
     pc->via_proxy = t->proxy[0] && !t->tls; /* a tunnel carries origin-form requests */
     if (rc < 0) {
         goc__pconn_close(pc);

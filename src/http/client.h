@@ -20,7 +20,6 @@
 
 #include "http/http.h"
 
-
 typedef struct goc__hhost goc__hhost;
 typedef struct goc__pconn goc__pconn;
 
@@ -107,10 +106,13 @@ bool goc__pconn_alive(goc__pconn *pc);
 /* Dial t (the proxy if any, CONNECT, TLS). 0 or a negative errno. */
 int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline, goc__pconn **out);
 void goc__pconn_close(goc__pconn *pc);
-/* The client's TLS configuration (opts.tls retained, or made on first
- * use), and its end. */
+/* client_tls.c: the client's TLS configuration (opts.tls retained, or
+ * made on first use), and its end. */
 int goc__client_tls_init(goc_http_client *c);
 void goc__client_tls_free(goc_http_client *c);
+/* client_tls.c: TLS over pc's connection, verifying server_name; the
+ * handshake ends by the fd's deadline. 0 or a negative errno. */
+int goc__pconn_start_tls(goc_http_client *c, goc__pconn *pc, const char *server_name);
 
 /* ---- the exchange: client.c, roundtrip.c and cbody.c --------------------- */
 
