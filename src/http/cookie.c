@@ -91,13 +91,17 @@ static bool parse_max_age(goc__span v, int64_t *out)
     return true;
 }
 
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* p[0, n) is lit[0, n), ASCII letters in either case. */
 static bool lit_ci(const char *p, const char *lit, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char a = p[i], b = lit[i];
-        if ((a | 0x20) != (b | 0x20) || !((a | 0x20) >= 'a' && (a | 0x20) <= 'z'))
+    for (size_t i = 0; i < n; i++)
+        if (lower(p[i]) != lower(lit[i]))
             return false;
-    }
     return true;
 }
 

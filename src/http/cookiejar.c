@@ -102,6 +102,8 @@ static bool canonical_host(const char *host, char *buf, size_t size)
     bool has_port = colons == 1 || (colons > 1 && host[0] == '[' && strstr(host, "]:"));
     if (has_port && !goc__split_host_port(host, strlen(host), &h, &hn, &p, &pn))
         return false;
+    if (!has_port && hn >= 2 && h[0] == '[' && h[hn - 1] == ']')
+        h++, hn -= 2; /* "[::1]" as "[::1]:80" gives it (Go keeps the brackets) */
     if (hn > 0 && h[hn - 1] == '.')
         hn--;
     if (hn >= size)
