@@ -214,9 +214,11 @@ static int check_escapes(const char *s, size_t n, goc__urlmode mode, char *emsg)
             bool pct25 = v == '%';
             /* RFC 3986: a host %-encodes only non-ASCII bytes; RFC 6874
              * adds "%25" (a zone follows). A zone may encode anything a
-             * host may hold, and a space (Windows names zones so). */
+             * host may hold, and a space (Windows names zones so);
+             * unlike Go, a non-ASCII byte too, as it may stand raw there
+             * and String escapes it. */
             if ((mode == GOC__ENC_HOST && hexval((unsigned char)s[i + 1]) < 8 && !pct25) ||
-                (mode == GOC__ENC_ZONE && !pct25 && v != ' ' &&
+                (mode == GOC__ENC_ZONE && !pct25 && v != ' ' && v < 0x80 &&
                  goc__url_should_escape((unsigned char)v, GOC__ENC_HOST))) {
                 goc__url_quote(s + i, 3, q, sizeof q);
                 snprintf(emsg, GOC__URL_EMSG, "invalid URL escape %s", q);
