@@ -286,45 +286,37 @@ static int parse_authority(draft *d, const char *a, size_t n, char *emsg)
     return parse_userinfo(d, a, hi - 1, emsg);
 }
 
-/* Go's setPath for the escaped path p[0, n): path decoded, raw_path = p
- * if escaping the decoded path does not give p back. */
-static int set_path(draft *d, const char *p, size_t n, char *emsg)
+/* Go's setPath and setFragment: s[0, n) decoded for mode into *dec, and
+ * into *raw too if escaping the decoded form does not give s back (else
+ * ""), so that String can give the input back. */
+static int set_decoded(draft *d, const char *s, size_t n, goc__urlmode mode, const char **dec,
+                       const char **raw, char *emsg)
 {
-    char *path;
+    char *p;
     size_t pn;
-    int rc = goc__url_unescape(p, n, GOC__ENC_PATH, &path, &pn, emsg);
+    int rc = goc__url_unescape(s, n, mode, &p, &pn, emsg);
     if (rc < 0)
         return rc;
-    d->u.path = own(d, path);
+    *dec = own(d, p);
     goc__ubuf b = {0};
-    goc__url_escape_add(&b, path, pn, GOC__ENC_PATH);
+    goc__url_escape_add(&b, p, pn, mode);
     char *esc = goc__ubuf_take(&b);
     if (!esc)
         return -ENOMEM;
-    bool same = strlen(esc) == n && memcmp(esc, p, n) == 0;
+    bool same = strlen(esc) == n && memcmp(esc, s, n) == 0;
     free(esc);
-    d->u.raw_path = same ? "" : copy(d, p, n);
-    return d->u.raw_path ? 0 : -ENOMEM;
+    *raw = same ? "" : copy(d, s, n);
+    return *raw ? 0 : -ENOMEM;
 }
 
-/* Go's setFragment: set_path's rule for the fragment. */
+static int set_path(draft *d, const char *p, size_t n, char *emsg)
+{
+    return set_decoded(d, p, n, GOC__ENC_PATH, &d->u.path, &d->u.raw_path, emsg);
+}
+
 static int set_fragment(draft *d, const char *f, size_t n, char *emsg)
 {
-    char *frag;
-    size_t fn;
-    int rc = goc__url_unescape(f, n, GOC__ENC_FRAGMENT, &frag, &fn, emsg);
-    if (rc < 0)
-        return rc;
-    d->u.fragment = own(d, frag);
-    goc__ubuf b = {0};
-    goc__url_escape_add(&b, frag, fn, GOC__ENC_FRAGMENT);
-    char *esc = goc__ubuf_take(&b);
-    if (!esc)
-        return -ENOMEM;
-    bool same = strlen(esc) == n && memcmp(esc, f, n) == 0;
-    free(esc);
-    d->u.raw_fragment = same ? "" : copy(d, f, n);
-    return d->u.raw_fragment ? 0 : -ENOMEM;
+    return set_decoded(d, f, n, GOC__ENC_FRAGMENT, &d->u.fragment, &d->u.raw_fragment, emsg);
 }
 
 static int fail(char *emsg, const char *text)
