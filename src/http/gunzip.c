@@ -15,12 +15,11 @@
  * error on the next call and every one after (so a corrupt or truncated
  * body never looks like a short one).
  *
- * Which error: zlib's gz_header.done is 0 until the member's header was
- * read whole, so a failure before it is "gzip: invalid header" (bad
- * magic, method or flags, header CRC); zlib's "incorrect data check" and
- * "incorrect length check" are the trailer's: "gzip: invalid checksum";
- * anything else is in the deflate data: "flate: corrupt input". These are
- * Go's texts (compress/gzip, compress/flate, io.ErrUnexpectedEOF).
+ * Which error: zlib's gz_header.done is 1 once the member's header was
+ * read whole (0 before, -1 when it is not gzip), so a failure before it is "gzip: invalid header"
+ * (bad magic, method or flags, header CRC); zlib's "incorrect data check" and "incorrect length
+ * check" are the trailer's: "gzip: invalid checksum"; anything else is in the deflate data: "flate:
+ * corrupt input". These are Go's texts (compress/gzip, compress/flate, io.ErrUnexpectedEOF).
  */
 #include "http/gunzip.h"
 
@@ -96,7 +95,7 @@ static ssize_t inflate_failed(goc__gunzip *g, int zr, size_t got)
     if (zr == Z_MEM_ERROR)
         return fail(g, -ENOMEM, NULL, got);
     const char *m = g->z.msg ? g->z.msg : "";
-    if (zr == Z_DATA_ERROR && g->hdr.done == 0)
+    if (zr == Z_DATA_ERROR && g->hdr.done != 1)
         return fail(g, GOC_EHTTP_MALFORMED, "gzip: invalid header", got);
     if (strcmp(m, "incorrect data check") == 0 || strcmp(m, "incorrect length check") == 0)
         return fail(g, GOC_EHTTP_MALFORMED, "gzip: invalid checksum", got);

@@ -519,6 +519,31 @@ static void finish(gzw *g)
         give_back(g);
 }
 
+/* Whether r's Accept-Encoding lines, taken together, let us send gzip. */
+static bool accepts_gzip(goc_http_request *r)
+{
+    const char *v[8];
+    size_t n = goc_http_header_values(r->header, "Accept-Encoding", v, 8);
+    if (n <= 1)
+        return goc__http_accepts_gzip(n ? v[0] : NULL);
+    if (n > 8)
+        n = 8;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char *all = goc__http_alloc(r, len);
+    if (!all)
+        return false;
+    char *o = all;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(v[i]);
+        memcpy(o, v[i], k);
+        o[k] = i + 1 < n ? ',' : '\0';
+        o += k + 1;
+    }
+    return goc__http_accepts_gzip(all);
+}
+
 static void gzip_serve(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     const gzip_arg *a = arg;
@@ -531,8 +556,7 @@ static void gzip_serve(goc_http_response_writer *w, goc_http_request *r, void *a
     g.r = r;
     g.a = a;
     g.mode = UNDECIDED;
-    g.allowed = goc__http_accepts_gzip(goc_http_header_get(r->header, "Accept-Encoding")) &&
-                !goc_http_header_get(r->header, "Range");
+    g.allowed = accepts_gzip(r) && !goc_http_header_get(r->header, "Range");
     g.head = strcmp(r->method, "HEAD") == 0;
     goc_http_serve_http(a->next, &g.w, r);
     finish(&g);
