@@ -2,7 +2,7 @@
  * httpd.c — the HTTP/1.1 server that users and outside tests run: a mux of
  * demo routes over goc's net/http-style server.
  *
- *   build/examples/httpd [-addr HOST:PORT] [-root DIR] [-log] [-header-timeout D]
+ *   build/examples/httpd [-addr HOST:PORT] [-root DIR] [-log] [-gzip] [-header-timeout D]
  *                        [-tls-cert FILE -tls-key FILE]
  *
  * The command line and the routes are a fixed interface (outside tests
@@ -12,7 +12,10 @@
  * with the port actually bound, then one with the page's URLs, flushed.
  * SIGINT or SIGTERM starts a graceful shutdown (idle connections close,
  * active requests finish, at most 10 s), then the program exits 0. -log
- * writes an access log (combined format) to stdout; -header-timeout sets
+ * writes an access log (combined format) to stdout; -gzip compresses the
+ * responses of text types for clients that accept it (goc_http_gzip_handler
+ * around the whole mux, inside the access log, which then counts the
+ * compressed bytes as nginx's $body_bytes_sent does); -header-timeout sets
  * how long a request head may take to arrive (default 20 s), which is
  * what cuts slowloris connections off. TLS flags are accepted and refused
  * (exit status 2) until the server speaks TLS.
@@ -58,6 +61,7 @@ typedef struct config {
     const char *root;
     const char *tls_cert, *tls_key;
     bool access_log;
+    bool gzip;
     goc_duration header_timeout; /* 0: the server's default */
 } config;
 
@@ -363,7 +367,8 @@ static int serve_until_signal(goc_http_server *srv, int lfd)
  * life, and these static roots keep all of it reachable for leak
  * checkers. */
 static goc_http_mux *mux;
-static goc_http_handler app; /* the mux, wrapped in the access log with -log */
+static goc_http_handler app; /* the mux, wrapped in gzip with -gzip, then the access
+                                log with -log */
 
 static int run_server(void *arg)
 {
@@ -372,7 +377,9 @@ static int run_server(void *arg)
     if (!mux || add_routes(mux, cfg) < 0)
         return 1;
     app = goc_http_mux_handler(mux);
-    if (cfg->access_log)
+    if (cfg->gzip)
+        app = goc_http_gzip_handler(app, NULL);
+    if (cfg->access_log && app.fn)
         app = goc_http_access_log(app, 1);
     goc_http_server_opts opts = {.server_name = "goc", .read_header_timeout = cfg->header_timeout};
     goc_http_server *srv = app.fn ? goc_http_server_new(app, &opts) : NULL;
@@ -400,14 +407,17 @@ static int run_server(void *arg)
 
 static _Noreturn void usage(void)
 {
-    fprintf(stderr, "usage: httpd [-addr HOST:PORT] [-root DIR] [-log] [-header-timeout D]\n"
-                    "             [-tls-cert FILE -tls-key FILE]\n"
-                    "  -addr            address to listen on (default 127.0.0.1:8080; :0 picks a "
-                    "port)\n"
-                    "  -root            directory served under /static/ (default: the demo site)\n"
-                    "  -log             access log (combined format) on stdout\n"
-                    "  -header-timeout  time allowed for a request head, e.g. 2s, 500ms "
-                    "(default 20s)\n");
+    fprintf(stderr,
+            "usage: httpd [-addr HOST:PORT] [-root DIR] [-log] [-gzip] [-header-timeout D]\n"
+            "             [-tls-cert FILE -tls-key FILE]\n"
+            "  -addr            address to listen on (default 127.0.0.1:8080; :0 picks a "
+            "port)\n"
+            "  -root            directory served under /static/ (default: the demo site)\n"
+            "  -log             access log (combined format) on stdout\n"
+            "  -gzip            gzip responses of text types (HTML, CSS, JS, JSON, ...)\n"
+            "                   for clients that accept it\n"
+            "  -header-timeout  time allowed for a request head, e.g. 2s, 500ms "
+            "(default 20s)\n");
     exit(2);
 }
 
@@ -462,6 +472,8 @@ static void parse_flags(int argc, char **argv, config *cfg)
         const char *f = argv[i][0] == '-' && argv[i][1] == '-' ? argv[i] + 1 : argv[i];
         if (strcmp(f, "-log") == 0)
             cfg->access_log = true;
+        else if (strcmp(f, "-gzip") == 0)
+            cfg->gzip = true;
         else if (i + 1 < argc && set_flag(cfg, f, argv[i + 1]))
             i++;
         else
