@@ -2,7 +2,7 @@
  * test_fuzz_replay.c — every file of fuzz/regression/<target>/ (inputs that
  * once broke a parser) and of the seed corpora fuzz/corpus/<target>/,
  * through the fuzz targets' own invariant checks (fuzz/check.h,
- * check_fields.h, check_mux.h), so a past crasher stays fixed in every test
+ * check_fields.h, check_mux.h, check_gunzip.h), so a past crasher stays fixed in every test
  * run, without clang or libFuzzer. fuzz_query's checks need src/http/http.h,
  * which tests cannot include: make fuzz replays its folder.
  */
@@ -12,6 +12,7 @@
 
 #include "../../fuzz/check.h"
 #include "../../fuzz/check_fields.h"
+#include "../../fuzz/check_gunzip.h"
 #include "../../fuzz/check_mux.h"
 
 typedef const char *(*check_fn)(const uint8_t *d, size_t n);
@@ -98,4 +99,10 @@ Test(fuzz_replay, mux, .timeout = 60)
 {
     replay("regression", "mux", check_mux);
     cr_assert_gt(replay("corpus", "mux", check_mux), 0);
+}
+
+Test(fuzz_replay, gunzip, .timeout = 60)
+{
+    /* No regression folder yet: no input has broken the decoder. */
+    cr_assert_gt(replay("corpus", "gunzip", check_gunzip), 0);
 }
