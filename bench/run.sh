@@ -14,13 +14,18 @@
 #   BENCH_REPS=3         repetitions of each goc/Go pair (median taken)
 #   BENCH_ONLY="..."     a subset of: spawn switch sleep memory memory-chan pingpong-p1
 #                        pingpong-p2 buffered select mutex context pool echo accept c10k
-#                        http-c10k http-c10k-park http (http: bench/http.sh's rows)
-#   BENCH=http           the HTTP rows alone (BENCH_ONLY="http-c10k http-c10k-park http")
+#                        http-c10k http-c10k-park, and bench/http.sh's tables: http
+#                        (keep-alive, close, pipeline), http-client, https-keepalive,
+#                        https-handshake, https-download, https (the three https-*)
+#   BENCH=http           the HTTP rows alone (BENCH_ONLY="http-c10k http-c10k-park http
+#                        http-client https")
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
-# The HTTP rows (bench/http.sh: goc's httpd, Go's net/http and nginx; its
-# BENCH_HTTP_* variables) run after the others, with their own tables,
-# appended to bench.md.
+# The HTTP rows (bench/http.sh: goc's httpd, Go's net/http and nginx, over
+# HTTP and HTTPS, and goc's HTTP client beside Go's; its BENCH_HTTP_*
+# variables) run after the others, with their own tables, appended to
+# bench.md. The http* names of BENCH_ONLY choose its BENCH_HTTP_WORKLOADS;
+# without BENCH_ONLY, BENCH_HTTP_WORKLOADS (default: all) holds.
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
 # that fails, times out or prints no RESULT line for one of its rows is
@@ -41,6 +46,13 @@ declare -A rows_of=([spawn]="spawn" [switch]="switch" [sleep]="sleep-wall sleep-
     [context]="context" [pool]="pool" [echo]="echo echo-p99" [accept]="accept"
     [c10k]="c10k-mem c10k-idle-cpu" [http-c10k]="http-c10k-mem http-c10k-idle-cpu"
     [http-c10k-park]="http-c10k-park-mem")
+
+# bench/http.sh's workloads (BENCH_HTTP_WORKLOADS) of each BENCH_ONLY name,
+# and all of them in the order they run.
+declare -A http_workloads_of=([http]="keepalive close pipeline" [http-client]="client"
+    [https-keepalive]="tls-keepalive" [https-handshake]="tls-handshake"
+    [https-download]="tls-download" [https]="tls-keepalive tls-handshake tls-download")
+http_workloads_all="keepalive close pipeline client tls-keepalive tls-handshake tls-download"
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
@@ -105,15 +117,28 @@ timeout_s="${BENCH_TIMEOUT:-300}"
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, not '$reps'"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer"
 run_http=1
-[ "${BENCH:-}" != http ] || BENCH_ONLY="http-c10k http-c10k-park http"
+[ "${BENCH:-}" != http ] || BENCH_ONLY="http-c10k http-c10k-park http http-client https"
 if [ -n "${BENCH_ONLY:-}" ]; then
     only=()
+    http_wl=" "
     for p in $BENCH_ONLY; do
-        [ "$p" != http ] || continue
-        [ -n "${rows_of[$p]:-}" ] || die "BENCH_ONLY: unknown workload '$p' (${programs[*]} http)"
+        if [ -n "${http_workloads_of[$p]:-}" ]; then
+            http_wl+="${http_workloads_of[$p]} "
+            continue
+        fi
+        [ -n "${rows_of[$p]:-}" ] || die "BENCH_ONLY: unknown workload '$p' (${programs[*]}" \
+            "${!http_workloads_of[*]})"
         only+=("$p")
     done
-    [[ " $BENCH_ONLY " == *" http "* ]] || run_http=0
+    if [ "$http_wl" = " " ]; then
+        run_http=0
+    else # in the order they run, each once
+        BENCH_HTTP_WORKLOADS=""
+        for w in $http_workloads_all; do
+            [[ "$http_wl" != *" $w "* ]] || BENCH_HTTP_WORKLOADS+="${BENCH_HTTP_WORKLOADS:+ }$w"
+        done
+        export BENCH_HTTP_WORKLOADS
+    fi
     programs=("${only[@]}")
 fi
 

@@ -16,7 +16,7 @@ esac
 # bench/http.sh (make bench), slowloris (make check-slow).
 case "${1:-build}" in
 test) need+=(curl python3 golang-go openssl nginx-light) ;; # openssl: tests make their own CA and certificates
-bench) need+=(wrk nginx-light) ;;
+bench) need+=(wrk nginx-light curl openssl) ;; # curl, openssl: the HTTPS rows (downloads, certificates)
 slow) need+=(slowhttptest curl) ;;
 esac
 
