@@ -17,8 +17,9 @@
  * around the whole mux, inside the access log, which then counts the
  * compressed bytes as nginx's $body_bytes_sent does); -header-timeout sets
  * how long a request head may take to arrive (default 20 s), which is
- * what cuts slowloris connections off. TLS flags are accepted and refused
- * (exit status 2) until the server speaks TLS.
+ * what cuts slowloris connections off. -tls-cert and -tls-key (PEM files,
+ * both or neither) serve HTTPS instead: the line then says
+ * "listening on https://HOST:PORT".
  *
  * Shape: main parses flags and calls goc_run. The main goroutine builds
  * the mux and the server, listens, starts one goroutine that runs
@@ -287,7 +288,7 @@ static int add_routes(goc_http_mux *m, const config *cfg)
 
 /* "http://HOST:PORT" of the bound socket lfd into out: the real port when
  * -addr asked for :0, brackets around an IPv6 host. */
-static void listen_url(int lfd, char *out, size_t n)
+static void listen_url(int lfd, const char *scheme, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -298,14 +299,14 @@ static void listen_url(int lfd, char *out, size_t n)
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
             port = ntohs(a->sin6_port);
-            snprintf(out, n, "http://[%s]:%d", host, port);
+            snprintf(out, n, "%s://[%s]:%d", scheme, host, port);
             return;
         }
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
         port = ntohs(a->sin_port);
     }
-    snprintf(out, n, "http://%s:%d", host, port);
+    snprintf(out, n, "%s://%s:%d", scheme, host, port);
 }
 
 typedef struct serving {
@@ -382,7 +383,16 @@ static int run_server(void *arg)
     if (cfg->access_log && app.fn)
         app = goc_http_access_log(app, 1);
     goc_http_server_opts opts = {.server_name = "goc", .read_header_timeout = cfg->header_timeout};
+    if (cfg->tls_cert) {
+        goc_tls_opts to = {.alpn = "http/1.1"};
+        opts.tls = goc_tls_server_config_new(cfg->tls_cert, cfg->tls_key, &to, NULL);
+        if (!opts.tls) {
+            fprintf(stderr, "httpd: %s\n", goc_errmsg());
+            return 1;
+        }
+    }
     goc_http_server *srv = app.fn ? goc_http_server_new(app, &opts) : NULL;
+    goc_tls_config_release(opts.tls); /* the server holds its own reference */
     if (!srv) {
         fprintf(stderr, "httpd: out of memory\n");
         return 1;
@@ -393,7 +403,7 @@ static int run_server(void *arg)
         return 1;
     }
     char url[128];
-    listen_url(lfd, url, sizeof url);
+    listen_url(lfd, cfg->tls_cert ? "https" : "http", url, sizeof url);
     printf("listening on %s\n", url);
     printf("  the demo page: %s/  live stats: %s/debug/stats  (Ctrl-C stops)\n", url, url);
     fflush(stdout);
@@ -417,7 +427,8 @@ static _Noreturn void usage(void)
             "  -gzip            gzip responses of text types (HTML, CSS, JS, JSON, ...)\n"
             "                   for clients that accept it\n"
             "  -header-timeout  time allowed for a request head, e.g. 2s, 500ms "
-            "(default 20s)\n");
+            "(default 20s)\n"
+            "  -tls-cert, -tls-key  serve HTTPS with this certificate chain and key (PEM)\n");
     exit(2);
 }
 
@@ -485,10 +496,8 @@ int main(int argc, char **argv)
 {
     config cfg = {.addr = "127.0.0.1:8080", .root = default_root()};
     parse_flags(argc, argv, &cfg);
-    if (cfg.tls_cert || cfg.tls_key) {
-        fprintf(stderr, "httpd: TLS is not supported yet\n");
-        return 2;
-    }
+    if (!cfg.tls_cert != !cfg.tls_key)
+        usage(); /* a certificate needs its key */
     snprintf(index_path, sizeof index_path, "%s/index.html", cfg.root);
     int rc = goc_run(run_server, &cfg);
     return rc < 0 ? 1 : rc;
