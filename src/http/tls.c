@@ -491,7 +491,7 @@ GOC_API goc_tls_conn *goc_tls_client(int fd, goc_tls_config *cfg, const char *se
                  SSL_set1_host(t->ssl, server_name) == 1;
         }
     }
-    SSL_SESSION *s = ok ? goc__tls_session_get(cfg, server_name ? server_name : "") : NULL;
+    SSL_SESSION *s = ok ? goc__tls_ticket_get(cfg, server_name ? server_name : "") : NULL;
     if (s) {
         SSL_set_session(t->ssl, s);
         SSL_SESSION_free(s);
