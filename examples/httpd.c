@@ -19,7 +19,8 @@
  * how long a request head may take to arrive (default 20 s), which is
  * what cuts slowloris connections off. -tls-cert and -tls-key (PEM files,
  * both or neither) serve HTTPS instead: the line then says
- * "listening on https://HOST:PORT".
+ * "listening on https://HOST:PORT"; SIGHUP re-reads both files without a
+ * restart (a bad file keeps the old certificate and says why on stderr).
  *
  * Shape: main parses flags and calls goc_run. The main goroutine builds
  * the mux and the server, listens, starts one goroutine that runs
@@ -338,19 +339,29 @@ static int drain(goc_http_server *srv)
 }
 
 /* Serve on lfd until a signal (then drain, 0) or a serve error (1). */
-static int serve_until_signal(goc_http_server *srv, int lfd)
+/* SIGHUP re-reads the certificate and key (tls, if serving HTTPS): new
+ * handshakes use them; a bad file keeps the old ones and says why. */
+static int serve_until_signal(goc_http_server *srv, int lfd, goc_tls_config *tls)
 {
-    static const int sigs[] = {SIGINT, SIGTERM};
-    goc_chan *sigc = goc_chan_make(sizeof(int), 2);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    goc_chan *sigc = goc_chan_make(sizeof(int), 3);
     serving s = {srv, lfd, goc_chan_make(sizeof(int), 1)};
-    if (!sigc || !s.done || goc_signal_notify(sigc, sigs, 2) < 0 ||
+    if (!sigc || !s.done || goc_signal_notify(sigc, sigs, 3) < 0 ||
         goc_go(serve_goroutine, &s) < 0) {
         fprintf(stderr, "httpd: %s\n", goc_errmsg());
         return 1; /* exiting: the runtime reclaims the rest */
     }
     int sig = 0, err = 0, status = 0;
     goc_case cases[] = {GOC_RECV(sigc, &sig), GOC_RECV(s.done, &err)};
-    if (goc_select(cases, 2, GOC_FOREVER) == 0) {
+    int which;
+    while ((which = goc_select(cases, 2, GOC_FOREVER)) == 0 && sig == SIGHUP) {
+        int rc = tls ? goc_tls_config_reload(tls) : 0;
+        if (rc < 0)
+            fprintf(stderr, "httpd: reload: %s (the old certificate stays)\n", goc_errmsg());
+        else if (tls)
+            fprintf(stderr, "httpd: certificate reloaded\n");
+    }
+    if (which == 0) {
         drain(srv); /* serve returns GOC_EHTTP_SERVER_CLOSED */
         goc_chan_recv(s.done, &err);
     } else {
@@ -392,7 +403,6 @@ static int run_server(void *arg)
         }
     }
     goc_http_server *srv = app.fn ? goc_http_server_new(app, &opts) : NULL;
-    goc_tls_config_release(opts.tls); /* the server holds its own reference */
     if (!srv) {
         fprintf(stderr, "httpd: out of memory\n");
         return 1;
@@ -407,9 +417,10 @@ static int run_server(void *arg)
     printf("listening on %s\n", url);
     printf("  the demo page: %s/  live stats: %s/debug/stats  (Ctrl-C stops)\n", url, url);
     fflush(stdout);
-    int status = serve_until_signal(srv, lfd);
+    int status = serve_until_signal(srv, lfd, opts.tls);
     if (status == 0)
-        goc_http_server_free(srv); /* serve has returned, every connection ended */
+        goc_http_server_free(srv);    /* serve has returned, every connection ended */
+    goc_tls_config_release(opts.tls); /* the server held its own reference */
     return status;
 }
 
