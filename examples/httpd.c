@@ -17,8 +17,10 @@
  * around the whole mux, inside the access log, which then counts the
  * compressed bytes as nginx's $body_bytes_sent does); -header-timeout sets
  * how long a request head may take to arrive (default 20 s), which is
- * what cuts slowloris connections off. TLS flags are accepted and refused
- * (exit status 2) until the server speaks TLS.
+ * what cuts slowloris connections off. -tls-cert and -tls-key (PEM files,
+ * both or neither) serve HTTPS instead: the line then says
+ * "listening on https://HOST:PORT"; SIGHUP re-reads both files without a
+ * restart (a bad file keeps the old certificate and says why on stderr).
  *
  * Shape: main parses flags and calls goc_run. The main goroutine builds
  * the mux and the server, listens, starts one goroutine that runs
@@ -287,7 +289,7 @@ static int add_routes(goc_http_mux *m, const config *cfg)
 
 /* "http://HOST:PORT" of the bound socket lfd into out: the real port when
  * -addr asked for :0, brackets around an IPv6 host. */
-static void listen_url(int lfd, char *out, size_t n)
+static void listen_url(int lfd, const char *scheme, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -298,14 +300,14 @@ static void listen_url(int lfd, char *out, size_t n)
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
             port = ntohs(a->sin6_port);
-            snprintf(out, n, "http://[%s]:%d", host, port);
+            snprintf(out, n, "%s://[%s]:%d", scheme, host, port);
             return;
         }
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
         port = ntohs(a->sin_port);
     }
-    snprintf(out, n, "http://%s:%d", host, port);
+    snprintf(out, n, "%s://%s:%d", scheme, host, port);
 }
 
 typedef struct serving {
@@ -337,19 +339,29 @@ static int drain(goc_http_server *srv)
 }
 
 /* Serve on lfd until a signal (then drain, 0) or a serve error (1). */
-static int serve_until_signal(goc_http_server *srv, int lfd)
+/* SIGHUP re-reads the certificate and key (tls, if serving HTTPS): new
+ * handshakes use them; a bad file keeps the old ones and says why. */
+static int serve_until_signal(goc_http_server *srv, int lfd, goc_tls_config *tls)
 {
-    static const int sigs[] = {SIGINT, SIGTERM};
-    goc_chan *sigc = goc_chan_make(sizeof(int), 2);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    goc_chan *sigc = goc_chan_make(sizeof(int), 3);
     serving s = {srv, lfd, goc_chan_make(sizeof(int), 1)};
-    if (!sigc || !s.done || goc_signal_notify(sigc, sigs, 2) < 0 ||
+    if (!sigc || !s.done || goc_signal_notify(sigc, sigs, 3) < 0 ||
         goc_go(serve_goroutine, &s) < 0) {
         fprintf(stderr, "httpd: %s\n", goc_errmsg());
         return 1; /* exiting: the runtime reclaims the rest */
     }
     int sig = 0, err = 0, status = 0;
     goc_case cases[] = {GOC_RECV(sigc, &sig), GOC_RECV(s.done, &err)};
-    if (goc_select(cases, 2, GOC_FOREVER) == 0) {
+    int which;
+    while ((which = goc_select(cases, 2, GOC_FOREVER)) == 0 && sig == SIGHUP) {
+        int rc = tls ? goc_tls_config_reload(tls) : 0;
+        if (rc < 0)
+            fprintf(stderr, "httpd: reload: %s (the old certificate stays)\n", goc_errmsg());
+        else if (tls)
+            fprintf(stderr, "httpd: certificate reloaded\n");
+    }
+    if (which == 0) {
         drain(srv); /* serve returns GOC_EHTTP_SERVER_CLOSED */
         goc_chan_recv(s.done, &err);
     } else {
@@ -382,6 +394,14 @@ static int run_server(void *arg)
     if (cfg->access_log && app.fn)
         app = goc_http_access_log(app, 1);
     goc_http_server_opts opts = {.server_name = "goc", .read_header_timeout = cfg->header_timeout};
+    if (cfg->tls_cert) {
+        goc_tls_opts to = {.alpn = "http/1.1"};
+        opts.tls = goc_tls_server_config_new(cfg->tls_cert, cfg->tls_key, &to, NULL);
+        if (!opts.tls) {
+            fprintf(stderr, "httpd: %s\n", goc_errmsg());
+            return 1;
+        }
+    }
     goc_http_server *srv = app.fn ? goc_http_server_new(app, &opts) : NULL;
     if (!srv) {
         fprintf(stderr, "httpd: out of memory\n");
@@ -393,13 +413,14 @@ static int run_server(void *arg)
         return 1;
     }
     char url[128];
-    listen_url(lfd, url, sizeof url);
+    listen_url(lfd, cfg->tls_cert ? "https" : "http", url, sizeof url);
     printf("listening on %s\n", url);
     printf("  the demo page: %s/  live stats: %s/debug/stats  (Ctrl-C stops)\n", url, url);
     fflush(stdout);
-    int status = serve_until_signal(srv, lfd);
+    int status = serve_until_signal(srv, lfd, opts.tls);
     if (status == 0)
-        goc_http_server_free(srv); /* serve has returned, every connection ended */
+        goc_http_server_free(srv);    /* serve has returned, every connection ended */
+    goc_tls_config_release(opts.tls); /* the server held its own reference */
     return status;
 }
 
@@ -417,7 +438,8 @@ static _Noreturn void usage(void)
             "  -gzip            gzip responses of text types (HTML, CSS, JS, JSON, ...)\n"
             "                   for clients that accept it\n"
             "  -header-timeout  time allowed for a request head, e.g. 2s, 500ms "
-            "(default 20s)\n");
+            "(default 20s)\n"
+            "  -tls-cert, -tls-key  serve HTTPS with this certificate chain and key (PEM)\n");
     exit(2);
 }
 
@@ -485,10 +507,8 @@ int main(int argc, char **argv)
 {
     config cfg = {.addr = "127.0.0.1:8080", .root = default_root()};
     parse_flags(argc, argv, &cfg);
-    if (cfg.tls_cert || cfg.tls_key) {
-        fprintf(stderr, "httpd: TLS is not supported yet\n");
-        return 2;
-    }
+    if (!cfg.tls_cert != !cfg.tls_key)
+        usage(); /* a certificate needs its key */
     snprintf(index_path, sizeof index_path, "%s/index.html", cfg.root);
     int rc = goc_run(run_server, &cfg);
     return rc < 0 ? 1 : rc;

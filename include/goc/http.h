@@ -64,6 +64,7 @@
 #define GOC_HTTP_H
 
 #include <goc.h>
+#include <goc/tls.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -208,7 +209,7 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
  * with goc_close), and bytes the server had read past the request are
  * copied into *buffered (malloc'ed, for free(); NULL if none), *nbuf
  * their count. 0 or GOC_EHTTP_HIJACKED (already), -EINVAL after the
- * header was sent. */
+ * header was sent, -ENOTSUP on a TLS connection (not supported yet). */
 GOC_API int goc_http_hijack(goc_http_response_writer *w, int *fd, char **buffered, size_t *nbuf);
 
 /* What was answered so far, for logs and middleware: the status (0 if
@@ -306,6 +307,10 @@ typedef struct goc_http_server_opts {
     /* ErrorLog: accept errors and handler misuse; NULL: stderr. */
     void (*error_log)(const char *msg, void *arg);
     void *error_log_arg;
+    /* TLS: every connection speaks HTTPS with this server config
+     * (retained by the server until goc_http_server_free); NULL: plain
+     * HTTP, unless goc_http_server_serve_tls makes one from files. */
+    goc_tls_config *tls;
 } goc_http_server_opts;
 
 typedef struct goc_http_server goc_http_server;
@@ -320,6 +325,19 @@ GOC_API goc_http_server *goc_http_server_new(goc_http_handler h, const goc_http_
 GOC_API int goc_http_server_serve(goc_http_server *s, int lfd);
 /* goc_listen("tcp", addr) then serve. addr "" or NULL: ":http". */
 GOC_API int goc_http_server_listen_and_serve(goc_http_server *s, const char *addr);
+/* Serve HTTPS on lfd (ServeTLS): with a config made from cert_file and
+ * key_file (PEM; ALPN "http/1.1"), or opts.tls if they are NULL (given
+ * both, the files' certificate is added to opts.tls). Each connection's
+ * handshake runs on its goroutine under the read-header timeout; a client
+ * that sends plain HTTP gets Go's "400 Bad Request ... HTTP request to an
+ * HTTPS server"; other handshake failures close it, with a line in the
+ * error log. goc_http_hijack over TLS is -ENOTSUP. Returns as serve does,
+ * or the config's error (GOC_ETLS_CERT, -ENOENT, -EINVAL). Goroutine only. */
+GOC_API int goc_http_server_serve_tls(goc_http_server *s, int lfd, const char *cert_file,
+                                      const char *key_file);
+/* goc_listen("tcp", addr) then serve_tls. addr "" or NULL: ":https". */
+GOC_API int goc_http_server_listen_and_serve_tls(goc_http_server *s, const char *addr,
+                                                 const char *cert_file, const char *key_file);
 /* Graceful shutdown: stop accepting, close idle connections, and wait
  * until every active one finished its request or ctx is done (then its
  * error, with the rest still running; call close to end them). 0 when all
@@ -340,6 +358,9 @@ GOC_API const char *goc_http_server_addr(goc_http_server *s);
 /* http.ListenAndServe(addr, handler) with a server of default options;
  * h NULL: the default mux. Returns only on an error. Goroutine only. */
 GOC_API int goc_http_listen_and_serve(const char *addr, const goc_http_handler *h);
+/* http.ListenAndServeTLS. Returns only on an error. Goroutine only. */
+GOC_API int goc_http_listen_and_serve_tls(const char *addr, const char *cert, const char *key,
+                                          const goc_http_handler *h);
 
 /* ---- middleware: handler wrappers ---------------------------------------
  *

@@ -3,7 +3,7 @@
  *
  * A goc_tls_config holds what many connections share: the server's
  * certificates (chosen by SNI, reloadable while serving), the client's
- * roots and its cache of sessions, the ALPN protocols and the versions.
+ * roots and its cache of resumption tickets, the ALPN protocols and the versions.
  * It is reference counted and may be used from any thread.
  *
  * A goc_tls_conn wraps a connected nonblocking socket (from goc_accept or
@@ -26,7 +26,8 @@
 extern "C" {
 #endif
 
-#define GOC_ETLS_HANDSHAKE (-3201)  /* tls: handshake failure (alert from peer, no shared cipher)  \
+#define GOC_ETLS_HANDSHAKE                                                                         \
+    (-3201)                         /* tls: handshake failure (alert from peer, no shared cipher)  \
                                      */
 #define GOC_ETLS_UNKNOWN_CA (-3202) /* x509: certificate signed by unknown authority */
 #define GOC_ETLS_EXPIRED    (-3203) /* x509: certificate has expired or is not yet valid */
@@ -117,9 +118,9 @@ GOC_API int goc_tls_fd(const goc_tls_conn *t);
 GOC_API const char *goc_tls_alpn(const goc_tls_conn *t);        /* negotiated protocol or "" */
 GOC_API const char *goc_tls_server_name(const goc_tls_conn *t); /* server: SNI received or "" */
 GOC_API int goc_tls_version(const goc_tls_conn *t);             /* GOC_TLS_VERSION_1x or 0 */
-GOC_API bool goc_tls_resumed(const goc_tls_conn *t);            /* session resumed */
-GOC_API bool goc_tls_ktls_send(const goc_tls_conn *t);          /* the kernel encrypts sends */
-GOC_API size_t goc_tls_pending(const goc_tls_conn *t);          /* decrypted bytes buffered */
+GOC_API bool goc_tls_resumed(const goc_tls_conn *t);   /* resumed (abbreviated handshake) */
+GOC_API bool goc_tls_ktls_send(const goc_tls_conn *t); /* the kernel encrypts sends */
+GOC_API size_t goc_tls_pending(const goc_tls_conn *t); /* decrypted bytes buffered */
 
 #ifdef __cplusplus
 }

@@ -66,7 +66,7 @@ ssize_t goc__http_fill(goc__http_conn *c)
         c->rlen -= c->rpos;
         c->rpos = c->body_base = 0;
     }
-    ssize_t n = goc_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    ssize_t n = goc__http_conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     if (n > 0) {
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
@@ -133,7 +133,7 @@ static ssize_t read_length(goc__http_conn *c, char *buf, size_t n)
     } else if (n >= 2048) {
         got = flush_before_read(c);
         if (got == 0)
-            got = goc_read(c->fd, buf, n); /* straight into the handler's buffer */
+            got = goc__http_conn_read(c, buf, n); /* straight into the handler's buffer */
         if (got > 0)
             c->bytes_in += (uint64_t)got;
     } else {

@@ -249,7 +249,7 @@ static int read_head(goc__http_conn *c, goc__hreq *hr, bool first)
          * for the rest of it: they must not wait on a slow client. */
         if (c->wlen > 0 && goc__http_flush_wbuf(c) < 0)
             return 0;
-        ssize_t n = goc_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        ssize_t n = goc__http_conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (!started && !first)
             goc__hstat_idle(-1);
         if (n > 0) {
@@ -459,6 +459,36 @@ static bool serve_one(goc__http_conn *c, bool first)
     return end_request(c);
 }
 
+/* HTTPS: the handshake, on this goroutine while the connection is NEW,
+ * under the read-header timeout. false: close (plain HTTP got Go's 400 in
+ * plain text; another failure is logged, unless the server is closing). */
+static bool tls_start(goc__http_conn *c)
+{
+    static const char not_tls[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+                                  "Client sent an HTTP request to an HTTPS server.\n";
+    goc_http_server *s = c->srv;
+    c->tls = goc_tls_server(c->fd, s->tls);
+    if (!c->tls)
+        return false;
+    int64_t dl = after(s->read_header_timeout);
+    goc_set_deadline(c->fd, dl);
+    c->rdeadline = dl;
+    int rc = goc_tls_handshake(c->tls);
+    if (rc == 0) {
+        goc_set_write_deadline(c->fd, 0);
+        return true;
+    }
+    if (rc == GOC_ETLS_NOT_TLS) {
+        goc_tls_free(c->tls);
+        c->tls = NULL;
+        goc_write(c->fd, not_tls, sizeof not_tls - 1);
+        c->linger = true; /* the request is unread: no reset over the answer */
+    } else if (!__atomic_load_n(&s->shutting, __ATOMIC_RELAXED)) {
+        goc__http_logf(s, "http: TLS handshake error from %s: %s", c->remote, goc_errmsg());
+    }
+    return false;
+}
+
 /* Close softly: see the top of the file. */
 static void linger_close(goc__http_conn *c)
 {
@@ -486,11 +516,16 @@ static void conn_end(goc__http_conn *c)
     c->state = c->hijacked ? GOC_HTTP_STATE_HIJACKED : GOC_HTTP_STATE_CLOSED;
     goc_mutex_unlock(&s->mu);
     if (!c->hijacked) {
+        if (c->tls && !c->werr) { /* close_notify, without waiting long */
+            goc_set_write_deadline(c->fd, goc_now() + GOC_SECOND);
+            goc_tls_close_notify(c->tls);
+        }
         if (c->linger)
             linger_close(c);
         notify_state(c, GOC_HTTP_STATE_CLOSED);
         goc_close(c->fd);
     }
+    goc_tls_free(c->tls);
     c->wlen = c->blen = 0;
     rstate_put(c);
     free(c->rbuf);
@@ -507,7 +542,8 @@ void goc__http_conn_serve(void *arg)
     if (c->rbuf) {
         c->rcap = RBUF_INIT;
         notify_state(c, GOC_HTTP_STATE_NEW);
-        for (bool first = true; serve_one(c, first); first = false) {
+        bool ok = !c->srv->tls || tls_start(c);
+        for (bool first = true; ok && serve_one(c, first); first = false) {
         }
     }
     conn_end(c);

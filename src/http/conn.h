@@ -22,6 +22,8 @@ struct goc_http_server {
     size_t server_line_len;
     goc_http_server_opts opts;
 
+    goc_tls_config *tls; /* HTTPS when set (a reference); set before serving */
+
     goc_mutex mu;          /* guards the members below and conn->state/ctx/prev/next */
     goc__http_conn *conns; /* every connection not yet closed, a list */
     size_t nconns;
@@ -42,6 +44,7 @@ enum { CBODY_NONE = 0, CBODY_LENGTH, CBODY_CHUNKED, CBODY_DONE, CBODY_ERROR };
 struct goc__http_conn {
     goc_http_server *srv;
     int fd;
+    goc_tls_conn *tls;           /* HTTPS: every byte of the conversation goes through it */
     goc__http_conn *prev, *next; /* srv->conns (srv->mu) */
     goc_http_conn_state state;   /* written under srv->mu */
     goc_ctx *ctx;                /* the request's ctx, if made (srv->mu for
@@ -149,6 +152,37 @@ void goc__http_request_end_ctx(goc__http_conn *c);
 /* Read more bytes into rbuf[rlen, rcap): the count, 0 at EOF, or a
  * negative errno. */
 ssize_t goc__http_fill(goc__http_conn *c);
+
+/* The connection's I/O: TLS when it has it, else the socket (the plain
+ * path pays one predicted branch). */
+static inline ssize_t goc__http_conn_read(goc__http_conn *c, void *buf, size_t n)
+{
+    if (__builtin_expect(c->tls != NULL, 0))
+        return goc_tls_read(c->tls, buf, n);
+    return goc_read(c->fd, buf, n);
+}
+
+static inline ssize_t goc__http_conn_write(goc__http_conn *c, const void *buf, size_t n)
+{
+    if (__builtin_expect(c->tls != NULL, 0))
+        return goc_tls_write(c->tls, buf, n);
+    return goc_write(c->fd, buf, n);
+}
+
+static inline ssize_t goc__http_conn_writev(goc__http_conn *c, const struct iovec *iov, int iovcnt)
+{
+    if (__builtin_expect(c->tls != NULL, 0))
+        return goc_tls_writev(c->tls, iov, iovcnt);
+    return goc_writev(c->fd, iov, iovcnt);
+}
+
+static inline ssize_t goc__http_conn_sendfile(goc__http_conn *c, int in_fd, off_t *off,
+                                              size_t count)
+{
+    if (__builtin_expect(c->tls != NULL, 0))
+        return goc_tls_sendfile(c->tls, in_fd, off, count);
+    return goc_sendfile(c->fd, in_fd, off, count);
+}
 
 /* conn.c */
 void goc__http_conn_serve(void *arg); /* the connection's goroutine */

@@ -50,6 +50,7 @@ GOC_API goc_http_server *goc_http_server_new(goc_http_handler h, const goc_http_
     s->h = h;
     if (opts)
         s->opts = *opts;
+    s->tls = goc_tls_config_retain(s->opts.tls);
     s->read_header_timeout = resolve(s->opts.read_header_timeout, DEFAULT_HEADER_TIMEOUT);
     s->read_timeout = resolve(s->opts.read_timeout, 0);
     s->write_timeout = resolve(s->opts.write_timeout, 0);
@@ -250,6 +251,54 @@ GOC_API int goc_http_listen_and_serve(const char *addr, const goc_http_handler *
     return rc;
 }
 
+GOC_API int goc_http_server_serve_tls(goc_http_server *s, int lfd, const char *cert_file,
+                                      const char *key_file)
+{
+    int rc = 0;
+    if (!cert_file != !key_file) {
+        rc = goc__errset(-EINVAL, "http: serve_tls: a certificate needs its key");
+    } else if (cert_file && s->tls) {
+        rc = goc_tls_config_add_cert(s->tls, cert_file, key_file);
+    } else if (cert_file) {
+        goc_tls_opts o = {.alpn = "http/1.1"};
+        goc_tls_config *cfg = goc_tls_server_config_new(cert_file, key_file, &o, &rc);
+        goc_mutex_lock(&s->mu);
+        if (cfg && !s->tls)
+            s->tls = cfg;
+        else
+            goc_tls_config_release(cfg);
+        goc_mutex_unlock(&s->mu);
+    } else if (!s->tls) {
+        rc = goc__errset(-EINVAL, "http: serve_tls: no certificate (files or opts.tls)");
+    }
+    if (rc < 0) {
+        goc_close(lfd);
+        return rc;
+    }
+    return goc_http_server_serve(s, lfd);
+}
+
+GOC_API int goc_http_server_listen_and_serve_tls(goc_http_server *s, const char *addr,
+                                                 const char *cert_file, const char *key_file)
+{
+    int lfd = goc_listen("tcp", addr && *addr ? addr : ":https");
+    if (lfd < 0)
+        return lfd;
+    return goc_http_server_serve_tls(s, lfd, cert_file, key_file);
+}
+
+GOC_API int goc_http_listen_and_serve_tls(const char *addr, const char *cert, const char *key,
+                                          const goc_http_handler *h)
+{
+    goc_http_handler hh = h ? *h : (goc_http_handler){0};
+    goc_http_server *s = goc_http_server_new(hh, NULL);
+    if (!s)
+        return -ENOMEM;
+    int rc = goc_http_server_listen_and_serve_tls(s, addr, cert, key);
+    goc_http_server_free(s);
+    return rc;
+}
+
 GOC_API const char *goc_http_server_addr(goc_http_server *s)
 {
     return s->addr;
@@ -323,6 +372,7 @@ GOC_API void goc_http_server_free(goc_http_server *s)
         return;
     if (s->drained)
         goc_chan_release(s->drained);
+    goc_tls_config_release(s->tls);
     free(s->server_line);
     free(s);
 }

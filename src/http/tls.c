@@ -82,25 +82,23 @@ static int op_begin(goc_tls_conn *t, op *o, int dir, const char *name)
     return err;
 }
 
-/* Park until the fd is ready in direction want (taking its lock first). */
+/* Park until the fd is ready in direction want. Without that direction's
+ * lock, take it (which may itself wait) and return at once instead: the
+ * caller tries again, so an edge consumed by the lock's last holder is
+ * not waited for. */
 static int op_wait(op *o, int want)
 {
-    int rc = 0;
-    if (!(o->held & (1u << want))) {
-        if (want == R && (o->held & (1u << W))) { /* read before write */
-            goc__pd_unlock(o->pd, W);
-            o->held &= ~(1u << W);
-            if ((rc = op_lock(o, R)) == 0)
-                rc = op_lock(o, W);
-        } else {
-            rc = op_lock(o, want);
-        }
-    }
-    if (rc == 0) {
+    if (o->held & (1u << want)) {
         int w = goc__pd_wait(o->pd, 1u << want, false);
-        rc = w < 0 ? w : 0;
+        return w < 0 ? w : 0;
     }
-    return rc;
+    if (want == R && (o->held & (1u << W))) { /* read before write */
+        goc__pd_unlock(o->pd, W);
+        o->held &= ~(1u << W);
+        int rc = op_lock(o, R);
+        return rc < 0 ? rc : op_lock(o, W);
+    }
+    return op_lock(o, want);
 }
 
 /* ---- one SSL call, retried on WANT_READ / WANT_WRITE ------------------------------- */
@@ -493,7 +491,7 @@ GOC_API goc_tls_conn *goc_tls_client(int fd, goc_tls_config *cfg, const char *se
                  SSL_set1_host(t->ssl, server_name) == 1;
         }
     }
-    SSL_SESSION *s = ok ? goc__tls_session_get(cfg, server_name ? server_name : "") : NULL;
+    SSL_SESSION *s = ok ? goc__tls_ticket_get(cfg, server_name ? server_name : "") : NULL;
     if (s) {
         SSL_set_session(t->ssl, s);
         SSL_SESSION_free(s);

@@ -5,7 +5,7 @@
  *
  * Locking:
  *  - A config's fields are set before it is shared, except the current
- *    certificate set and the client's session cache, which are under
+ *    certificate set and the client's ticket cache, which are under
  *    cfg->lock (a spin lock held for a few instructions), and the list of
  *    files, which only an updater holding cfg->update reads or replaces.
  *  - A connection's SSL is under t->mu, held around each SSL_* call only,
@@ -39,7 +39,7 @@ typedef struct goc__tls_certs {
     goc__tls_cert cert[];
 } goc__tls_certs;
 
-#define GOC__TLS_SESSIONS 32
+#define GOC__TLS_TICKETS 32
 
 struct goc_tls_config {
     _Atomic int refs;
@@ -48,14 +48,14 @@ struct goc_tls_config {
     SSL_CTX *ctx;
     unsigned char *alpn; /* wire format (length-prefixed), or NULL */
     unsigned alpn_len;
-    goc__lock lock;         /* guards certs and sessions */
+    goc__lock lock;         /* guards certs and tickets */
     goc__tls_certs *certs;  /* server: the current set */
     pthread_mutex_t update; /* one add_cert or reload at a time */
-    struct {                /* client: the last session per server name */
+    struct {                /* client: the last ticket per server name */
         char *name;
         SSL_SESSION *sess;
         uint64_t used;
-    } sessions[GOC__TLS_SESSIONS];
+    } tickets[GOC__TLS_TICKETS];
     uint64_t clock;
 };
 
@@ -86,8 +86,8 @@ struct goc_tls_conn {
  * and dropping one. */
 goc__tls_certs *goc__tls_certs_get(goc_tls_config *c);
 void goc__tls_certs_put(goc__tls_certs *s);
-/* The cached session for name (a reference, for SSL_set_session), or NULL. */
-SSL_SESSION *goc__tls_session_get(goc_tls_config *c, const char *name);
+/* The cached ticket for name (a reference, for SSL_set_session), or NULL. */
+SSL_SESSION *goc__tls_ticket_get(goc_tls_config *c, const char *name);
 
 /* tls_verify.c */
 /* The client's verify callback (SSL_CTX_set_verify). */

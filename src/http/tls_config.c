@@ -1,18 +1,18 @@
 /*
  * tls_config.c — goc_tls_config: one SSL_CTX per config, the server's
- * certificates, SNI, ALPN, reloading, and the client's session cache.
+ * certificates, SNI, ALPN, reloading, and the client's ticket cache.
  *
  * Server certificates are not kept in the SSL_CTX: a config holds an
  * immutable, reference-counted set of them (goc__tls_certs), and each new
  * connection takes a reference to the set current then. During the
  * handshake the certificate callback (cert_cb) picks one by SNI and
  * installs it on that SSL only. add_cert and reload build a new set and
- * swap it in under cfg->lock, so the SSL_CTX (and with it the session
+ * swap it in under cfg->lock, so the SSL_CTX (and with it the server's resumption
  * cache and ticket keys) lives as long as the config, new handshakes see
  * the new certificates, and an old set is freed when its last connection
  * goes.
  *
- * Client sessions: OpenSSL hands each new session to new_session (for
+ * Client tickets: OpenSSL hands each new resumption state to new_ticket (for
  * TLS 1.3 after the handshake, when a ticket arrives); the config keeps
  * the last one per server name in a small table (least recently used
  * out), and goc_tls_client resumes from it.
@@ -238,9 +238,9 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ---- client sessions ---------------------------------------------------------------- */
+/* ---- client tickets ----------------------------------------------------------------- */
 
-static int new_session(SSL *ssl, SSL_SESSION *sess)
+static int new_ticket(SSL *ssl, SSL_SESSION *sess)
 {
     goc_tls_conn *t = SSL_get_app_data(ssl);
     if (!t || !SSL_SESSION_is_resumable(sess))
@@ -251,33 +251,33 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
         return 0;
     goc__lock_acquire(&c->lock);
     int slot = 0;
-    for (int i = 0; i < GOC__TLS_SESSIONS; i++) {
-        if (c->sessions[i].name && strcmp(c->sessions[i].name, name) == 0) {
+    for (int i = 0; i < GOC__TLS_TICKETS; i++) {
+        if (c->tickets[i].name && strcmp(c->tickets[i].name, name) == 0) {
             slot = i;
             break;
         }
-        if (c->sessions[i].used < c->sessions[slot].used)
+        if (c->tickets[i].used < c->tickets[slot].used)
             slot = i; /* least recently used (or empty) */
     }
-    char *oldname = c->sessions[slot].name;
-    SSL_SESSION *old = c->sessions[slot].sess;
-    c->sessions[slot].name = name;
-    c->sessions[slot].sess = sess;
-    c->sessions[slot].used = ++c->clock;
+    char *oldname = c->tickets[slot].name;
+    SSL_SESSION *old = c->tickets[slot].sess;
+    c->tickets[slot].name = name;
+    c->tickets[slot].sess = sess;
+    c->tickets[slot].used = ++c->clock;
     goc__lock_release(&c->lock);
     free(oldname);
     SSL_SESSION_free(old);
     return 1; /* the table keeps the reference */
 }
 
-SSL_SESSION *goc__tls_session_get(goc_tls_config *c, const char *name)
+SSL_SESSION *goc__tls_ticket_get(goc_tls_config *c, const char *name)
 {
     SSL_SESSION *s = NULL;
     goc__lock_acquire(&c->lock);
-    for (int i = 0; i < GOC__TLS_SESSIONS; i++) {
-        if (c->sessions[i].name && strcmp(c->sessions[i].name, name) == 0) {
-            s = c->sessions[i].sess;
-            c->sessions[i].used = ++c->clock;
+    for (int i = 0; i < GOC__TLS_TICKETS; i++) {
+        if (c->tickets[i].name && strcmp(c->tickets[i].name, name) == 0) {
+            s = c->tickets[i].sess;
+            c->tickets[i].used = ++c->clock;
             if (s)
                 SSL_SESSION_up_ref(s);
             break;
@@ -425,7 +425,7 @@ GOC_API goc_tls_config *goc_tls_client_config_new(const goc_tls_opts *opts, int 
         return NULL;
     }
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(ctx, new_session);
+    SSL_CTX_sess_set_new_cb(ctx, new_ticket);
     return c;
 }
 
@@ -442,9 +442,9 @@ GOC_API void goc_tls_config_release(goc_tls_config *c)
     if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
     goc__tls_certs_put(c->certs);
-    for (int i = 0; i < GOC__TLS_SESSIONS; i++) {
-        free(c->sessions[i].name);
-        SSL_SESSION_free(c->sessions[i].sess);
+    for (int i = 0; i < GOC__TLS_TICKETS; i++) {
+        free(c->tickets[i].name);
+        SSL_SESSION_free(c->tickets[i].sess);
     }
     SSL_CTX_free(c->ctx);
     free(c->alpn);

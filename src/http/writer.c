@@ -57,7 +57,7 @@ int goc__http_flush_wbuf(goc__http_conn *c)
 {
     if (c->wlen == 0)
         return 0;
-    ssize_t n = goc_write(c->fd, c->wbuf, c->wlen);
+    ssize_t n = goc__http_conn_write(c, c->wbuf, c->wlen);
     if (n < 0) {
         c->close_after = true;
         return (int)n;
@@ -329,7 +329,7 @@ static int commit(goc__http_conn *c, bool done)
 static ssize_t write_through(goc__http_conn *c, const void *p, size_t n, const char *tail)
 {
     struct iovec iov[3] = {{c->wbuf, c->wlen}, {(void *)p, n}, {(void *)tail, strlen(tail)}};
-    ssize_t r = goc_writev(c->fd, iov, *tail ? 3 : 2);
+    ssize_t r = goc__http_conn_writev(c, iov, *tail ? 3 : 2);
     if (r < 0)
         return broken(c, (int)r);
     c->bytes_out += (uint64_t)r;
@@ -556,7 +556,7 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
     size_t done = 0;
     off_t off = offset;
     while (done < count) {
-        ssize_t r = goc_sendfile(c->fd, in_fd, &off, count - done);
+        ssize_t r = goc__http_conn_sendfile(c, in_fd, &off, count - done);
         if (r < 0)
             return broken(c, (int)r);
         if (r == 0)
@@ -577,6 +577,8 @@ GOC_API int goc_http_hijack(goc_http_response_writer *w, int *fd, char **buffere
     if (w->ops)
         return -ENOTSUP;
     goc__http_conn *c = w->conn;
+    if (c->tls)
+        return goc__errset(-ENOTSUP, "http: hijack is not supported over TLS");
     if (c->hijacked)
         return GOC_EHTTP_HIJACKED;
     if (c->header_sent)

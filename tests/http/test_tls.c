@@ -2,7 +2,7 @@
  * test_tls.c — goc_tls over loopback: goc client against goc server
  * (echo of several MiB both ways with a reader and a writer on one conn),
  * each certificate failure with its own code and message, SNI, ALPN,
- * reloading certificates, session resumption, plain HTTP to a TLS server,
+ * reloading certificates, resumption, plain HTTP to a TLS server,
  * deadlines in a stalled handshake, truncation, sendfile, refused TLS
  * 1.1, and the openssl command as the peer on either side.
  */
@@ -359,7 +359,7 @@ static int main_reload(void *arg)
     copy_file(tls_path("other.pem"), tls_path("live.pem"));
     copy_file(tls_path("other.key"), tls_path("live.key"));
     GO_CHECK(goc_tls_config_reload(s.cfg) == 0, "reload: %s", goc_errmsg());
-    /* A fresh client: a resumed session would skip the certificate. */
+    /* A fresh client: a resumed handshake would skip the certificate. */
     goc_tls_config_release(c);
     c = tls_client_cfg(NULL);
     char buf[16] = "";
@@ -420,7 +420,7 @@ static int main_resume(void *arg)
     return 0;
 }
 
-Test(tls, second_connection_resumes_the_session, .timeout = 30)
+Test(tls, second_connection_resumes, .timeout = 30)
 {
     cr_assert_eq(run_main(main_resume, NULL), 0);
 }

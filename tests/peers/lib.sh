@@ -3,7 +3,8 @@
 # port. Every test sources it with HTTPD set to the executable.
 #
 #   start_httpd [FLAGS...]   start "$HTTPD -addr 127.0.0.1:0 -root $ROOT FLAGS";
-#                            sets HTTPD_PID and URL (http://127.0.0.1:PORT)
+#                            sets HTTPD_PID and URL (http://127.0.0.1:PORT, or
+#                            https:// with -tls-cert and -tls-key)
 #   stop_httpd               SIGTERM, then fail unless it exits 0 within 15 s
 #   fail MESSAGE             print the message and httpd's log, exit 1
 #
@@ -52,7 +53,7 @@ start_httpd() {
     HTTPD_PID=$!
     local i
     for ((i = 0; i < 100; i++)); do
-        URL="$(grep -o -m 1 'listening on http://[^ ]*' "$T/httpd.log" 2>/dev/null |
+        URL="$(grep -o -m 1 'listening on https\?://[^ ]*' "$T/httpd.log" 2>/dev/null |
             sed 's/listening on //' || true)"
         [ -z "$URL" ] || return 0
         kill -0 "$HTTPD_PID" 2>/dev/null || fail "httpd exited before listening"

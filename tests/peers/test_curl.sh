@@ -38,12 +38,15 @@ header() {
 # ---- the command line --------------------------------------------------------
 rc=0
 "$HTTPD" -tls-cert "$T/cert.pem" -tls-key "$T/key.pem" >/dev/null 2>"$T/tls.err" || rc=$?
-[ $rc -eq 2 ] && grep -q 'TLS is not supported yet' "$T/tls.err" ||
-    fail "-tls-cert/-tls-key: status $rc, $(cat "$T/tls.err")"
+[ $rc -eq 1 ] && grep -q "$T/cert.pem" "$T/tls.err" ||
+    fail "-tls-cert/-tls-key of missing files: status $rc, $(cat "$T/tls.err")"
+rc=0
+"$HTTPD" -tls-cert "$T/cert.pem" >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "-tls-cert without -tls-key: status $rc, want 2"
 rc=0
 "$HTTPD" -no-such-flag >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "an unknown flag: status $rc, want 2"
-ok "command line: TLS flags say 'not supported yet' (status 2), unknown flags status 2"
+ok "command line: missing TLS files status 1, a cert without its key and unknown flags status 2"
 
 start_httpd
 
@@ -160,4 +163,19 @@ stop_httpd
 grep -q '"GET /plaintext?log=1 HTTP/1.1" 200 13 .*"peer-agent"' "$T/httpd.log" ||
     fail "-log: no access log line for the request"
 ok "-log: the request's line in combined format"
+# ---- HTTPS: -tls-cert and -tls-key ------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || fail "openssl req"
+start_httpd -tls-cert "$T/cert.pem" -tls-key "$T/key.pem"
+[[ "$URL" == https://* ]] || fail "-tls-cert: URL '$URL'"
+body="$("${CURL[@]}" --cacert "$T/cert.pem" "$URL/plaintext")"
+[ "$body" = "Hello, World!" ] || fail "https /plaintext: '$body'"
+"${CURL[@]}" --cacert "$T/cert.pem" -o "$T/big.https" "$URL/static/big.bin"
+cmp -s "$ROOT/big.bin" "$T/big.https" || fail "https /static/big.bin differs"
+plain="$("${CURL[@]}" "${URL/https:/http:}/plaintext" || true)"
+[ "$plain" = "Client sent an HTTP request to an HTTPS server." ] ||
+    fail "plain HTTP to the HTTPS port: '$plain'"
+stop_httpd
+ok "HTTPS: /plaintext and a 5 MiB static file over TLS, plain HTTP answered 400"
 echo "curl peer test: all checks passed"
