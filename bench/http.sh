@@ -29,7 +29,9 @@
 #                  BENCH_HTTP_HS_THREADS threads, a full handshake (no
 #                  resumption: wrk resumes sessions, so it cannot measure
 #                  this) and one Connection: close request each: server
-#                  CPU per handshake, handshakes/s
+#                  CPU per handshake, handshakes/s, and the client's own
+#                  CPU use (near 100% of its CPU: the client, not the
+#                  server, limits the rate; the CPU per handshake holds)
 #   tls-download   a BENCH_HTTP_DOWNLOAD_MIB MiB file from /static/ over
 #                  HTTPS (goc's FileServer, Go's http.FileServer, nginx's
 #                  static files), fetched BENCH_HTTP_DOWNLOADS times one
@@ -56,7 +58,7 @@
 #   BENCH_HTTP_DEPTH=16      pipelined requests per write
 #   BENCH_HTTP_HS_THREADS=8  threads of bench_tls_handshakes
 #   BENCH_HTTP_DOWNLOAD_MIB=100  size of the tls-download file
-#   BENCH_HTTP_DOWNLOADS=3   downloads per measured tls-download run
+#   BENCH_HTTP_DOWNLOADS=5   downloads per measured tls-download run
 #   BENCH_HTTP_WORKLOADS="keepalive close pipeline client tls-keepalive
 #                         tls-handshake tls-download"
 #   BENCH_HTTP_SERVERS="goc go nginx"   the servers of the server workloads
@@ -87,7 +89,7 @@ depth="${BENCH_HTTP_DEPTH:-16}"
 reps="${BENCH_HTTP_REPS:-${BENCH_REPS:-3}}"
 hs_threads="${BENCH_HTTP_HS_THREADS:-8}"
 dl_mib="${BENCH_HTTP_DOWNLOAD_MIB:-100}"
-downloads="${BENCH_HTTP_DOWNLOADS:-3}"
+downloads="${BENCH_HTTP_DOWNLOADS:-5}"
 read -r -a workloads <<<"${BENCH_HTTP_WORKLOADS:-keepalive close pipeline client tls-keepalive tls-handshake tls-download}"
 read -r -a servers <<<"${BENCH_HTTP_SERVERS:-goc go nginx}"
 read -r -a clients <<<"${BENCH_HTTP_CLIENTS:-goc go}"
@@ -399,7 +401,7 @@ wrk_args() {
     printf '%s\n' "${a[@]}"
 }
 
-declare -A vals=() # [workload,impl,field] -> "V V ...", one per rep; field: rate cpu p99 rss
+declare -A vals=() # [workload,impl,field] -> "V V ...", one per rep; field: rate cpu p99 rss load
 declare -A res=()  # the same fields, their medians; why (a failure); tls; ktls
 status=0
 
@@ -523,6 +525,7 @@ measure_handshake() {
         'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
     vals[$wl,$impl,rate]+="$last_rate "
     vals[$wl,$impl,cpu]+="$last_cpu "
+    vals[$wl,$impl,load]+="$(result "$out" tls-handshakes-cpu) "
 }
 
 # measure_download WORKLOAD IMPL REP: BENCH_HTTP_DOWNLOADS downloads of the
@@ -559,11 +562,11 @@ measure_download() {
     vals[$wl,$impl,rate]+="$last_rate "
     vals[$wl,$impl,cpu]+="$last_cpu "
     if [ "$k0" = none ]; then
-        res[$wl,$impl,ktls]="no (the kernel has no TLS module: /proc/net/tls_stat is absent)"
+        res[$wl,$impl,ktls]="no"
     elif [ "$k1" -gt "$k0" ]; then
-        res[$wl,$impl,ktls]="yes ($((k1 - k0)) kernel TLS records sent)"
+        res[$wl,$impl,ktls]="yes ($((k1 - k0)) records)"
     else
-        res[$wl,$impl,ktls]="no (TlsTxSw/TlsTxDevice did not move)"
+        res[$wl,$impl,ktls]="no"
     fi
 }
 
@@ -615,6 +618,7 @@ header() {
     printf '%s\t%s\t%s' "$first" "$(cpu_head "$1")" "$(rate_head "$1")"
     [ "$(kind "$1")" != wrk ] || printf '\tp99'
     [ "$(kind "$1")" = client ] || printf '\tpeak RSS'
+    [ "$(kind "$1")" != handshake ] || printf '\tclient CPU'
     [[ "$1" != tls-* ]] || printf '\tTLS'
     printf '\tstatus\n'
 }
@@ -630,6 +634,7 @@ rows() {
             printf '%s\tFAIL\t-' "$label"
             [ "$k" != wrk ] || printf '\t-'
             [ "$k" = client ] || printf '\t-'
+            [ "$k" != handshake ] || printf '\t-'
             [[ "$wl" != tls-* ]] || printf '\t-'
             printf '\t%s\n' "${res[$wl,$impl,why]:-not run}"
             continue
@@ -639,6 +644,7 @@ rows() {
         [ "$k" != wrk ] || printf '\t%s' "$(human_us "${res[$wl,$impl,p99]}")"
         [ "$k" = client ] ||
             printf '\t%s MiB' "$(awk -v v="${res[$wl,$impl,rss]}" 'BEGIN { printf "%.1f", v / 1024 }')"
+        [ "$k" != handshake ] || printf '\t%.0f%%' "${res[$wl,$impl,load]:-0}"
         [[ "$wl" != tls-* ]] || printf '\t%s' "${res[$wl,$impl,tls]:-?}"
         printf '\t%s\n' "${res[$wl,$impl,why]:-ok}"
     done
@@ -671,10 +677,6 @@ ratios() {
         echo "CPU/GiB goc/Go $(ratio "$wl" cpu goc go), goc/nginx $(ratio "$wl" cpu goc nginx)" \
             "(below 1: goc spends less); MiB/s goc/Go $(ratio "$wl" rate goc go)," \
             "goc/nginx $(ratio "$wl" rate goc nginx)"
-        local impl
-        for impl in "${servers[@]}"; do
-            [ -z "${res[$wl,$impl,ktls]:-}" ] || echo "kTLS, ${sname[$impl]}: ${res[$wl,$impl,ktls]}"
-        done
         ;;
     *)
         r="$(ratio "$wl" cpu goc nginx)"
@@ -684,6 +686,21 @@ ratios() {
             "(below 1: goc spends less CPU per request)"
         ;;
     esac
+}
+
+# notes WORKLOAD: what follows its table: for tls-download, whether the
+# kernel encrypted (kTLS).
+notes() {
+    [ "$(kind "$1")" = download ] || return 0
+    local impl s=""
+    for impl in "${servers[@]}"; do
+        s+="${s:+; }${sname[$impl]} ${res[$1,$impl,ktls]:-not measured}"
+    done
+    if [ -r /proc/net/tls_stat ]; then
+        echo "kTLS (TlsTxSw/TlsTxDevice of /proc/net/tls_stat moved): $s"
+    else
+        echo "kTLS: $s (the kernel has no TLS module: /proc/net/tls_stat is absent)"
+    fi
 }
 
 # setup_line WORKLOAD: how it ran, for the line above its table.
@@ -717,11 +734,12 @@ print_tables() {
         echo "HTTP /plaintext, ${title[$wl]}: $(setup_line "$wl")"
         { header "$wl"; rows "$wl"; } | aligned
         ratios "$wl"
+        notes "$wl"
     done
 }
 
 print_markdown() {
-    local wl cols
+    local wl
     echo "HTTP/1.1, \`/plaintext\` unless said; the measured process pinned to one CPU"
     echo "(GOC_MAXPROCS=1, GOMAXPROCS=1, one nginx worker), the other side on another."
     for wl in "${workloads[@]}"; do
@@ -729,9 +747,10 @@ print_markdown() {
         echo "**${title[$wl]}** ($(setup_line "$wl")) — $(ratios "$wl" | sed 's/>=/≥/g; s/<=/≤/g')"
         echo
         header "$wl" | sed 's/\t/ | /g; s/^/| /; s/$/ |/'
-        cols="$(header "$wl" | awk -F'\t' '{ s = "|---|"; for (i = 2; i < NF; i++) s = s "--:|"; print s "---|" }')"
-        echo "$cols"
+        header "$wl" | awk -F'\t' '{ s = "|---|";
+            for (i = 2; i < NF; i++) s = s ($i == "TLS" ? "---|" : "--:|"); print s "---|" }'
         rows "$wl" | sed 's/ us\t/ µs\t/g; s/\t/ | /g; s/^/| /; s/$/ |/'
+        [ -z "$(notes "$wl")" ] || { echo; notes "$wl"; }
     done
 }
 
@@ -757,7 +776,7 @@ for wl in "${workloads[@]}"; do
     done
     for impl in $(impls "$wl"); do
         [ -z "${res[$wl,$impl,why]:-}" ] || continue
-        for f in rate cpu p99 rss; do
+        for f in rate cpu p99 rss load; do
             [ -z "${vals[$wl,$impl,$f]:-}" ] || res[$wl,$impl,$f]="$(median "${vals[$wl,$impl,$f]}")"
         done
     done
