@@ -90,7 +90,8 @@ reps="${BENCH_HTTP_REPS:-${BENCH_REPS:-3}}"
 hs_threads="${BENCH_HTTP_HS_THREADS:-8}"
 dl_mib="${BENCH_HTTP_DOWNLOAD_MIB:-100}"
 downloads="${BENCH_HTTP_DOWNLOADS:-5}"
-read -r -a workloads <<<"${BENCH_HTTP_WORKLOADS:-keepalive close pipeline client tls-keepalive tls-handshake tls-download}"
+all_workloads="keepalive close pipeline client tls-keepalive tls-handshake tls-download"
+read -r -a workloads <<<"${BENCH_HTTP_WORKLOADS:-$all_workloads}"
 read -r -a servers <<<"${BENCH_HTTP_SERVERS:-goc go nginx}"
 read -r -a clients <<<"${BENCH_HTTP_CLIENTS:-goc go}"
 md="${BENCH_HTTP_MD:-$build/bench-http.md}"
@@ -106,10 +107,13 @@ kind() {
     client) echo client ;;
     tls-handshake) echo handshake ;;
     tls-download) echo download ;;
-    *) die "BENCH_HTTP_WORKLOADS: unknown workload '$1' (keepalive close pipeline client" \
-        "tls-keepalive tls-handshake tls-download)" ;;
+    *) die "BENCH_HTTP_WORKLOADS: unknown workload '$1' ($all_workloads)" ;;
     esac
 }
+
+for wl in "${workloads[@]}"; do
+    kind "$wl" >/dev/null # an unknown workload stops here, before any run
+done
 
 # impls WORKLOAD: the programs measured on it (servers, or clients).
 impls() {
@@ -127,7 +131,8 @@ done
 [ $need_wrk -eq 0 ] || command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
-[ $need_tls -eq 0 ] || command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+[ $need_tls -eq 0 ] || command -v openssl >/dev/null ||
+    die "openssl not found (apt-get install openssl)"
 for s in "${servers[@]}"; do
     case $s in
     goc) [ -x "$build/examples/httpd" ] || die "missing $build/examples/httpd" ;;
@@ -319,7 +324,8 @@ start_once() {
 # World!; over https, what was negotiated goes to srv_tls (and LOG).
 answers() {
     local reply
-    reply="$(curl -sk --http1.1 -v --max-time 2 "$1/plaintext" 2>"$tmp/curl.err" || true)"
+    reply="$(curl -sk --noproxy "*" --http1.1 -v --max-time 2 "$1/plaintext" \
+        2>"$tmp/curl.err" || true)"
     if [[ "$1" == https:* ]]; then
         srv_tls="$(grep -o -m 1 'SSL connection using .*' "$tmp/curl.err" |
             sed 's/SSL connection using //; s/ \/ / /' || true)"
@@ -534,7 +540,7 @@ measure_handshake() {
 measure_download() {
     local wl=$1 impl=$2 out="$logs/$1.$2.$3.curl.txt" url="$srv_url/static/big.bin"
     local size=$((dl_mib << 20)) t0 t1 k0 k1 rc=0 i line
-    local -a curl=(taskset -c "$ocpu" curl -sk --http1.1 --max-time 300 -o /dev/null
+    local -a curl=(taskset -c "$ocpu" curl -sk --noproxy "*" --http1.1 --max-time 300 -o /dev/null
         -w '%{http_code} %{size_download} %{time_total}\n' "$url")
     : >"$out"
     [ "$warmup" -eq 0 ] || "${curl[@]}" >>"$out" 2>&1 || true
@@ -592,7 +598,8 @@ cpu_head() {
     esac
 }
 rate_head() {
-    case $(kind "$1") in handshake) echo "handshakes/s" ;; download) echo "MiB/s" ;; *) echo "requests/s" ;;
+    case $(kind "$1") in
+    handshake) echo "handshakes/s" ;; download) echo "MiB/s" ;; *) echo "requests/s" ;;
     esac
 }
 
@@ -706,9 +713,12 @@ notes() {
 # setup_line WORKLOAD: how it ran, for the line above its table.
 setup_line() {
     case $(kind "$1") in
-    wrk) echo "$conns connections, ${secs} s, median of $reps; server on CPU $mcpu, wrk -t1 on CPU $ocpu" ;;
-    client) echo "${secs} s, median of $reps; the client on CPU $mcpu (1 P), nginx (1 worker) on CPU $ocpu" ;;
-    handshake) echo "${secs} s, median of $reps; server on CPU $mcpu, bench_tls_handshakes ($hs_threads threads) on CPU $ocpu" ;;
+    wrk) echo "$conns connections, ${secs} s, median of $reps;" \
+        "server on CPU $mcpu, wrk -t1 on CPU $ocpu" ;;
+    client) echo "${secs} s, median of $reps;" \
+        "the client on CPU $mcpu (1 P), nginx (1 worker) on CPU $ocpu" ;;
+    handshake) echo "${secs} s, median of $reps;" \
+        "server on CPU $mcpu, bench_tls_handshakes ($hs_threads threads) on CPU $ocpu" ;;
     download) echo "median of $reps; server on CPU $mcpu, curl --http1.1 on CPU $ocpu" ;;
     esac
 }
@@ -756,9 +766,6 @@ print_markdown() {
 
 # ---- main ------------------------------------------------------------------------
 
-for wl in "${workloads[@]}"; do
-    kind "$wl" >/dev/null # an unknown workload stops here, before any run
-done
 echo "HTTP benchmark: ${workloads[*]}; servers ${servers[*]}, clients ${clients[*]};" \
     "${secs} s each (+${warmup} s warm-up), $reps time(s)" >&2
 for wl in "${workloads[@]}"; do
