@@ -583,7 +583,7 @@ declare -A title=([keepalive]="keep-alive" [close]="Connection: close (a connect
     [client]="the client: $conns goroutines of keep-alive GETs against nginx"
     [tls-keepalive]="HTTPS keep-alive"
     [tls-handshake]="HTTPS, new connections: a full TLS handshake and one request each"
-    [tls-download]="HTTPS download of a $dl_mib MiB file, $downloads times")
+    [tls-download]="HTTPS download of a $dl_mib MiB file ($downloads downloads a run)")
 declare -A name=([goc]="goc" [go]="Go" [nginx]="nginx")
 declare -A sname=([goc]="goc httpd" [go]="Go net/http" [nginx]="nginx")
 declare -A cname=([goc]="goc http client" [go]="Go net/http Client")
