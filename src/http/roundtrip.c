@@ -218,12 +218,17 @@ static int target_for(goc_http_client *c, const goc_url *u, goc__htarget *t)
 
 /* ---- the body --------------------------------------------------------------- */
 
-static int write_deadline(goc__pconn *pc, const goc__hop *hop, goc_duration stall)
+/* Set the deadline of the next write: now + stall, bounded by the
+ * exchange's. -ETIMEDOUT if the ctx was cancelled: its wake-up (a past
+ * deadline on the fd) may just have been overwritten. */
+static int write_deadline(struct goc__http_cresp *r, goc__pconn *pc, const goc__hop *hop,
+                          goc_duration stall)
 {
     int64_t d = stall > 0 ? goc_now() + stall : 0;
     if (hop->deadline > 0 && (d == 0 || hop->deadline < d))
         d = hop->deadline;
-    return goc_set_write_deadline(pc->fd, d);
+    goc_set_write_deadline(pc->fd, d);
+    return __atomic_load_n(&r->cancelled, __ATOMIC_ACQUIRE) ? -ETIMEDOUT : 0;
 }
 
 static ssize_t write_all(goc__pconn *pc, const void *p, size_t n)
@@ -233,7 +238,8 @@ static ssize_t write_all(goc__pconn *pc, const void *p, size_t n)
 }
 
 /* The body of a reader or a file, after the head. 0 or a negative errno. */
-static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
+static int write_body(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                      const goc__hop *hop)
 {
     goc__hbody_src *b = hop->body;
     bool chunked = b->length < 0;
@@ -241,8 +247,8 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
     if (b->kind == SRC_FD && !pc->ops) {
         off_t off = b->off;
         while (sent < b->length) {
-            write_deadline(pc, hop, c->opts.stall_timeout);
-            ssize_t n = goc_sendfile(pc->fd, b->fd, &off, (size_t)(b->length - sent));
+            int rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+            ssize_t n = rc < 0 ? rc : goc_sendfile(pc->fd, b->fd, &off, (size_t)(b->length - sent));
             if (n <= 0)
                 return n == 0 ? goc__errorf(-EIO, "http: request body file shorter than %lld",
                                             (long long)b->length)
@@ -272,7 +278,7 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
             if (!chunked)
                 rc = goc__errorf(-EIO, "http: ContentLength=%lld with Body length %lld",
                                  (long long)b->length, (long long)sent);
-            else if (write_deadline(pc, hop, c->opts.stall_timeout) == 0)
+            else if ((rc = write_deadline(r, pc, hop, c->opts.stall_timeout)) == 0)
                 rc = write_all(pc, "0\r\n\r\n", 5) < 0 ? -EPIPE : 0; /* the last chunk */
             break;
         }
@@ -287,8 +293,8 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
             memcpy(buf + 10 + n, "\r\n", 2);
             len += (size_t)k + 2;
         }
-        write_deadline(pc, hop, c->opts.stall_timeout);
-        ssize_t w = write_all(pc, p, len);
+        rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+        ssize_t w = rc < 0 ? rc : write_all(pc, p, len);
         if (w < 0) {
             rc = (int)w;
             break;
@@ -310,7 +316,7 @@ static const char *cstr(char *head, goc__hspan s)
 
 /* Build the response from a parsed head at pc->rbuf + pc->rpos. */
 static int make_response(struct goc__http_cresp *r, goc__pconn *pc, const goc__hresp *hr,
-                         size_t len)
+                         size_t len, bool head_req)
 {
     char *head = goc__arena_alloc(&r->arena, len + 1);
     if (!head)
@@ -334,6 +340,7 @@ static int make_response(struct goc__http_cresp *r, goc__pconn *pc, const goc__h
             return -ENOMEM;
     }
     p->content_length = hr->body == GOC__HBODY_LENGTH ? hr->content_length
+                        : head_req                    ? hr->content_length /* Go: as for GET */
                         : hr->body == GOC__HBODY_NONE ? 0
                                                       : -1;
     r->body = hr->body;
@@ -369,7 +376,7 @@ static int read_head(struct goc__http_cresp *r, goc__pconn *pc, unsigned flags, 
     size_t max = r->client->opts.max_response_header_bytes;
     goc__hlimits lim = {.max_head = (uint32_t)(max < UINT32_MAX ? max : UINT32_MAX),
                         .max_fields = HEAD_FIELDS};
-    size_t scanned = 0;
+    size_t scanned = 0, interim = 0;
     for (;;) {
         int rc = goc__http_parse_response(pc->rbuf + pc->rpos, pc->rlen - pc->rpos, &scanned, hr,
                                           flags, &lim);
@@ -380,6 +387,12 @@ static int read_head(struct goc__http_cresp *r, goc__pconn *pc, unsigned flags, 
             }
             pc->rpos += (size_t)rc; /* 1xx: informational, skipped (as Go) */
             scanned = 0;
+            /* ... their bytes counted against the limit (as Go 1.24): a
+             * server sending interim responses forever is cut off. */
+            interim += (size_t)rc;
+            if (interim >= lim.max_head)
+                return head_read_err(r, -EMSGSIZE, true);
+            lim.max_head -= (uint32_t)rc;
             continue;
         }
         if (rc > 0)
@@ -449,10 +462,8 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     int niov = 1;
     if (has_body && b->kind == SRC_MEM && !expect)
         iov[niov++] = (struct iovec){(void *)b->data, b->len};
-    write_deadline(pc, hop, c->opts.stall_timeout);
-    if (__atomic_load_n(&r->cancelled, __ATOMIC_ACQUIRE))
-        rc = -ETIMEDOUT;
-    else if ((rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
+    rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+    if (rc == 0 && (rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
         rc = 0;
     if (hb.heap)
         free(hb.p);
@@ -477,15 +488,18 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     }
     if (rc == 0 && !sent_body && hlen == 0) {
         if (b->kind == SRC_MEM) {
-            write_deadline(pc, hop, c->opts.stall_timeout);
-            ssize_t w = write_all(pc, b->data, b->len);
+            rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+            ssize_t w = rc < 0 ? rc : write_all(pc, b->data, b->len);
             rc = w < 0 ? (int)w : 0;
         } else {
-            rc = write_body(c, pc, hop);
+            rc = write_body(c, r, pc, hop);
         }
         sent_body = true;
     }
     bool write_failed = rc == -EPIPE || rc == -ECONNRESET;
+    int ctx_err = goc_ctx_err(hop->ctx);
+    if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
+        rc = goc__errorf(ctx_err, "http: request canceled while sending the request");
     if (rc < 0 && !write_failed)
         goto fail;
     /* The response: after a failed write too, since a server may answer
@@ -504,7 +518,7 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
             goc__errorf(rc, "http: server closed idle connection");
         goto fail;
     }
-    rc = make_response(r, pc, &hr, (size_t)hlen);
+    rc = make_response(r, pc, &hr, (size_t)hlen, flags & GOC__HRESP_HEAD);
     pc->rpos += (size_t)hlen;
     if (rc < 0)
         goto fail;
