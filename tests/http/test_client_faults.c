@@ -282,20 +282,22 @@ typedef struct script {
     int status;        /* when do_rc is 0 */
     int read_rc;       /* read_all's result when do_rc is 0 */
     const char *body;  /* when read_rc is 0 */
+    size_t gz_len;     /* reply is a gzip body of this length (the head is made) */
 } script;
 
-#define HEAD_FAILS(name, reply, rc)                                                                \
-    {                                                                                              \
-        name, reply, rc, 0, 0, NULL                                                                \
-    }
-#define BODY_FAILS(name, reply, rc)                                                                \
-    {                                                                                              \
-        name, reply, 0, 200, rc, NULL                                                              \
-    }
-#define ANSWERS(name, reply, st, body)                                                             \
-    {                                                                                              \
-        name, reply, 0, st, 0, body                                                                \
-    }
+/* clang-format off */
+#define HEAD_FAILS(name, reply, rc)    {name, reply, rc, 0, 0, NULL, 0}
+#define BODY_FAILS(name, reply, rc)    {name, reply, 0, 200, rc, NULL, 0}
+#define ANSWERS(name, reply, st, body) {name, reply, 0, st, 0, body, 0}
+#define GZ(name, bytes, n, rc, body)   {name, bytes, 0, 200, rc, body, n}
+/* gzip of "hello gzip world, hello gzip world" (41 bytes); with a bad CRC */
+#define GZ_HELLO                                                                                   \
+    "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48\xcd\xc9\xc9\x57\x48\xaf\xca\x2c\x50\x28"      \
+    "\xcf\x2f\xca\x49\xd1\x51\xc8\x40\x13\x01\x00\xa0\x7d\xcc\x30\x22\x00\x00\x00"
+#define GZ_BADCRC                                                                                  \
+    "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48\xcd\xc9\xc9\x57\x48\xaf\xca\x2c\x50\x28"      \
+    "\xcf\x2f\xca\x49\xd1\x51\xc8\x40\x13\x01\x00\xa0\x7d\xcc\x31\x22\x00\x00\x00"
+/* clang-format on */
 
 static const script scripts[] = {
     HEAD_FAILS("bad code", "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", GOC_EHTTP_MALFORMED),
@@ -335,6 +337,11 @@ static const script scripts[] = {
             ""),
     ANSWERS("close-delimited", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", 200,
             "until the end"),
+    GZ("gzip", GZ_HELLO, 41, 0, "hello gzip world, hello gzip world"),
+    GZ("gzip cut", GZ_HELLO, 30, GOC_EHTTP_MALFORMED, NULL),
+    GZ("gzip bad crc", GZ_BADCRC, 41, GOC_EHTTP_MALFORMED, NULL),
+    GZ("gzip garbage", "this is not gzip at all", 23, GOC_EHTTP_MALFORMED, NULL),
+    GZ("gzip, garbage after", GZ_HELLO "XYZ", 44, GOC_EHTTP_MALFORMED, NULL),
     ANSWERS("204 with a length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 204, ""),
 };
 
@@ -346,8 +353,16 @@ static void srv_script(fake *f, int fd, int nth)
     if (fc_req(f, c, true)) {
         const char *p = strstr(c->head, "/case/");
         int i = p ? atoi(p + 6) : -1;
-        if (i >= 0 && i < (int)(sizeof scripts / sizeof *scripts))
+        if (i >= 0 && i < (int)(sizeof scripts / sizeof *scripts) && scripts[i].gz_len) {
+            char head[128];
+            snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+                     scripts[i].gz_len);
+            if (fc_send(fd, head))
+                goc_write(fd, scripts[i].reply, scripts[i].gz_len);
+        } else if (i >= 0 && i < (int)(sizeof scripts / sizeof *scripts)) {
             fc_send(fd, scripts[i].reply);
+        }
         fc_linger(fd);
     }
     free(c);
@@ -392,20 +407,33 @@ FAULT_TEST(framing, 60)
 
 /* ---- endless headers ------------------------------------------------------ */
 
+/* What never ends, by path: header lines (/head), interim responses
+ * (/1xx), a chunk extension (/ext), one trailer line (/tline), trailer
+ * fields (/tfields); after a head of its own when it is a body's. */
 static void srv_endless(fake *f, int fd, int nth)
 {
     (void)nth;
     fconn *c = calloc(1, sizeof *c);
     c->fd = fd;
-    if (fc_req(f, c, true) && fc_send(fd, "HTTP/1.1 200 OK\r\n")) {
-        char line[128];
-        for (long i = 0;; i++) {
-            snprintf(line, sizeof line,
-                     "X-Endless-%ld: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", i);
-            if (!fc_send(fd, line))
-                break;
-        }
+    if (!fc_req(f, c, true)) {
+        free(c);
+        return;
     }
+#define CHUNKED_HEAD "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    const char *start = "HTTP/1.1 200 OK\r\n", *line = "X-Endless: aaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    if (strstr(c->head, " /1xx "))
+        start = "", line = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+    else if (strstr(c->head, " /ext "))
+        start = CHUNKED_HEAD "5;",
+        line = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    else if (strstr(c->head, " /tline "))
+        start = CHUNKED_HEAD "0\r\nX-T: ",
+        line = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    else if (strstr(c->head, " /tfields "))
+        start = CHUNKED_HEAD "0\r\n", line = "X-T: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    if (fc_send(fd, start))
+        while (fc_send(fd, line)) {
+        }
     free(c);
 }
 
@@ -414,17 +442,129 @@ FAULT_TEST(endless_headers, 60)
     (void)arg;
     fake *f = fake_start(srv_endless, NULL);
     size_t limits[] = {4096, 0};
-    for (int i = 0; i < 2; i++) {
-        goc_http_client_opts o = {.stall_timeout = 2 * GOC_SECOND * test_slack(),
-                                  .max_response_header_bytes = limits[i],
-                                  .proxy = ""};
-        goc_http_client *c = goc_http_client_new(&o);
+    static const char *const heads[] = {"/head", "/1xx"};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            goc_http_client_opts o = {.stall_timeout = 2 * GOC_SECOND * test_slack(),
+                                      .max_response_header_bytes = limits[i],
+                                      .proxy = ""};
+            goc_http_client *c = goc_http_client_new(&o);
+            goc_http_response *resp;
+            int rc = goc_http_client_get(c, furl(f, heads[j]), &resp);
+            GO_CHECK(rc == GOC_EHTTP_HEADER_TOO_LARGE, "%s, limit %zu: %d %s", heads[j], limits[i],
+                     rc, goc_errmsg());
+            if (rc == 0)
+                goc_http_response_free(resp);
+            goc_http_client_free(c);
+        }
+    /* endless chunk framing: an error, not a buffer that grows forever */
+    goc_http_client *c = quick_client();
+    static const char *const bodies[] = {"/ext", "/tline", "/tfields"};
+    for (int j = 0; j < 3; j++) {
         goc_http_response *resp;
-        int rc = goc_http_client_get(c, furl(f, "/"), &resp);
-        GO_CHECK(rc == GOC_EHTTP_HEADER_TOO_LARGE, "limit %zu: %d %s", limits[i], rc, goc_errmsg());
-        goc_http_client_free(c);
+        int rc = goc_http_client_get(c, furl(f, bodies[j]), &resp);
+        GO_CHECK(rc == 0, "%s: %s", bodies[j], goc_errmsg());
+        if (rc < 0)
+            continue;
+        char *body;
+        rc = goc_http_response_read_all(resp, &body, NULL, 1 << 20);
+        GO_CHECK(rc == GOC_EHTTP_MALFORMED, "%s: read %d %s", bodies[j], rc, goc_errmsg());
+        goc_http_response_free(resp);
     }
+    goc_http_client_free(c);
     fake_stop(f);
+    return test_failed();
+}
+
+static void cancel_after(void *arg);
+
+/* ---- uploads cut short ------------------------------------------------------ */
+
+/* Read the head, then nothing (the body waits in the socket buffers)
+ * for 3 s. */
+static void srv_noread(fake *f, int fd, int nth)
+{
+    (void)nth;
+    fconn *c = calloc(1, sizeof *c);
+    c->fd = fd;
+    if (fc_req(f, c, false))
+        goc_sleep(3 * GOC_SECOND);
+    free(c);
+}
+
+/* Read everything, answer nothing. */
+static void srv_sink(fake *f, int fd, int nth)
+{
+    (void)nth;
+    fconn *c = calloc(1, sizeof *c);
+    c->fd = fd;
+    while (goc_read(fd, c->buf, sizeof c->buf) > 0) {
+    }
+    (void)f;
+    free(c);
+}
+
+static ssize_t endless_read(void *arg, void *buf, size_t n)
+{
+    (void)arg;
+    memset(buf, 'e', n);
+    return (ssize_t)n;
+}
+
+FAULT_TEST(upload_cancel, 60)
+{
+    (void)arg;
+    int64_t slack = test_slack();
+    goc_http_client_opts o = {.stall_timeout = 10 * GOC_SECOND, .proxy = ""};
+    goc_http_client *c = goc_http_client_new(&o);
+    /* a server that does not read: the write parks */
+    fake *f = fake_start(srv_noread, NULL);
+    size_t big = 64 << 20;
+    char *data = malloc(big);
+    memset(data, 'd', big);
+    goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
+    goc_http_client_request *req;
+    goc_http_new_request(ctx, "POST", furl(f, "/up"), &req);
+    goc_http_client_request_set_body(req, data, big);
+    goc_go(cancel_after, ctx);
+    int64_t t0 = goc_now();
+    goc_http_response *resp;
+    int rc = goc_http_client_do(c, req, &resp);
+    GO_CHECK(rc == -ECANCELED, "stuck upload: %d %s", rc, goc_errmsg());
+    GO_CHECK(goc_now() - t0 < 2 * GOC_SECOND * slack, "stuck upload: %lld ms",
+             (long long)test_ms(goc_now() - t0));
+    goc_http_client_request_free(req);
+    goc_ctx_release(ctx);
+    free(data);
+    fake_stop(f);
+    /* a server that reads all: an endless body streams until cancelled */
+    f = fake_start(srv_sink, NULL);
+    ctx = goc_ctx_with_cancel(goc_ctx_background());
+    goc_http_new_request(ctx, "PUT", furl(f, "/up"), &req);
+    goc_http_client_request_set_body_reader(req, endless_read, NULL, NULL, -1);
+    goc_go(cancel_after, ctx);
+    t0 = goc_now();
+    rc = goc_http_client_do(c, req, &resp);
+    GO_CHECK(rc == -ECANCELED, "streaming upload: %d %s", rc, goc_errmsg());
+    GO_CHECK(goc_now() - t0 < 2 * GOC_SECOND * slack, "streaming upload: %lld ms",
+             (long long)test_ms(goc_now() - t0));
+    goc_http_client_request_free(req);
+    goc_ctx_release(ctx);
+    /* and the whole-exchange timeout cuts it too */
+    goc_http_client_opts to = {
+        .stall_timeout = 10 * GOC_SECOND, .timeout = 300 * GOC_MILLISECOND, .proxy = ""};
+    goc_http_client *c2 = goc_http_client_new(&to);
+    goc_http_new_request(NULL, "PUT", furl(f, "/up"), &req);
+    goc_http_client_request_set_body_reader(req, endless_read, NULL, NULL, -1);
+    t0 = goc_now();
+    rc = goc_http_client_do(c2, req, &resp);
+    GO_CHECK(rc == -ETIMEDOUT, "timeout upload: %d %s", rc, goc_errmsg());
+    GO_CHECK(goc_now() - t0 < 2 * GOC_SECOND * slack, "timeout upload: %lld ms",
+             (long long)test_ms(goc_now() - t0));
+    goc_http_client_request_free(req);
+    goc_http_client_free(c2);
+    fake_stop(f);
+    goc_http_client_free(c);
     return test_failed();
 }
 
@@ -699,6 +839,17 @@ FAULT_TEST(reuse, 60)
         fake *f = fake_start(srv_reuse, &cases[i].m);
         goc_http_client *c = quick_client();
         char *body;
+        if (cases[i].m == R_HEAD) { /* Go: the length of what GET would give */
+            goc_http_client_request *req;
+            goc_http_new_request(NULL, "HEAD", furl(f, "/0"), &req);
+            goc_http_response *resp;
+            int rc = goc_http_client_do(c, req, &resp);
+            GO_CHECK(rc == 0 && resp->content_length == 1000, "HEAD length %lld",
+                     rc == 0 ? (long long)resp->content_length : (long long)rc);
+            if (rc == 0)
+                goc_http_response_free(resp);
+            goc_http_client_request_free(req);
+        }
         int st =
             fetch(c, furl(f, "/1"), NULL, cases[i].m == R_HEAD ? "HEAD" : "GET", NULL, NULL, &body);
         GO_CHECK(st == 200 && body && strcmp(body, cases[i].m == R_HEAD ? "" : "ok") == 0,
@@ -860,6 +1011,17 @@ static void srv_proxy(fake *f, int fd, int nth)
                 fc_send(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
                 break;
             }
+            if (f->arg && strcmp(f->arg, "endless") == 0) {
+                if (fc_send(fd, "HTTP/1.1 200 OK\r\n"))
+                    while (fc_send(fd, "X-Endless: aaaaaaaaaaaaaaaaaaaaaaaaa\r\n")) {
+                    }
+                break;
+            }
+            if (f->arg && strcmp(f->arg, "silent") == 0) {
+                while (fc_fill(c)) {
+                }
+                break;
+            }
             char target[128] = "";
             sscanf(c->head + 8, "%127s", target);
             int up = goc_dial("tcp", target, GOC_SECOND);
@@ -956,6 +1118,27 @@ FAULT_TEST(proxy, 60)
     c = goc_http_client_new(&o);
     st = get(c, u, &body);
     GO_CHECK(st == GOC_EHTTP_PROXY, "refused CONNECT: %d %s", st, goc_errmsg());
+    free(body);
+    goc_http_client_free(c);
+    fake_stop(p);
+    /* a CONNECT answered with endless headers, or not at all */
+    p = fake_start(srv_proxy, "endless");
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", p->port);
+    c = goc_http_client_new(&o);
+    st = get(c, u, &body);
+    GO_CHECK(st == GOC_EHTTP_HEADER_TOO_LARGE, "endless CONNECT answer: %d %s", st, goc_errmsg());
+    free(body);
+    goc_http_client_free(c);
+    fake_stop(p);
+    p = fake_start(srv_proxy, "silent");
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", p->port);
+    o.stall_timeout = 300 * GOC_MILLISECOND * test_slack();
+    c = goc_http_client_new(&o);
+    int64_t t0 = goc_now();
+    st = get(c, u, &body);
+    GO_CHECK(st == -ETIMEDOUT, "silent CONNECT: %d %s", st, goc_errmsg());
+    GO_CHECK(goc_now() - t0 < 2 * GOC_SECOND * test_slack(), "silent CONNECT: %lld ms",
+             (long long)test_ms(goc_now() - t0));
     free(body);
     goc_http_client_free(c);
     fake_stop(p);
