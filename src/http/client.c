@@ -385,9 +385,9 @@ static int do_hops(goc_http_client *c, goc_http_client_request *req, hopstate *s
         goc_url *next;
         rc = goc_url_resolve(s->hop.url, loc, &next);
         if (rc < 0) {
+            goc__errorf(rc, "failed to parse Location header \"%s\"", loc); /* loc is resp's */
             goc_http_response_free(resp);
-            return wrap_err(goc__errorf(rc, "failed to parse Location header \"%s\"", loc),
-                            s->hop.method, s->hop.url);
+            return wrap_err(rc, s->hop.method, s->hop.url);
         }
         rc = follow(c, req, s, resp, next, nvia + 1);
         if (rc == 1) {
