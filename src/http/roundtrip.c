@@ -18,7 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define HEAD_FIELDS 128
+#define HEAD_FIELDS 128 /* on the stack; more grow on the heap (Go has no
+                           limit on a response's fields but its bytes) */
 #define BODY_BUF    (32u << 10)
 
 /* ---- the request head --------------------------------------------------- */
@@ -368,18 +369,49 @@ static int head_read_err(struct goc__http_cresp *r, ssize_t n, bool any)
     return (int)n;
 }
 
+/* A complete head with more fields than hr holds: twice the room, on the
+ * heap (stack: the caller's array, never freed here). -ENOMEM. */
+static int grow_fields(goc__hresp *hr, const goc__hfield *stack)
+{
+    uint32_t cap = hr->fields_cap * 2;
+    goc__hfield *f = malloc(cap * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    if (hr->fields != stack)
+        free(hr->fields);
+    hr->fields = f;
+    hr->fields_cap = cap;
+    return 0;
+}
+
+static void free_fields(goc__hresp *hr, goc__hfield *stack)
+{
+    if (hr->fields != stack)
+        free(hr->fields);
+    hr->fields = stack;
+}
+
 /* Read and parse the next response head. *got: some byte of it arrived.
- * continue_ok: return a "100 Continue" (code 100) instead of skipping it. */
+ * continue_ok: return a "100 Continue" (code 100) instead of skipping it.
+ * hr->fields starts as stack; past it, grown (free_fields frees). */
 static int read_head(struct goc__http_cresp *r, goc__pconn *pc, unsigned flags, int64_t hdeadline,
-                     goc__hresp *hr, bool *got, bool continue_ok)
+                     goc__hresp *hr, bool *got, bool continue_ok, const goc__hfield *stack)
 {
     size_t max = r->client->opts.max_response_header_bytes;
-    goc__hlimits lim = {.max_head = (uint32_t)(max < UINT32_MAX ? max : UINT32_MAX),
-                        .max_fields = HEAD_FIELDS};
+    goc__hlimits lim = {.max_head = (uint32_t)(max < UINT32_MAX ? max : UINT32_MAX)};
     size_t scanned = 0, interim = 0;
     for (;;) {
+        lim.max_fields = hr->fields_cap;
+        hr->nfields = 0;
         int rc = goc__http_parse_response(pc->rbuf + pc->rpos, pc->rlen - pc->rpos, &scanned, hr,
                                           flags, &lim);
+        if (rc == -EMSGSIZE && hr->nfields == hr->fields_cap) {
+            /* Too many fields, not bytes (the head is all here): parse again. */
+            if ((rc = grow_fields(hr, stack)) < 0)
+                return rc;
+            scanned = 0;
+            continue;
+        }
         if (rc > 0 && hr->code >= 100 && hr->code < 200 && !hr->tunnel) {
             if (hr->code == 100 && continue_ok) {
                 pc->rpos += (size_t)rc;
@@ -477,7 +509,7 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     if (rc == 0 && expect) {
         /* Wait a little for "100 Continue" (or a final answer). */
         int64_t ect = goc_now() + c->opts.expect_continue_timeout;
-        hlen = read_head(r, pc, flags, ect, &hr, &got, true);
+        hlen = read_head(r, pc, flags, ect, &hr, &got, true, fields);
         if (hlen == -ETIMEDOUT && !got && !goc_ctx_err(hop->ctx))
             hlen = 100; /* no answer: send the body anyway */
         if (hlen == 100)
@@ -500,16 +532,19 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     int ctx_err = goc_ctx_err(hop->ctx);
     if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
         rc = goc__errorf(ctx_err, "http: request canceled while sending the request");
-    if (rc < 0 && !write_failed)
+    if (rc < 0 && !write_failed) {
+        free_fields(&hr, fields);
         goto fail;
+    }
     /* The response: after a failed write too, since a server may answer
      * (413, 401) and close before reading the whole body. */
     if (hlen == 0) {
         if (c->opts.response_header_timeout > 0)
             hdeadline = goc_now() + c->opts.response_header_timeout;
-        hlen = read_head(r, pc, flags, hdeadline, &hr, &got, false);
+        hlen = read_head(r, pc, flags, hdeadline, &hr, &got, false, fields);
     }
     if (hlen < 0) {
+        free_fields(&hr, fields);
         rc = hlen;
         /* Nothing of a response on a connection that had idled: the
          * server closed it meanwhile; try again on another. */
@@ -519,6 +554,7 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
         goto fail;
     }
     rc = make_response(r, pc, &hr, (size_t)hlen, flags & GOC__HRESP_HEAD);
+    free_fields(&hr, fields);
     pc->rpos += (size_t)hlen;
     if (rc < 0)
         goto fail;
