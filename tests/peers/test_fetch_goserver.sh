@@ -7,7 +7,9 @@
 # 302 drops it, a chain on one connection, and to another host without
 # the Authorization field), 100-continue (the body waits for the 100; a
 # refusal before it), 1xx, HEAD/204/304, bodies cut short ("unexpected
-# EOF", exit 1), a close-delimited body, and a handler that stalls
+# EOF", exit 1), a close-delimited body, a kept-alive connection the
+# server closes (the next request retried), heads of many fields and one
+# past the client's 1 MiB limit, and a handler that stalls
 # (--timeout 1s gives up within seconds). Each check prints one "ok"
 # line; the first failure stops the test with the logs.
 FETCH="${1:?usage: test_fetch_goserver.sh build/examples/fetch goserver}"
@@ -181,6 +183,29 @@ fetch "$URL/cut?mode=eof"
 want 0 "a close-delimited body"
 [ "$(wc -c <"$T/out")" -eq 1000 ] || fail "close-delimited: $(wc -c <"$T/out") bytes, want 1000"
 ok "a body cut short (length, chunked): exit 1, 'unexpected EOF'; a close-delimited body whole"
+
+for mode in redirect redirect-late; do
+    fetch "$URL/cut?mode=$mode"
+    want 0 "a 302 on a connection then closed ($mode)"
+    has "method: GET" "a 302 on a connection then closed ($mode)"
+done
+ok "a kept-alive connection closed by the server: the next request on a new one (retried)"
+
+fetch "$URL/bighead?n=200"
+want 0 "a 200 kB head"
+has "big head" "a 200 kB head"
+fetch -v "$URL/bighead?n=20000&size=1"
+want 0 "a head of 20000 fields"
+n="$(grep -c '^< X-Filler: f$' "$T/fetch.err")"
+[ "$n" -eq 20000 ] || fail "a head of 20000 fields: $n shown"
+fetch "$URL/bighead?n=1100"
+want 1 "a 1.1 MB head"
+grep -q 'headers exceeded' "$T/fetch.err" || fail "a 1.1 MB head: message '$(cat "$T/fetch.err")'"
+fetch -v "$URL/trailers?n=16"
+want 0 "16 trailer fields"
+n="$(grep -c '^<< trailer X-T-' "$T/fetch.err")"
+[ "$n" -eq 16 ] || fail "16 trailer fields: $n shown"
+ok "heads of 200 kB and of 20000 fields read, 16 trailer fields; a 1.1 MB head refused (exit 1)"
 
 for path in "sleep?d=30s" "stall?d=30s"; do
     t0=$(date +%s%N)

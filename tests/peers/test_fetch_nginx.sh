@@ -78,6 +78,8 @@ http {
         location = /r3 { return 301 /r2; }
         location = /r2 { return 302 /r1; }
         location = /r1 { return 301 /hello.txt; }
+        location = /close { keepalive_timeout 0; return 301 /r1; }
+        location = /to-tls { return 302 https://localhost:$TLS_PORT/r1; }
         location = /missing { return 404; }
         location = /sink { return 200 "ok"; }
         # Proxied, so that nginx reads the body (a "return" discards it).
@@ -144,6 +146,18 @@ c="$(awk '{ print $1 }' "$T/access.log" | sort -u | wc -l)"
 [ "$c" -eq 1 ] || fail "GET /r3: 4 requests over $c connections, want 1 (keep-alive)"
 ok "redirects 301, 302, 301 followed, all on one kept-alive connection"
 
+: >"$T/access.log"
+fetch "$URL/close"
+want 0 "GET /close"
+cmp -s "$T/out" "$ROOT/hello.txt" || fail "GET /close: not /hello.txt's body"
+c="$(awk '{ print $1 }' "$T/access.log" | sort -u | wc -l)"
+[ "$c" -eq 2 ] || fail "GET /close: 3 requests over $c connections, want 2"
+[ "$(conns_of /close)" != "$(conns_of /r1)" ] || fail "GET /close: a closed connection reused"
+fetch --cacert "$T/ca.pem" "$URL/to-tls"
+want 0 "GET /to-tls"
+cmp -s "$T/out" "$ROOT/hello.txt" || fail "GET /to-tls: not /hello.txt's body"
+ok "'Connection: close' honoured (the redirect on a new connection); http to https redirect"
+
 fetch "$URL/missing"
 want 22 "GET /missing (404)"
 fetch "$URL/upstream"
@@ -194,7 +208,16 @@ cat "$ROOT/hello.txt" "$ROOT/big20.bin" | cmp -s "$T/out" - || fail "https: bodi
 fetch --cacert "$T/ca.pem" "https://localhost:$TLS_PORT/text.txt"
 want 0 "https://localhost --cacert"
 cmp -s "$T/out" "$ROOT/text.txt" || fail "https://localhost: body differs"
-ok "https with --cacert (127.0.0.1 and localhost, gzip, 20 MiB)"
+urls=()
+: >"$T/want"
+for ((i = 0; i < 40; i++)); do
+    urls+=("$TLS_URL/data.bin" "$TLS_URL/text.txt")
+    cat "$ROOT/data.bin" "$ROOT/text.txt" >>"$T/want"
+done
+fetch --cacert "$T/ca.pem" "${urls[@]}"
+want 0 "https, 80 URLs"
+cmp -s "$T/out" "$T/want" || fail "https, 80 URLs: output differs"
+ok "https with --cacert (127.0.0.1 and localhost, gzip, 20 MiB, 80 URLs at once)"
 
 fetch "$TLS_URL/hello.txt"
 want 1 "https without --cacert"

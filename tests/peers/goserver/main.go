@@ -34,7 +34,11 @@
 //	                    or chunks (M=chunked), 1000 bytes, then close;
 //	                    M=head closes before any answer; M=eof answers
 //	                    "Connection: close" with no length and ends the body
-//	                    by closing (a complete body)
+//	                    by closing (a complete body); M=redirect answers a
+//	                    kept-alive 302 to /echo and closes, M=redirect-late
+//	                    closes only once the next request has arrived
+//	/bighead?n=N&size=S N fields X-Filler of S bytes (default 1000)
+//	/trailers?n=N       a chunked "body\n" and N trailer fields X-T-I
 //	/sleep?d=DUR        waits DUR (or the client's going) before answering
 //	/stall?d=DUR        sends its head and 5 bytes, then waits DUR
 //	/conns              connections accepted so far
@@ -53,6 +57,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -225,6 +230,12 @@ func cut(w http.ResponseWriter, r *http.Request) {
 	case "chunked":
 		bw.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
 		fmt.Fprintf(bw, "%x\r\n%s\r\n", len(part), part)
+	case "redirect": // keep-alive promised, then closed
+		bw.WriteString("HTTP/1.1 302 Found\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n")
+	case "redirect-late": // closed once the next request arrived
+		bw.WriteString("HTTP/1.1 302 Found\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n")
+		bw.Flush()
+		bw.ReadString('\n')
 	case "eof":
 		bw.WriteString("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
 		bw.Write(part)
@@ -272,6 +283,25 @@ func main() {
 	mux.HandleFunc("/cut", cut)
 	mux.HandleFunc("/sleep", sleep)
 	mux.HandleFunc("/stall", stall)
+	mux.HandleFunc("/trailers", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		io.WriteString(w, "body\n")
+		w.(http.Flusher).Flush()
+		for i := 0; i < n; i++ {
+			w.Header().Set(fmt.Sprintf("%sX-T-%d", http.TrailerPrefix, i), strconv.Itoa(i))
+		}
+	})
+	mux.HandleFunc("/bighead", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		size, _ := strconv.Atoi(r.URL.Query().Get("size"))
+		if size == 0 {
+			size = 1000
+		}
+		for i := 0; i < n; i++ {
+			w.Header().Add("X-Filler", strings.Repeat("f", size))
+		}
+		io.WriteString(w, "big head\n")
+	})
 	mux.HandleFunc("/conns", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d\n", atomic.LoadInt64(&conns))
 	})
