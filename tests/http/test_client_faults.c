@@ -338,7 +338,7 @@ static const script scripts[] = {
     ANSWERS("close-delimited", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", 200,
             "until the end"),
     GZ("gzip", GZ_HELLO, 41, 0, "hello gzip world, hello gzip world"),
-    GZ("gzip cut", GZ_HELLO, 30, GOC_EHTTP_MALFORMED, NULL),
+    GZ("gzip cut", GZ_HELLO, 30, GOC_EHTTP_UNEXPECTED_EOF, NULL),
     GZ("gzip bad crc", GZ_BADCRC, 41, GOC_EHTTP_MALFORMED, NULL),
     GZ("gzip garbage", "this is not gzip at all", 23, GOC_EHTTP_MALFORMED, NULL),
     GZ("gzip, garbage after", GZ_HELLO "XYZ", 44, GOC_EHTTP_MALFORMED, NULL),

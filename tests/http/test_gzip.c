@@ -282,7 +282,7 @@ Test(gunzip, truncated_at_every_byte, .timeout = 60)
             if (k == 0 || k == zn)
                 cr_assert_eq(r, k == 0 ? 0 : 300, "cut at %zu: %zd", k, r);
             else
-                cr_assert(r == GOC_EHTTP_MALFORMED && errmsg_is("unexpected EOF"),
+                cr_assert(r == GOC_EHTTP_UNEXPECTED_EOF && errmsg_is("unexpected EOF"),
                           "cut at %zu of %zu (step %zu): %zd (%s)", k, 2 * zn, step, r,
                           goc_errmsg());
             free(o);
@@ -344,7 +344,7 @@ Test(gunzip, corrupt_input, .timeout = 30)
     memcpy(c + zn, "garbage after the member", 24);
     expect_error(c, zn + 24, GOC_EHTTP_MALFORMED, "gzip: invalid header", "garbage");
     c[zn] = 0x1f;
-    expect_error(c, zn + 1, GOC_EHTTP_MALFORMED, "unexpected EOF", "one byte");
+    expect_error(c, zn + 1, GOC_EHTTP_UNEXPECTED_EOF, "unexpected EOF", "one byte");
     memset(c + zn, 0, 16);
     expect_error(c, zn + 16, GOC_EHTTP_MALFORMED, "gzip: invalid header", "zeros");
     /* Not gzip at all (zlib format, plain text). */
@@ -382,7 +382,7 @@ Test(gunzip, bytes_before_errors_and_src_errors, .timeout = 30)
     len = 0;
     while ((r = goc__gunzip_read(g, o + len, 100000 - len)) > 0)
         len += (size_t)r;
-    cr_assert(r == GOC_EHTTP_MALFORMED && errmsg_is("unexpected EOF"), "%zd", r);
+    cr_assert(r == GOC_EHTTP_UNEXPECTED_EOF && errmsg_is("unexpected EOF"), "%zd", r);
     cr_assert(len > 0 && len < 100000 && memcmp(o, t, len) == 0, "%zu", len);
     goc__gunzip_free(g);
     free(o);
