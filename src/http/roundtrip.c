@@ -18,9 +18,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define HEAD_FIELDS 128 /* on the stack; more grow on the heap (Go has no
-                           limit on a response's fields but its bytes) */
-#define BODY_BUF    (32u << 10)
+#define HEAD_FIELDS                                                                                \
+    128 /* on the stack; more grow on the heap (Go has no                                          \
+           limit on a response's fields but its bytes) */
+#define BODY_BUF (32u << 10)
 
 /* ---- the request head --------------------------------------------------- */
 
@@ -464,6 +465,93 @@ static bool idempotent(const goc__hop *hop)
            has(hop->header, "X-Idempotency-Key");
 }
 
+/* One attempt's state, from the request's first byte to the response
+ * head. */
+typedef struct attempt {
+    goc__hfield stack[HEAD_FIELDS]; /* hr.fields until it must grow */
+    goc__hresp hr;
+    unsigned flags;    /* GOC__HRESP_* */
+    bool expect;       /* Expect: 100-continue with a body to send */
+    bool sent_body;    /* the whole body went out */
+    bool write_failed; /* the server stopped reading (EPIPE, ECONNRESET) */
+    bool got;          /* some byte of the response arrived */
+    int hlen;          /* the final head's length once read, else 0 */
+} attempt;
+
+/* The head, with a body from memory in the same write unless it waits
+ * for "100 Continue". 0 or a negative errno. */
+static int send_head(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                     const goc__hop *hop, const goc__htarget *t, bool gzip, attempt *a)
+{
+    hbuf hb = {.cap = 2048};
+    char stack[2048];
+    hb.p = stack;
+    build_head(c, hop, t, pc->via_proxy, gzip, &hb);
+    int rc = hb.err;
+    const goc__hbody_src *b = hop->body;
+    bool has_body = b && b->kind != SRC_NONE;
+    const char *ex = goc_http_header_get(hop->header, "Expect");
+    a->expect = has_body && b->length != 0 && ex && strcasecmp(ex, "100-continue") == 0;
+    struct iovec iov[2] = {{hb.p, hb.n}, {NULL, 0}};
+    int niov = 1;
+    if (has_body && b->kind == SRC_MEM && !a->expect)
+        iov[niov++] = (struct iovec){(void *)b->data, b->len};
+    if (rc == 0)
+        rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+    if (rc == 0 && (rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
+        rc = 0;
+    if (hb.heap)
+        free(hb.p);
+    a->sent_body = !has_body || niov == 2;
+    return rc;
+}
+
+/* Expect: 100-continue: wait a little for the server's "100 Continue"
+ * (or its final answer, which the body then never follows). */
+static int await_continue(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                          const goc__hop *hop, attempt *a)
+{
+    int64_t ect = goc_now() + c->opts.expect_continue_timeout;
+    int hlen = read_head(r, pc, a->flags, ect, &a->hr, &a->got, true, a->stack);
+    if (hlen == -ETIMEDOUT && !a->got && !goc_ctx_err(hop->ctx))
+        return 0; /* no answer: send the body anyway */
+    if (hlen == 100)
+        return 0;
+    if (hlen > 0) {
+        a->hlen = hlen;
+        r->keep_alive_veto = true; /* answered without the body: it was never sent */
+        return 0;
+    }
+    return hlen;
+}
+
+/* Send the request: head, then what is left of the body. A write the
+ * server refused (it answered early and closed) is not an error yet: its
+ * answer may be waiting (a->write_failed). 0 or a negative errno. */
+static int send_request(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                        const goc__hop *hop, const goc__htarget *t, bool gzip, attempt *a)
+{
+    int rc = send_head(c, r, pc, hop, t, gzip, a);
+    if (rc == 0 && a->expect)
+        rc = await_continue(c, r, pc, hop, a);
+    const goc__hbody_src *b = hop->body;
+    if (rc == 0 && !a->sent_body && a->hlen == 0) {
+        if (b->kind == SRC_MEM) {
+            rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+            ssize_t w = rc < 0 ? rc : write_all(pc, b->data, b->len);
+            rc = w < 0 ? (int)w : 0;
+        } else {
+            rc = write_body(c, r, pc, hop);
+        }
+        a->sent_body = rc == 0;
+    }
+    a->write_failed = rc == -EPIPE || rc == -ECONNRESET;
+    int ctx_err = goc_ctx_err(hop->ctx);
+    if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
+        rc = goc__errorf(ctx_err, "http: request canceled while sending the request");
+    return a->write_failed ? 0 : rc;
+}
+
 static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget *t, bool gzip,
                     struct goc__http_cresp *r, bool *retry)
 {
@@ -475,90 +563,32 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     r->pc = pc;
     r->wake_fd = pc->fd;
     __atomic_store_n(&r->cancelled, 0, __ATOMIC_RELAXED);
-    if (goc_ctx_done(hop->ctx)) {
-        rc = goc_ctx_after_func(hop->ctx, wake, r, &r->wake);
-        if (rc < 0)
-            goto fail;
-    }
-    hbuf hb = {.cap = 2048};
-    char stack[2048];
-    hb.p = stack;
-    build_head(c, hop, t, pc->via_proxy, gzip, &hb);
-    if ((rc = hb.err) < 0)
+    if (goc_ctx_done(hop->ctx) && (rc = goc_ctx_after_func(hop->ctx, wake, r, &r->wake)) < 0)
         goto fail;
-    goc__hbody_src *b = hop->body;
-    bool has_body = b && b->kind != SRC_NONE;
-    bool expect = has_body && b->length != 0 && goc_http_header_get(hop->header, "Expect") &&
-                  strcasecmp(goc_http_header_get(hop->header, "Expect"), "100-continue") == 0;
-    struct iovec iov[2] = {{hb.p, hb.n}, {NULL, 0}};
-    int niov = 1;
-    if (has_body && b->kind == SRC_MEM && !expect)
-        iov[niov++] = (struct iovec){(void *)b->data, b->len};
-    rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
-    if (rc == 0 && (rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
-        rc = 0;
-    if (hb.heap)
-        free(hb.p);
-    bool sent_body = !has_body || niov == 2;
-    unsigned flags = method_is(hop->method, "HEAD") ? GOC__HRESP_HEAD : 0;
-    int64_t hdeadline = 0;
-    goc__hfield fields[HEAD_FIELDS];
-    goc__hresp hr = {.fields = fields, .fields_cap = HEAD_FIELDS};
-    bool got = false;
-    int hlen = 0;
-    if (rc == 0 && expect) {
-        /* Wait a little for "100 Continue" (or a final answer). */
-        int64_t ect = goc_now() + c->opts.expect_continue_timeout;
-        hlen = read_head(r, pc, flags, ect, &hr, &got, true, fields);
-        if (hlen == -ETIMEDOUT && !got && !goc_ctx_err(hop->ctx))
-            hlen = 100; /* no answer: send the body anyway */
-        if (hlen == 100)
-            hlen = 0;
-        else if (hlen > 0)
-            r->keep_alive_veto = true; /* answered without the body: it was never sent */
-        rc = hlen < 0 ? hlen : 0;
-    }
-    if (rc == 0 && !sent_body && hlen == 0) {
-        if (b->kind == SRC_MEM) {
-            rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
-            ssize_t w = rc < 0 ? rc : write_all(pc, b->data, b->len);
-            rc = w < 0 ? (int)w : 0;
-        } else {
-            rc = write_body(c, r, pc, hop);
-        }
-        sent_body = true;
-    }
-    bool write_failed = rc == -EPIPE || rc == -ECONNRESET;
-    int ctx_err = goc_ctx_err(hop->ctx);
-    if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
-        rc = goc__errorf(ctx_err, "http: request canceled while sending the request");
-    if (rc < 0 && !write_failed) {
-        free_fields(&hr, fields);
-        goto fail;
-    }
-    /* The response: after a failed write too, since a server may answer
+    attempt at = {.flags = method_is(hop->method, "HEAD") ? GOC__HRESP_HEAD : 0}, *a = &at;
+    a->hr = (goc__hresp){.fields = a->stack, .fields_cap = HEAD_FIELDS};
+    rc = send_request(c, r, pc, hop, t, gzip, a);
+    /* The response: after a refused write too, since a server may answer
      * (413, 401) and close before reading the whole body. */
-    if (hlen == 0) {
-        if (c->opts.response_header_timeout > 0)
-            hdeadline = goc_now() + c->opts.response_header_timeout;
-        hlen = read_head(r, pc, flags, hdeadline, &hr, &got, false, fields);
-    }
-    if (hlen < 0) {
-        free_fields(&hr, fields);
-        rc = hlen;
+    if (rc == 0 && a->hlen == 0) {
+        int64_t hdeadline =
+            c->opts.response_header_timeout > 0 ? goc_now() + c->opts.response_header_timeout : 0;
+        rc = read_head(r, pc, a->flags, hdeadline, &a->hr, &a->got, false, a->stack);
+        a->hlen = rc > 0 ? rc : 0;
         /* Nothing of a response on a connection that had idled: the
          * server closed it meanwhile; try again on another. */
-        *retry = pc->reused && !got && (write_failed || rc == -ECONNRESET || rc == -EPIPE);
+        *retry = rc < 0 && pc->reused && !a->got &&
+                 (a->write_failed || rc == -ECONNRESET || rc == -EPIPE);
         if (*retry && !goc_ctx_err(hop->ctx))
             goc__errorf(rc, "http: server closed idle connection");
-        goto fail;
     }
-    rc = make_response(r, pc, &hr, (size_t)hlen, flags & GOC__HRESP_HEAD);
-    free_fields(&hr, fields);
-    pc->rpos += (size_t)hlen;
+    if (rc >= 0)
+        rc = make_response(r, pc, &a->hr, (size_t)a->hlen, a->flags & GOC__HRESP_HEAD);
+    free_fields(&a->hr, a->stack);
     if (rc < 0)
         goto fail;
-    if (r->keep_alive_veto || !sent_body || write_failed || hr.tunnel)
+    pc->rpos += (size_t)a->hlen;
+    if (r->keep_alive_veto || !a->sent_body || a->write_failed || a->hr.tunnel)
         r->keep_alive = false;
     return 0;
 fail:
