@@ -9,7 +9,8 @@
  * stdout (or -o FILE) in the order of the command line, each as soon as
  * the ones before it are done (a body waiting for its turn is held in
  * memory, then in a temporary file past 4 MiB). -v prints each exchange
- * on stderr ("> " the request, "< " the response head). On a terminal, a
+ * on stderr ("> " the request, "< " the response head, and "<< trailer "
+ * each trailer field once the body has been read). On a terminal, a
  * download of more than 1 MiB to a file shows a progress bar on stderr.
  * --timeout (default 10s; "0" none) bounds the wait for each next byte of
  * a response, so a stalled server cannot hang fetch.
@@ -248,6 +249,15 @@ static void print_response(const goc_http_response *resp)
     fprintf(stderr, "<\n");
 }
 
+static void print_trailer(goc_http_header *t)
+{
+    for (size_t i = 0; i < goc_http_header_len(t); i++) {
+        const char *n, *v;
+        goc_http_header_at(t, i, &n, &v);
+        fprintf(stderr, "<< trailer %s: %s\n", n, v);
+    }
+}
+
 static int add_header(goc_http_client_request *req, const char *line)
 {
     const char *colon = strchr(line, ':');
@@ -326,6 +336,8 @@ static int fetch_one(job *j)
         fprintf(stderr, "fetch: %s: %s\n", j->url, goc_errmsg());
         result = 1;
     }
+    if (o->verbose && n == 0 && resp->trailer)
+        print_trailer(resp->trailer);
     if (bar)
         progress(got, resp->content_length, t0, true);
     free(heap);

@@ -7,6 +7,7 @@
  *     src) into pseudo-random small reads, give the same bytes and the
  *     same end (0, or the same error);
  *   - a read never returns more than asked; an error is GOC_EHTTP_MALFORMED
+ *     (GOC_EHTTP_UNEXPECTED_EOF when the input ends inside a member)
  *     with one of the four texts of gunzip.h, and it is sticky;
  *   - it agrees with zlib used directly (members inflated one after the
  *     other until the input is used up exactly): the decoder ends with 0
@@ -80,8 +81,8 @@ static const char *fz_gunzip(const uint8_t *d, size_t n, uint64_t seed, uint8_t 
         *len += (size_t)r;
     }
     const char *broken = NULL;
-    if (*end < 0 && *end != GOC_EHTTP_MALFORMED)
-        broken = "an error other than GOC_EHTTP_MALFORMED";
+    if (*end < 0 && *end != GOC_EHTTP_MALFORMED && *end != GOC_EHTTP_UNEXPECTED_EOF)
+        broken = "an error other than GOC_EHTTP_MALFORMED or _UNEXPECTED_EOF";
     else if (*end < 0 && !fz_gz_known_text(goc_errmsg()))
         broken = "an error text not of gunzip.h";
     else if (*end < 0 && goc__gunzip_read(g, out, 1) != *end)

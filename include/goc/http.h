@@ -384,11 +384,12 @@ GOC_API goc_http_handler goc_http_access_log(goc_http_handler h, int out_fd);
 /* gzip for responses (Content-Encoding: gzip), as nginx's gzip filter or
  * Go's gziphandler. Zero (or NULL opts) is the default for each member. */
 typedef struct goc_http_gzip_opts {
-    /* zlib level 1 (fastest) to 9 (smallest); 0: 1, nginx's default: level
-     * 1 is several times faster than 6 and its output only ~10% larger on
-     * text, and a server compresses on every response; precompress static
-     * files (name.gz, which the FileServer serves as they are) for the
-     * best ratio. Above 9: 9. */
+    /* zlib level 1 (fastest) to 9 (smallest); 0: 1, nginx's default. A
+     * server compresses every response on the request's path: on HTML and
+     * source text level 1 runs about 3 times as fast as 6 for output about
+     * a quarter larger (22% of the input against 18%). Precompress static
+     * files (name.gz, which the FileServer sends as they are) for the best
+     * ratio at no cost per request. Above 9: 9. */
     int level;
     /* A response shorter than this goes out as it is: a Content-Length
      * below it, or a body that ends below it before the handler's first

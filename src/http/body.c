@@ -256,40 +256,20 @@ static ssize_t body_read(goc_http_request *r, void *buf, size_t n)
     return k;
 }
 
+static ssize_t body_read_fn(void *r, void *buf, size_t n)
+{
+    return goc_http_body_read(r, buf, n);
+}
+
 GOC_API int goc_http_body_read_all(goc_http_request *r, char **data, size_t *len, size_t max)
 {
-    size_t cap = 0, n = 0;
-    char *b = NULL;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) {
-                free(b);
-                return -ENOMEM;
-            }
-            b = nb;
-        }
-        ssize_t k = goc_http_body_read(r, b + n, cap - n);
-        if (k < 0) {
-            free(b);
-            return (int)k;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-        if (n > max) {
-            free(b);
-            r->priv_->conn->too_large = true;
-            r->priv_->conn->close_after = true;
-            return goc__errset(GOC_EHTTP_BODY_TOO_LARGE, "http: request body too large");
-        }
+    int rc = goc__http_read_all(body_read_fn, r, -1, max, data, len);
+    if (rc == GOC_EHTTP_BODY_TOO_LARGE) {
+        r->priv_->conn->too_large = true;
+        r->priv_->conn->close_after = true;
+        return goc__errset(GOC_EHTTP_BODY_TOO_LARGE, "http: request body too large");
     }
-    b[n] = 0;
-    *data = b;
-    if (len)
-        *len = n;
-    return 0;
+    return rc;
 }
 
 GOC_API void goc_http_max_bytes(goc_http_request *r, int64_t n)

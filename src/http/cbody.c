@@ -214,52 +214,17 @@ int goc__cresp_finish_head(struct goc__http_cresp *r, bool gzip)
     return 0;
 }
 
+static ssize_t resp_read_fn(void *resp, void *buf, size_t n)
+{
+    return goc_http_response_read(resp, buf, n);
+}
+
 int goc_http_response_read_all(goc_http_response *resp, char **data, size_t *len, size_t max)
 {
-    *data = NULL;
-    if (len)
-        *len = 0;
-    size_t cap = resp->content_length >= 0 && (uint64_t)resp->content_length < max
-                     ? (size_t)resp->content_length + 1
-                     : 4096;
-    size_t n = 0;
-    char *p = malloc(cap);
-    if (!p)
-        return -ENOMEM;
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > max + 1) {
-                free(p);
-                return goc__errorf(GOC_EHTTP_BODY_TOO_LARGE,
-                                   "http: response body larger than %zu bytes", max);
-            }
-            char *np = realloc(p, cap * 2);
-            if (!np) {
-                free(p);
-                return -ENOMEM;
-            }
-            p = np;
-            cap *= 2;
-        }
-        ssize_t got = goc_http_response_read(resp, p + n, cap - n - 1);
-        if (got < 0) {
-            free(p);
-            return (int)got;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-        if (n > max) {
-            free(p);
-            return goc__errorf(GOC_EHTTP_BODY_TOO_LARGE,
-                               "http: response body larger than %zu bytes", max);
-        }
-    }
-    p[n] = 0;
-    *data = p;
-    if (len)
-        *len = n;
-    return 0;
+    int rc = goc__http_read_all(resp_read_fn, resp, resp->content_length, max, data, len);
+    if (rc == GOC_EHTTP_BODY_TOO_LARGE)
+        return goc__errorf(rc, "http: response body larger than %zu bytes", max);
+    return rc;
 }
 
 void goc__cresp_release_conn(struct goc__http_cresp *r, bool reusable)

@@ -85,7 +85,8 @@ void goc__pconn_close(goc__pconn *pc)
 
 /* CONNECT t->authority through the proxy pc is connected to (RFC 9110
  * 9.3.6): 0 once the tunnel is up, GOC_EHTTP_PROXY if the proxy refused. */
-static int connect_tunnel(goc__pconn *pc, const goc__htarget *t)
+static int connect_tunnel(goc_http_client *c, goc__pconn *pc, const goc__htarget *t,
+                          int64_t deadline)
 {
     char head[1024];
     int n = snprintf(head, sizeof head, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n",
@@ -115,9 +116,17 @@ static int connect_tunnel(goc__pconn *pc, const goc__htarget *t)
                                    (unsigned)resp.code);
             return 0;
         }
+        /* The answer is a response: the stall timeout holds for it too. */
+        int64_t d = c->opts.stall_timeout > 0 ? goc_now() + c->opts.stall_timeout : 0;
+        if (deadline > 0 && (d == 0 || deadline < d))
+            d = deadline;
+        goc_set_read_deadline(pc->fd, d);
         ssize_t r = goc__pconn_fill(pc, 64 * 1024);
         if (r == 0)
             return goc__errorf(GOC_EHTTP_UNEXPECTED_EOF, "proxyconnect tcp: unexpected EOF");
+        if (r == -EMSGSIZE)
+            return goc__errorf(GOC_EHTTP_HEADER_TOO_LARGE,
+                               "proxyconnect tcp: the proxy's response headers exceeded 64 KiB");
         if (r < 0)
             return (int)r;
     }
@@ -163,7 +172,7 @@ int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline,
     else if (t->proxy[0] && t->proxy_tls)
         rc = goc__pconn_start_tls(c, pc, t->proxy_host);
     if (rc == 0 && t->proxy[0] && t->tls)
-        rc = connect_tunnel(pc, t);
+        rc = connect_tunnel(c, pc, t, hs);
     if (rc == 0 && pc->rpos != pc->rlen) /* the server speaks after our hello */
         rc = goc__errorf(GOC_EHTTP_MALFORMED, "proxyconnect tcp: bytes after the proxy's answer");
     if (rc == 0 && t->tls)

@@ -345,8 +345,9 @@ static int follow(goc_http_client *c, goc_http_client_request *req, hopstate *s,
     s->hop.header = &s->hdr[nh];
     free(s->referer);
     s->referer = NULL;
-    if (!(strcmp(s->hop.url->scheme, "https") == 0 && strcmp(next->scheme, "http") == 0))
-        s->referer = goc_url_string(s->hop.url);
+    if (!(strcmp(s->hop.url->scheme, "https") == 0 && strcmp(next->scheme, "http") == 0) &&
+        !(s->referer = goc_url_string(s->hop.url)))
+        return -ENOMEM; /* not a hop silently without its Referer */
     s->hop.referer = s->referer;
     goc_url_free(s->url_owned);
     s->url_owned = next;
@@ -370,8 +371,12 @@ static int do_hops(goc_http_client *c, goc_http_client_request *req, hopstate *s
         goc_http_response *resp = &r->pub;
         feed_jar(c, s->hop.url, resp);
         char *us = goc_url_string(s->hop.url);
-        resp->url = us ? goc__arena_strndup(&r->arena, us, strlen(us)) : "";
+        resp->url = us ? goc__arena_strndup(&r->arena, us, strlen(us)) : NULL;
         free(us);
+        if (!resp->url) { /* never a response without its URL (or a NULL one) */
+            goc_http_response_free(resp);
+            return wrap_err(-ENOMEM, s->hop.method, s->hop.url);
+        }
         const char *loc = goc_http_header_get(resp->header, "Location");
         if (!is_redirect(resp->status_code) || !loc) {
             *out = resp;
@@ -380,9 +385,9 @@ static int do_hops(goc_http_client *c, goc_http_client_request *req, hopstate *s
         goc_url *next;
         rc = goc_url_resolve(s->hop.url, loc, &next);
         if (rc < 0) {
+            goc__errorf(rc, "failed to parse Location header \"%s\"", loc); /* loc is resp's */
             goc_http_response_free(resp);
-            return wrap_err(goc__errorf(rc, "failed to parse Location header \"%s\"", loc),
-                            s->hop.method, s->hop.url);
+            return wrap_err(rc, s->hop.method, s->hop.url);
         }
         rc = follow(c, req, s, resp, next, nvia + 1);
         if (rc == 1) {

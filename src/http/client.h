@@ -181,9 +181,9 @@ struct goc__http_cresp {
     int64_t left;         /* GOC__HBODY_LENGTH: bytes still to come */
     size_t dpos, dlen;    /* chunked: data decoded in rbuf not handed out */
     goc__hchunked chunked;
-    goc__hfield tfields[16];
-    struct goc__gunzip *gz; /* set when decoding gzip */
-    bool no_fill;           /* read only what is buffered (draining) */
+    goc__hfield tfields[64]; /* trailer fields: Go has no count limit; 64 bounds the struct */
+    struct goc__gunzip *gz;  /* set when decoding gzip */
+    bool no_fill;            /* read only what is buffered (draining) */
     /* ctx cancellation: the after-func (wake) sets cancelled, then a past
      * deadline on the fd; a reader re-checks cancelled after setting its
      * own deadline (which would hide the wake-up). */

@@ -226,6 +226,7 @@ static jentry *entry_new(const char *key, const goc__set_cookie *c, const char *
     jentry *e = malloc(sizeof *e + kn + c->name.n + c->value.n + dn + path_n + 5);
     if (!e)
         return NULL;
+    *e = (jentry){0}; /* a session cookie's persistent and expires too */
     char *at = (char *)(e + 1);
     e->key = put(&at, key, kn);
     e->name = put(&at, c->name.p, c->name.n);

@@ -146,7 +146,7 @@ ssize_t goc__gunzip_read(goc__gunzip *g, void *buf, size_t n)
         else if (zr == Z_OK && g->z.avail_out == 0)
             return (ssize_t)got;
         else if (zr == Z_BUF_ERROR && g->eof && g->z.avail_in == 0)
-            return fail(g, GOC_EHTTP_MALFORMED, "unexpected EOF", got);
+            return fail(g, GOC_EHTTP_UNEXPECTED_EOF, "unexpected EOF", got);
         else if (zr == Z_BUF_ERROR && g->z.avail_in > 0) /* cannot happen: never spin */
             return fail(g, GOC_EHTTP_MALFORMED, "flate: corrupt input", got);
         else if (zr != Z_OK && zr != Z_BUF_ERROR)

@@ -30,8 +30,9 @@ goc__gunzip *goc__gunzip_new(ssize_t (*src)(void *arg, void *buf, size_t n), voi
  * returned first; the error then comes on the next call and on every one
  * after: GOC_EHTTP_MALFORMED (goc_errmsg: "gzip: invalid header" — also
  * for bytes after a member that do not start another —, "gzip: invalid
- * checksum", "flate: corrupt input", "unexpected EOF" for a truncated
- * stream), src's own error, or -ENOMEM. Returns as soon as it has bytes
+ * checksum", "flate: corrupt input"), GOC_EHTTP_UNEXPECTED_EOF ("unexpected
+ * EOF": the input ended inside a member's data, as Go's
+ * io.ErrUnexpectedEOF), src's own error, or -ENOMEM. Returns as soon as it has bytes
  * for the caller, before reading more input. */
 ssize_t goc__gunzip_read(goc__gunzip *g, void *buf, size_t n);
 

@@ -306,7 +306,8 @@ static const char *sniff(const gzw *g, const void *p, size_t n)
 {
     char buf[SNIFF_LEN];
     size_t k = g->nheld < SNIFF_LEN ? g->nheld : SNIFF_LEN;
-    memcpy(buf, g->held, k);
+    if (k)
+        memcpy(buf, g->held, k);
     size_t m = n < SNIFF_LEN - k ? n : SNIFF_LEN - k;
     if (m)
         memcpy(buf + k, p, m);

@@ -138,6 +138,14 @@ void goc__hstat_rejected(int status); /* refused by the parser */
 
 /* ---- small helpers shared by the layer --------------------------------- */
 
+/* io.ReadAll with a bound (readall.c): read(arg, buf, n) until it returns
+ * 0, into *data (malloc'ed, NUL-terminated; its length in *len, which may
+ * be NULL). hint: the length expected (-1: unknown). 0, or read's error,
+ * -ENOMEM, or GOC_EHTTP_BODY_TOO_LARGE past max bytes (goc_errmsg not
+ * set: the caller says whose body). */
+int goc__http_read_all(ssize_t (*read)(void *arg, void *buf, size_t n), void *arg, int64_t hint,
+                       size_t max, char **data, size_t *len);
+
 /* Percent-decode s[0, n) into out (room for n + 1): the length, or -1 for
  * a malformed escape. plus: '+' means a space (query strings). */
 ssize_t goc__http_unescape(const char *s, size_t n, char *out, bool plus);

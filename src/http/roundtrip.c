@@ -18,8 +18,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define HEAD_FIELDS 128
-#define BODY_BUF    (32u << 10)
+#define HEAD_FIELDS                                                                                \
+    128 /* on the stack; more grow on the heap (Go has no                                          \
+           limit on a response's fields but its bytes) */
+#define BODY_BUF (32u << 10)
 
 /* ---- the request head --------------------------------------------------- */
 
@@ -218,12 +220,17 @@ static int target_for(goc_http_client *c, const goc_url *u, goc__htarget *t)
 
 /* ---- the body --------------------------------------------------------------- */
 
-static int write_deadline(goc__pconn *pc, const goc__hop *hop, goc_duration stall)
+/* Set the deadline of the next write: now + stall, bounded by the
+ * exchange's. -ETIMEDOUT if the ctx was cancelled: its wake-up (a past
+ * deadline on the fd) may just have been overwritten. */
+static int write_deadline(struct goc__http_cresp *r, goc__pconn *pc, const goc__hop *hop,
+                          goc_duration stall)
 {
     int64_t d = stall > 0 ? goc_now() + stall : 0;
     if (hop->deadline > 0 && (d == 0 || hop->deadline < d))
         d = hop->deadline;
-    return goc_set_write_deadline(pc->fd, d);
+    goc_set_write_deadline(pc->fd, d);
+    return __atomic_load_n(&r->cancelled, __ATOMIC_ACQUIRE) ? -ETIMEDOUT : 0;
 }
 
 static ssize_t write_all(goc__pconn *pc, const void *p, size_t n)
@@ -233,7 +240,8 @@ static ssize_t write_all(goc__pconn *pc, const void *p, size_t n)
 }
 
 /* The body of a reader or a file, after the head. 0 or a negative errno. */
-static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
+static int write_body(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                      const goc__hop *hop)
 {
     goc__hbody_src *b = hop->body;
     bool chunked = b->length < 0;
@@ -241,8 +249,8 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
     if (b->kind == SRC_FD && !pc->ops) {
         off_t off = b->off;
         while (sent < b->length) {
-            write_deadline(pc, hop, c->opts.stall_timeout);
-            ssize_t n = goc_sendfile(pc->fd, b->fd, &off, (size_t)(b->length - sent));
+            int rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+            ssize_t n = rc < 0 ? rc : goc_sendfile(pc->fd, b->fd, &off, (size_t)(b->length - sent));
             if (n <= 0)
                 return n == 0 ? goc__errorf(-EIO, "http: request body file shorter than %lld",
                                             (long long)b->length)
@@ -272,7 +280,7 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
             if (!chunked)
                 rc = goc__errorf(-EIO, "http: ContentLength=%lld with Body length %lld",
                                  (long long)b->length, (long long)sent);
-            else if (write_deadline(pc, hop, c->opts.stall_timeout) == 0)
+            else if ((rc = write_deadline(r, pc, hop, c->opts.stall_timeout)) == 0)
                 rc = write_all(pc, "0\r\n\r\n", 5) < 0 ? -EPIPE : 0; /* the last chunk */
             break;
         }
@@ -287,8 +295,8 @@ static int write_body(goc_http_client *c, goc__pconn *pc, const goc__hop *hop)
             memcpy(buf + 10 + n, "\r\n", 2);
             len += (size_t)k + 2;
         }
-        write_deadline(pc, hop, c->opts.stall_timeout);
-        ssize_t w = write_all(pc, p, len);
+        rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+        ssize_t w = rc < 0 ? rc : write_all(pc, p, len);
         if (w < 0) {
             rc = (int)w;
             break;
@@ -310,7 +318,7 @@ static const char *cstr(char *head, goc__hspan s)
 
 /* Build the response from a parsed head at pc->rbuf + pc->rpos. */
 static int make_response(struct goc__http_cresp *r, goc__pconn *pc, const goc__hresp *hr,
-                         size_t len)
+                         size_t len, bool head_req)
 {
     char *head = goc__arena_alloc(&r->arena, len + 1);
     if (!head)
@@ -334,6 +342,7 @@ static int make_response(struct goc__http_cresp *r, goc__pconn *pc, const goc__h
             return -ENOMEM;
     }
     p->content_length = hr->body == GOC__HBODY_LENGTH ? hr->content_length
+                        : head_req                    ? hr->content_length /* Go: as for GET */
                         : hr->body == GOC__HBODY_NONE ? 0
                                                       : -1;
     r->body = hr->body;
@@ -361,18 +370,49 @@ static int head_read_err(struct goc__http_cresp *r, ssize_t n, bool any)
     return (int)n;
 }
 
+/* A complete head with more fields than hr holds: twice the room, on the
+ * heap (stack: the caller's array, never freed here). -ENOMEM. */
+static int grow_fields(goc__hresp *hr, const goc__hfield *stack)
+{
+    uint32_t cap = hr->fields_cap * 2;
+    goc__hfield *f = malloc(cap * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    if (hr->fields != stack)
+        free(hr->fields);
+    hr->fields = f;
+    hr->fields_cap = cap;
+    return 0;
+}
+
+static void free_fields(goc__hresp *hr, goc__hfield *stack)
+{
+    if (hr->fields != stack)
+        free(hr->fields);
+    hr->fields = stack;
+}
+
 /* Read and parse the next response head. *got: some byte of it arrived.
- * continue_ok: return a "100 Continue" (code 100) instead of skipping it. */
+ * continue_ok: return a "100 Continue" (code 100) instead of skipping it.
+ * hr->fields starts as stack; past it, grown (free_fields frees). */
 static int read_head(struct goc__http_cresp *r, goc__pconn *pc, unsigned flags, int64_t hdeadline,
-                     goc__hresp *hr, bool *got, bool continue_ok)
+                     goc__hresp *hr, bool *got, bool continue_ok, const goc__hfield *stack)
 {
     size_t max = r->client->opts.max_response_header_bytes;
-    goc__hlimits lim = {.max_head = (uint32_t)(max < UINT32_MAX ? max : UINT32_MAX),
-                        .max_fields = HEAD_FIELDS};
-    size_t scanned = 0;
+    goc__hlimits lim = {.max_head = (uint32_t)(max < UINT32_MAX ? max : UINT32_MAX)};
+    size_t scanned = 0, interim = 0;
     for (;;) {
+        lim.max_fields = hr->fields_cap;
+        hr->nfields = 0;
         int rc = goc__http_parse_response(pc->rbuf + pc->rpos, pc->rlen - pc->rpos, &scanned, hr,
                                           flags, &lim);
+        if (rc == -EMSGSIZE && hr->nfields == hr->fields_cap) {
+            /* Too many fields, not bytes (the head is all here): parse again. */
+            if ((rc = grow_fields(hr, stack)) < 0)
+                return rc;
+            scanned = 0;
+            continue;
+        }
         if (rc > 0 && hr->code >= 100 && hr->code < 200 && !hr->tunnel) {
             if (hr->code == 100 && continue_ok) {
                 pc->rpos += (size_t)rc;
@@ -380,6 +420,12 @@ static int read_head(struct goc__http_cresp *r, goc__pconn *pc, unsigned flags, 
             }
             pc->rpos += (size_t)rc; /* 1xx: informational, skipped (as Go) */
             scanned = 0;
+            /* ... their bytes counted against the limit (as Go 1.24): a
+             * server sending interim responses forever is cut off. */
+            interim += (size_t)rc;
+            if (interim >= lim.max_head)
+                return head_read_err(r, -EMSGSIZE, true);
+            lim.max_head -= (uint32_t)rc;
             continue;
         }
         if (rc > 0)
@@ -419,6 +465,93 @@ static bool idempotent(const goc__hop *hop)
            has(hop->header, "X-Idempotency-Key");
 }
 
+/* One attempt's state, from the request's first byte to the response
+ * head. */
+typedef struct attempt {
+    goc__hfield stack[HEAD_FIELDS]; /* hr.fields until it must grow */
+    goc__hresp hr;
+    unsigned flags;    /* GOC__HRESP_* */
+    bool expect;       /* Expect: 100-continue with a body to send */
+    bool sent_body;    /* the whole body went out */
+    bool write_failed; /* the server stopped reading (EPIPE, ECONNRESET) */
+    bool got;          /* some byte of the response arrived */
+    int hlen;          /* the final head's length once read, else 0 */
+} attempt;
+
+/* The head, with a body from memory in the same write unless it waits
+ * for "100 Continue". 0 or a negative errno. */
+static int send_head(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                     const goc__hop *hop, const goc__htarget *t, bool gzip, attempt *a)
+{
+    hbuf hb = {.cap = 2048};
+    char stack[2048];
+    hb.p = stack;
+    build_head(c, hop, t, pc->via_proxy, gzip, &hb);
+    int rc = hb.err;
+    const goc__hbody_src *b = hop->body;
+    bool has_body = b && b->kind != SRC_NONE;
+    const char *ex = goc_http_header_get(hop->header, "Expect");
+    a->expect = has_body && b->length != 0 && ex && strcasecmp(ex, "100-continue") == 0;
+    struct iovec iov[2] = {{hb.p, hb.n}, {NULL, 0}};
+    int niov = 1;
+    if (has_body && b->kind == SRC_MEM && !a->expect)
+        iov[niov++] = (struct iovec){(void *)b->data, b->len};
+    if (rc == 0)
+        rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+    if (rc == 0 && (rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
+        rc = 0;
+    if (hb.heap)
+        free(hb.p);
+    a->sent_body = !has_body || niov == 2;
+    return rc;
+}
+
+/* Expect: 100-continue: wait a little for the server's "100 Continue"
+ * (or its final answer, which the body then never follows). */
+static int await_continue(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                          const goc__hop *hop, attempt *a)
+{
+    int64_t ect = goc_now() + c->opts.expect_continue_timeout;
+    int hlen = read_head(r, pc, a->flags, ect, &a->hr, &a->got, true, a->stack);
+    if (hlen == -ETIMEDOUT && !a->got && !goc_ctx_err(hop->ctx))
+        return 0; /* no answer: send the body anyway */
+    if (hlen == 100)
+        return 0;
+    if (hlen > 0) {
+        a->hlen = hlen;
+        r->keep_alive_veto = true; /* answered without the body: it was never sent */
+        return 0;
+    }
+    return hlen;
+}
+
+/* Send the request: head, then what is left of the body. A write the
+ * server refused (it answered early and closed) is not an error yet: its
+ * answer may be waiting (a->write_failed). 0 or a negative errno. */
+static int send_request(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
+                        const goc__hop *hop, const goc__htarget *t, bool gzip, attempt *a)
+{
+    int rc = send_head(c, r, pc, hop, t, gzip, a);
+    if (rc == 0 && a->expect)
+        rc = await_continue(c, r, pc, hop, a);
+    const goc__hbody_src *b = hop->body;
+    if (rc == 0 && !a->sent_body && a->hlen == 0) {
+        if (b->kind == SRC_MEM) {
+            rc = write_deadline(r, pc, hop, c->opts.stall_timeout);
+            ssize_t w = rc < 0 ? rc : write_all(pc, b->data, b->len);
+            rc = w < 0 ? (int)w : 0;
+        } else {
+            rc = write_body(c, r, pc, hop);
+        }
+        a->sent_body = rc == 0;
+    }
+    a->write_failed = rc == -EPIPE || rc == -ECONNRESET;
+    int ctx_err = goc_ctx_err(hop->ctx);
+    if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
+        rc = goc__errorf(ctx_err, "http: request canceled while sending the request");
+    return a->write_failed ? 0 : rc;
+}
+
 static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget *t, bool gzip,
                     struct goc__http_cresp *r, bool *retry)
 {
@@ -430,85 +563,32 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     r->pc = pc;
     r->wake_fd = pc->fd;
     __atomic_store_n(&r->cancelled, 0, __ATOMIC_RELAXED);
-    if (goc_ctx_done(hop->ctx)) {
-        rc = goc_ctx_after_func(hop->ctx, wake, r, &r->wake);
-        if (rc < 0)
-            goto fail;
-    }
-    hbuf hb = {.cap = 2048};
-    char stack[2048];
-    hb.p = stack;
-    build_head(c, hop, t, pc->via_proxy, gzip, &hb);
-    if ((rc = hb.err) < 0)
+    if (goc_ctx_done(hop->ctx) && (rc = goc_ctx_after_func(hop->ctx, wake, r, &r->wake)) < 0)
         goto fail;
-    goc__hbody_src *b = hop->body;
-    bool has_body = b && b->kind != SRC_NONE;
-    bool expect = has_body && b->length != 0 && goc_http_header_get(hop->header, "Expect") &&
-                  strcasecmp(goc_http_header_get(hop->header, "Expect"), "100-continue") == 0;
-    struct iovec iov[2] = {{hb.p, hb.n}, {NULL, 0}};
-    int niov = 1;
-    if (has_body && b->kind == SRC_MEM && !expect)
-        iov[niov++] = (struct iovec){(void *)b->data, b->len};
-    write_deadline(pc, hop, c->opts.stall_timeout);
-    if (__atomic_load_n(&r->cancelled, __ATOMIC_ACQUIRE))
-        rc = -ETIMEDOUT;
-    else if ((rc = (int)goc__pconn_writev(pc, iov, niov)) > 0)
-        rc = 0;
-    if (hb.heap)
-        free(hb.p);
-    bool sent_body = !has_body || niov == 2;
-    unsigned flags = method_is(hop->method, "HEAD") ? GOC__HRESP_HEAD : 0;
-    int64_t hdeadline = 0;
-    goc__hfield fields[HEAD_FIELDS];
-    goc__hresp hr = {.fields = fields, .fields_cap = HEAD_FIELDS};
-    bool got = false;
-    int hlen = 0;
-    if (rc == 0 && expect) {
-        /* Wait a little for "100 Continue" (or a final answer). */
-        int64_t ect = goc_now() + c->opts.expect_continue_timeout;
-        hlen = read_head(r, pc, flags, ect, &hr, &got, true);
-        if (hlen == -ETIMEDOUT && !got && !goc_ctx_err(hop->ctx))
-            hlen = 100; /* no answer: send the body anyway */
-        if (hlen == 100)
-            hlen = 0;
-        else if (hlen > 0)
-            r->keep_alive_veto = true; /* answered without the body: it was never sent */
-        rc = hlen < 0 ? hlen : 0;
-    }
-    if (rc == 0 && !sent_body && hlen == 0) {
-        if (b->kind == SRC_MEM) {
-            write_deadline(pc, hop, c->opts.stall_timeout);
-            ssize_t w = write_all(pc, b->data, b->len);
-            rc = w < 0 ? (int)w : 0;
-        } else {
-            rc = write_body(c, pc, hop);
-        }
-        sent_body = true;
-    }
-    bool write_failed = rc == -EPIPE || rc == -ECONNRESET;
-    if (rc < 0 && !write_failed)
-        goto fail;
-    /* The response: after a failed write too, since a server may answer
+    attempt at = {.flags = method_is(hop->method, "HEAD") ? GOC__HRESP_HEAD : 0}, *a = &at;
+    a->hr = (goc__hresp){.fields = a->stack, .fields_cap = HEAD_FIELDS};
+    rc = send_request(c, r, pc, hop, t, gzip, a);
+    /* The response: after a refused write too, since a server may answer
      * (413, 401) and close before reading the whole body. */
-    if (hlen == 0) {
-        if (c->opts.response_header_timeout > 0)
-            hdeadline = goc_now() + c->opts.response_header_timeout;
-        hlen = read_head(r, pc, flags, hdeadline, &hr, &got, false);
-    }
-    if (hlen < 0) {
-        rc = hlen;
+    if (rc == 0 && a->hlen == 0) {
+        int64_t hdeadline =
+            c->opts.response_header_timeout > 0 ? goc_now() + c->opts.response_header_timeout : 0;
+        rc = read_head(r, pc, a->flags, hdeadline, &a->hr, &a->got, false, a->stack);
+        a->hlen = rc > 0 ? rc : 0;
         /* Nothing of a response on a connection that had idled: the
          * server closed it meanwhile; try again on another. */
-        *retry = pc->reused && !got && (write_failed || rc == -ECONNRESET || rc == -EPIPE);
+        *retry = rc < 0 && pc->reused && !a->got &&
+                 (a->write_failed || rc == -ECONNRESET || rc == -EPIPE);
         if (*retry && !goc_ctx_err(hop->ctx))
             goc__errorf(rc, "http: server closed idle connection");
-        goto fail;
     }
-    rc = make_response(r, pc, &hr, (size_t)hlen);
-    pc->rpos += (size_t)hlen;
+    if (rc >= 0)
+        rc = make_response(r, pc, &a->hr, (size_t)a->hlen, a->flags & GOC__HRESP_HEAD);
+    free_fields(&a->hr, a->stack);
     if (rc < 0)
         goto fail;
-    if (r->keep_alive_veto || !sent_body || write_failed || hr.tunnel)
+    pc->rpos += (size_t)a->hlen;
+    if (r->keep_alive_veto || !a->sent_body || a->write_failed || a->hr.tunnel)
         r->keep_alive = false;
     return 0;
 fail:

@@ -1,37 +1,68 @@
 # lib.sh — shared by the shell peer tests (sourced): a scratch directory, a
 # demo root with generated files, and httpd started on a free loopback
-# port. Every test sources it with HTTPD set to the executable.
+# port. The tests of httpd source it with HTTPD set to the executable; the
+# tests of the client (fetch against other servers) leave HTTPD unset.
 #
 #   start_httpd [FLAGS...]   start "$HTTPD -addr 127.0.0.1:0 -root $ROOT FLAGS";
 #                            sets HTTPD_PID and URL (http://127.0.0.1:PORT, or
 #                            https:// with -tls-cert and -tls-key)
 #   stop_httpd               SIGTERM, then fail unless it exits 0 within 15 s
-#   fail MESSAGE             print the message and httpd's log, exit 1
+#   fail MESSAGE             print the message and the logs, exit 1
+#   free_port                a loopback TCP port free now, to stdout
+#   make_certs               $T/ca.pem, and $T/server.pem + server.key for
+#                            127.0.0.1 and localhost signed by it (ECDSA
+#                            P-256, made now: no key is committed)
 #
-# The scratch directory and a still-running httpd go away on exit, however
-# the test ends.
+# LOGS lists the files fail prints (httpd's log by default). The scratch
+# directory, a still-running httpd and the processes in PEER_PIDS go away
+# on exit, however the test ends.
 set -euo pipefail
 export LC_ALL=C
 
-: "${HTTPD:?HTTPD must name build/examples/httpd}"
+: "${HTTPD:=}"
 T="$(mktemp -d "${TMPDIR:-/tmp}/goc-peer.XXXXXX")"
 ROOT="$T/root"
 HTTPD_PID=""
 URL=""
+LOGS=("$T/httpd.log")
+PEER_PIDS=()
 
 cleanup() {
     [ -z "$HTTPD_PID" ] || { kill -KILL "$HTTPD_PID" && wait "$HTTPD_PID"; } 2>/dev/null || true
+    local p
+    for p in "${PEER_PIDS[@]}"; do
+        { kill -KILL "$p" && wait "$p"; } 2>/dev/null || true
+    done
     rm -rf "$T"
 }
 trap cleanup EXIT
 
 fail() {
     echo "FAIL: $*" >&2
-    if [ -f "$T/httpd.log" ]; then
-        echo "--- httpd's output:" >&2
-        tail -n 40 "$T/httpd.log" >&2
-    fi
+    local f
+    for f in "${LOGS[@]}"; do
+        if [ -f "$f" ]; then
+            echo "--- ${f##*/}:" >&2
+            tail -n 40 "$f" >&2
+        fi
+    done
     exit 1
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+make_certs() {
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
+        -subj "/CN=goc peer test CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -new "${ec[@]}" -keyout "$T/server.key" -out "$T/server.csr" \
+        -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$T/ext.cnf"
+    openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+        -days 2 -extfile "$T/ext.cnf" -out "$T/server.pem" 2>/dev/null
 }
 
 # make_root: the files the tests fetch, under $ROOT.
@@ -45,6 +76,7 @@ make_root() {
 }
 
 start_httpd() {
+    [ -n "$HTTPD" ] || fail "start_httpd: HTTPD is not set"
     [ -d "$ROOT" ] || make_root
     # A fresh log: the background shell may truncate the old one only after
     # the first grep below has read a previous run's listening line.

@@ -1,7 +1,11 @@
 // goclient — httpd against Go's net/http client, a real peer with its own
 // connection pool, 100-continue handling and range parsing.
 //
-//	goclient -url http://127.0.0.1:PORT -root DIR
+//	goclient -url http://127.0.0.1:PORT -root DIR [-cacert CA.pem]
+//
+// With -cacert the URL is https://: Go's TLS client verifies httpd's
+// certificate against that CA, and every response must have come over
+// TLS 1.2 or 1.3 with ALPN "http/1.1" (or none).
 //
 // DIR is httpd's -root, holding data.bin (read here to check the bytes
 // served). Checks, in order, each printing "ok - ...":
@@ -23,6 +27,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -42,7 +48,10 @@ import (
 var (
 	base   = flag.String("url", "", "httpd's base URL, http://127.0.0.1:PORT")
 	root   = flag.String("root", "", "httpd's -root directory")
+	cacert = flag.String("cacert", "", "the CA of httpd's certificate (https)")
 	client *http.Client
+	// with -cacert: every Transport verifies against the test CA
+	tlsConfig *tls.Config
 )
 
 func fail(format string, args ...interface{}) {
@@ -112,7 +121,7 @@ func plaintextOnce() error {
 
 func keepAlive() {
 	// A Transport of its own, so the first request must dial.
-	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	tr := &http.Transport{MaxIdleConnsPerHost: 1, TLSClientConfig: tlsConfig}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	for i := 0; i < 20; i++ {
@@ -143,7 +152,7 @@ func expectContinue() {
 	req.Header.Set("Expect", "100-continue")
 	// The body waits for the 100 up to ExpectContinueTimeout: long, so
 	// that a server that never sends it fails the check below.
-	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second}
+	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second, TLSClientConfig: tlsConfig}
 	defer tr.CloseIdleConnections()
 	start := time.Now()
 	resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Do(req)
@@ -233,9 +242,30 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	client = &http.Client{
-		Transport: &http.Transport{MaxIdleConns: 400, MaxIdleConnsPerHost: 200},
-		Timeout:   30 * time.Second,
+	tr := &http.Transport{MaxIdleConns: 400, MaxIdleConnsPerHost: 200}
+	if *cacert != "" {
+		pem, err := os.ReadFile(*cacert)
+		if err != nil {
+			fail("%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			fail("no certificate in %s", *cacert)
+		}
+		tlsConfig = &tls.Config{RootCAs: pool}
+		tr.TLSClientConfig = tlsConfig
+		tr.ForceAttemptHTTP2 = false
+	}
+	client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	if *cacert != "" {
+		resp, _ := get("/plaintext", nil)
+		st := resp.TLS
+		if st == nil || st.Version < tls.VersionTLS12 ||
+			(st.NegotiatedProtocol != "" && st.NegotiatedProtocol != "http/1.1") {
+			fail("https: connection state %+v", st)
+		}
+		fmt.Printf("ok - https: TLS version %#x, ALPN %q, verified against the test CA\n",
+			st.Version, st.NegotiatedProtocol)
 	}
 	concurrency()
 	keepAlive()
