@@ -372,8 +372,13 @@ GOC_API goc_tls_config *goc_tls_server_config_new(const char *cert_file, const c
         return NULL;
     SSL_CTX *ctx = c->ctx;
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    /* TLS 1.2: ECDHE only, AEADs first (1.3's suites are OpenSSL's). */
-    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:!aNULL:!SHA1");
+    /* The server's order, as Go's on AES hardware: AES-128-GCM first (as
+     * safe as 256 and ~15% cheaper per byte), then AES-256-GCM and
+     * ChaCha20. TLS 1.2: ECDHE only, AEADs first. */
+    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                                  "TLS_CHACHA20_POLY1305_SHA256");
+    SSL_CTX_set_cipher_list(
+        ctx, "ECDHE+AES128+AESGCM:ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:!aNULL:!SHA1");
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"goc", 3);
     SSL_CTX_set_cert_cb(ctx, cert_cb, NULL);
