@@ -427,9 +427,14 @@ Test(tls, second_connection_resumes, .timeout = 30)
 
 /* ---- not TLS, stalls, truncation --------------------------------------------------------- */
 
+static goc_waitgroup hs_wg;
+
+/* The server's side of a handshake; hs_wg says when it is done (the conn
+ * is freed only after). */
 static void hs_go(void *arg)
 {
     goc_tls_handshake(arg);
+    goc_waitgroup_done(&hs_wg);
 }
 
 static int main_wire(void *arg)
@@ -488,6 +493,7 @@ static int main_wire(void *arg)
         goc_tls_conn *st = goc_tls_server(fd, sc);
         goc_set_deadline(fd, goc_now() + 5 * GOC_SECOND);
         /* Handshake both ends: the server's from another goroutine. */
+        goc_waitgroup_add(&hs_wg, 1);
         GO_SPAWN(hs_go, st);
         GO_CHECK(goc_tls_handshake(ct) == 0, "hs: %s", goc_errmsg());
         GO_CHECK(goc_tls_write(st, "abc", 3) == 3, "write");
@@ -500,6 +506,7 @@ static int main_wire(void *arg)
             GO_CHECK(n == GOC_ETLS_PROTOCOL, "partial record: %zd %s", n, goc_errmsg());
         else
             GO_CHECK(n == 0, "eof: %zd %s", n, goc_errmsg());
+        goc_waitgroup_wait(&hs_wg);
         goc_tls_free(ct);
         goc_tls_free(st);
         goc_close(fd);

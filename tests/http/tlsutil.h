@@ -24,12 +24,13 @@ extern char **environ;
 
 static char tls_dir_[64];
 
-/* <tmpdir>/name, in a static ring (enough for one call's arguments). */
+/* <tmpdir>/name, in a static ring (enough for the calls of a few
+ * goroutines at once: its index is taken atomically). */
 static inline const char *tls_path(const char *name)
 {
-    static char ring[8][160];
-    static int next;
-    char *p = ring[next++ % 8];
+    static char ring[32][160];
+    static unsigned next;
+    char *p = ring[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 32];
     snprintf(p, sizeof ring[0], "%s/%s", test_tmpdir(), name);
     return p;
 }
