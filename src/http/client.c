@@ -318,7 +318,9 @@ static int follow(goc_http_client *c, goc_http_client_request *req, hopstate *s,
             return 1; /* Go: without GetBody the redirect itself is the answer */
         b->used = false;
     }
-    if (nvia >= c->opts.max_redirects)
+    if (c->opts.max_redirects < 0)
+        return 1; /* following none: the redirect is the answer */
+    if (nvia >= c->opts.max_redirects) /* as Go: nvia requests made so far */
         return goc__errorf(GOC_EHTTP_TOO_MANY_REDIRECTS, "stopped after %d redirects",
                            c->opts.max_redirects);
     if (c->opts.check_redirect) {

@@ -380,6 +380,16 @@ static int redirects_main(void *arg)
     if (rc == 0)
         goc_http_response_free(resp);
     goc_http_client_free(c2);
+    /* max_redirects < 0: the redirect itself is the answer */
+    goc_http_client_opts on = {.max_redirects = -1};
+    c2 = goc_http_client_new(&on);
+    rc = goc_http_client_get(c2, url("/redir?code=301"), &resp);
+    GO_CHECK(rc == 0 && resp->status_code == 301, "no follow: %d", rc);
+    if (rc == 0) {
+        GO_CHECK(goc_http_header_get(resp->header, "Location"), "Location kept");
+        goc_http_response_free(resp);
+    }
+    goc_http_client_free(c2);
     /* cookies through a jar */
     goc_http_cookie_jar *jar = goc_http_cookie_jar_new();
     goc_http_cookie_store store = goc_http_cookie_jar_store(jar);
