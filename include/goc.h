@@ -487,6 +487,18 @@ GOC_API int goc_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen);
  * -ETIMEDOUT, -EINVAL, GOC_ENOTFOUND, GOC_ENOSERVICE, ...): the first
  * address's error when all fail. */
 GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout);
+/* Dialer.DialContext: goc_dial that also ends as soon as ctx is done,
+ * whether it is resolving the name or connecting, with goc_ctx_err(ctx)
+ * (-ECANCELED, or -ETIMEDOUT for its deadline, which also bounds the
+ * dial): every attempt under way is closed and no goroutine is left
+ * behind (a getaddrinfo(3) call that NSS needed finishes on its pool
+ * thread, as at the timeout). goc_errmsg is Go's: "dial tcp
+ * 10.0.0.1:80: operation was canceled", "dial tcp: lookup h: operation
+ * was canceled". A connection made is unaffected by ctx afterwards. ctx
+ * NULL, or one that can never be cancelled: exactly goc_dial. ctx is
+ * borrowed for the call. Goroutines and threads. */
+GOC_API int goc_dial_ctx(goc_ctx *ctx, const char *network, const char *address,
+                         goc_duration timeout);
 
 /* Read up to n bytes: the count, 0 at end of file, or a negative errno
  * (-ETIMEDOUT past the read deadline, -EBADF once goc_close ran). */

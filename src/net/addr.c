@@ -188,7 +188,7 @@ static int unix_addr(const char *path, goc__addrs *out)
 }
 
 int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t deadline,
-                 goc__addrs *out)
+                 goc__dialstop *stop, goc__addrs *out)
 {
     out->n = 0;
     out->why = NULL;
@@ -223,5 +223,5 @@ int goc__resolve(const goc__net *net, const char *address, bool passive, int64_t
         return rc;
     if (rc == 1)
         return 0;
-    return goc__dns_lookup(host, net->family, port, deadline, out);
+    return goc__dns_lookup(host, net->family, port, deadline, stop, out);
 }

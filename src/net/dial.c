@@ -1,5 +1,14 @@
 /*
- * dial.c — goc_listen and goc_dial (Go's net.Listen and net.DialTimeout).
+ * dial.c — goc_listen, goc_dial and goc_dial_ctx (Go's net.Listen,
+ * net.DialTimeout and Dialer.DialContext).
+ *
+ * A dial with a ctx that can be cancelled registers a goc_ctx_after_func
+ * for its length: run by whoever cancels the ctx (or its deadline's
+ * timer), it stops the dial's goc__dialstop (dial.h), which wakes the
+ * resolver or the connects with a passed deadline on the socket each
+ * waits on. The registration is stopped before goc_dial_ctx returns
+ * (waiting for a running after-func), so nothing touches the dial's
+ * stack afterwards.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -68,7 +77,7 @@ GOC_API int goc_listen_with(const char *network, const char *address, const goc_
     goc__addrs addrs;
     if (goc__parse_network(network, &net) != 0)
         return goc__net_unknown_network("listen", network);
-    int rc = goc__resolve(&net, address, true, 0, &addrs);
+    int rc = goc__resolve(&net, address, true, 0, NULL, &addrs);
     if (rc)
         return goc__net_resolve_failed(rc, "listen", network, address, addrs.why);
     /* The first address that works (the rest are fallbacks: [::] where
@@ -87,14 +96,14 @@ GOC_API int goc_listen(const char *network, const char *address)
 }
 
 int goc__dial_one(const goc__net *net, const struct sockaddr_storage *sa, socklen_t len,
-                  int64_t deadline, goc__dialslot *slot)
+                  int64_t deadline, goc__dialstop *stop, int slot)
 {
     int fd = new_socket(sa->ss_family, net->socktype);
     if (fd < 0)
         return fd;
     if (sa->ss_family != AF_UNIX && net->socktype == SOCK_STREAM)
         goc__tcp_conn_opts(fd);
-    int err = slot ? goc__dialslot_enter(slot, fd) : 0;
+    int err = stop ? goc__dialstop_enter(stop, slot, fd) : 0;
     if (!err && connect(fd, (const struct sockaddr *)sa, len) < 0) {
         err = -errno;
         if (err == -EINPROGRESS || err == -EINTR) {
@@ -114,8 +123,8 @@ int goc__dial_one(const goc__net *net, const struct sockaddr_storage *sa, sockle
             }
         }
     }
-    if (slot)
-        err = goc__dialslot_leave(slot, err);
+    if (stop)
+        err = goc__dialstop_leave(stop, slot, err);
     if (err) {
         goc_close(fd);
         return err;
@@ -123,16 +132,55 @@ int goc__dial_one(const goc__net *net, const struct sockaddr_storage *sa, sockle
     return fd;
 }
 
-GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout)
+/* The ctx is done: stop the dial (on the cancelling goroutine). */
+static void ctx_done(void *arg)
+{
+    goc__dialstop *s = arg;
+    goc__dialstop_stop(s, goc_ctx_err(s->ctx));
+}
+
+/* Resolve and connect; stop (NULL: nothing but the deadline) ends it
+ * early. The fd, or the error with its message recorded. */
+static int dial(const goc__net *net, const char *network, const char *address, int64_t deadline,
+                goc__dialstop *stop)
+{
+    goc__addrs addrs;
+    int rc = goc__resolve(net, address, false, deadline, stop, &addrs);
+    int why = rc && stop ? goc__dialstop_why(stop) : 0;
+    if (rc)
+        return goc__net_resolve_failed(why ? why : rc, "dial", network, address, addrs.why);
+    rc = goc__dial_addrs(net, &addrs, deadline, stop);
+    why = rc < 0 && stop ? goc__dialstop_why(stop) : 0;
+    return rc < 0 ? goc__net_op_failed(why ? why : rc, "dial", network, address) : rc;
+}
+
+GOC_API int goc_dial_ctx(goc_ctx *ctx, const char *network, const char *address,
+                         goc_duration timeout)
 {
     int64_t deadline = timeout > 0 ? goc_now() + timeout : 0;
     goc__net net;
-    goc__addrs addrs;
     if (goc__parse_network(network, &net) != 0)
         return goc__net_unknown_network("dial", network);
-    int rc = goc__resolve(&net, address, false, deadline, &addrs);
-    if (rc)
-        return goc__net_resolve_failed(rc, "dial", network, address, addrs.why);
-    rc = goc__dial_addrs(&net, &addrs, deadline);
-    return rc < 0 ? goc__net_op_failed(rc, "dial", network, address) : rc;
+    if (!ctx || !goc_ctx_done(ctx)) /* can never be cancelled */
+        return dial(&net, network, address, deadline, NULL);
+    int err = goc_ctx_err(ctx);
+    if (err)
+        return goc__net_op_failed(err, "dial", network, address);
+    int64_t cd = goc_ctx_deadline(ctx);
+    if (cd > 0 && (deadline == 0 || cd < deadline))
+        deadline = cd;
+    goc__dialstop stop;
+    goc__dialstop_init(&stop, ctx);
+    goc_ctx_stop *reg;
+    err = goc_ctx_after_func(ctx, ctx_done, &stop, &reg);
+    if (err)
+        return goc__net_op_failed(err, "dial", network, address);
+    int rc = dial(&net, network, address, deadline, &stop);
+    goc_ctx_after_func_stop(reg); /* waits for a running ctx_done */
+    return rc;
+}
+
+GOC_API int goc_dial(const char *network, const char *address, goc_duration timeout)
+{
+    return goc_dial_ctx(NULL, network, address, timeout);
 }

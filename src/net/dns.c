@@ -24,6 +24,12 @@
  * knows is answered by DNS even if a module listed before dns knows it
  * differently. getaddrinfo cannot be interrupted: at the deadline the
  * caller returns -ETIMEDOUT and leaves the call to finish on its own.
+ *
+ * A dial's ctx (goc_dial_ctx) ends a lookup early: the c-ares loop enters
+ * the socket it waits on in the dial's goc__dialstop (dial.h), whose stop
+ * sets a passed deadline on it, and sleeps on the ctx's done channel when
+ * c-ares has no socket; the getaddrinfo wait selects on that channel too,
+ * and leaves the call behind as at the deadline.
  */
 #include <ares.h>
 #include <arpa/inet.h>
@@ -39,6 +45,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "net/dial.h"
 #include "net/poll.h"
 
 #define MULTI_POLL (20 * GOC_MILLISECOND)
@@ -126,9 +133,30 @@ static bool sock_writable(unsigned bits, int i)
     return bits & (1u << (i + ARES_GETSOCK_MAXNUM));
 }
 
-/* Wait for c-ares' sockets or its next timeout (but not past deadline),
- * then let it process. */
-static void step(ares_channel ch, int64_t deadline)
+/* Wait up to wait (GOC_FOREVER: no limit) on fd for ev, or only sleep
+ * (wait > 0) if fd is ARES_SOCKET_BAD; woken early when stop is
+ * stopped. */
+static void wait_sock(ares_socket_t fd, int ev, goc_duration wait, goc__dialstop *stop)
+{
+    if (fd == ARES_SOCKET_BAD) {
+        goc_chan *done = stop && stop->ctx ? goc_ctx_done(stop->ctx) : NULL;
+        goc_case c = GOC_RECV(done, NULL);
+        if (done)
+            goc_select(&c, 1, wait);
+        else
+            goc_sleep(wait);
+        return;
+    }
+    if (stop && goc__dialstop_enter(stop, 0, fd) != 0)
+        return;
+    goc_wait_fd(fd, ev, wait);
+    if (stop)
+        goc__dialstop_leave(stop, 0, 0);
+}
+
+/* Wait for c-ares' sockets or its next timeout (but not past deadline,
+ * nor past stop), then let it process. */
+static void step(ares_channel ch, int64_t deadline, goc__dialstop *stop)
 {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     unsigned bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
@@ -155,9 +183,9 @@ static void step(ares_channel ch, int64_t deadline)
         int ev = (sock_readable(bits, first) ? GOC_READ : 0) |
                  (sock_writable(bits, first) ? GOC_WRITE : 0);
         if (wait != 0)
-            goc_wait_fd(socks[first], ev, wait == GOC_FOREVER ? GOC_FOREVER : wait);
+            wait_sock(socks[first], ev, wait, stop);
     } else if (wait > 0) {
-        goc_sleep(wait);
+        wait_sock(ARES_SOCKET_BAD, 0, wait, stop);
     }
     for (int i = 0; i < nsocks; i++) {
         ares_socket_t r = sock_readable(bits, i) ? socks[i] : ARES_SOCKET_BAD;
@@ -204,8 +232,20 @@ static bool add_addr(goc__addrs *out, const struct sockaddr *sa, socklen_t len, 
     return true;
 }
 
+/* GOC_DNS_SERVERS, if set, replaces resolv.conf's nameservers
+ * ("127.0.0.1:5353,[::1]:53", c-ares' list): a testing hook (c-ares 1.18
+ * reads no port from resolv.conf), like CARES_HOSTS; ignored in setuid
+ * programs. */
+static int set_servers(ares_channel ch)
+{
+    const char *servers = secure_getenv("GOC_DNS_SERVERS");
+    if (!servers || !*servers)
+        return ARES_SUCCESS;
+    return ares_set_servers_ports_csv(ch, servers);
+}
+
 static int cares_lookup(const char *host, int family, uint16_t port, int64_t deadline,
-                        goc__addrs *out)
+                        goc__dialstop *stop, goc__addrs *out)
 {
     pthread_once(&lib_once, lib_init);
     if (lib_status != ARES_SUCCESS)
@@ -216,6 +256,11 @@ static int cares_lookup(const char *host, int family, uint16_t port, int64_t dea
     if (st != ARES_SUCCESS)
         return map_status(st);
     ares_set_socket_functions(ch, &sockfns, NULL);
+    st = set_servers(ch);
+    if (st != ARES_SUCCESS) {
+        ares_destroy(ch);
+        return map_status(st);
+    }
     /* CARES_HOSTS, if set, names the hosts file (the tests use it); not
      * in setuid programs, where the environment is the caller's. */
     struct ares_addrinfo_hints hints = {.ai_family = family,
@@ -224,14 +269,16 @@ static int cares_lookup(const char *host, int family, uint16_t port, int64_t dea
                                             secure_getenv("CARES_HOSTS") ? ARES_AI_ENVHOSTS : 0};
     struct lookup q = {0};
     ares_getaddrinfo(ch, host, NULL, &hints, on_answer, &q);
+    int why = 0;
     while (!q.done) {
-        if (deadline && goc_now() >= deadline) {
+        why = stop ? goc__dialstop_why(stop) : 0;
+        if (why || (deadline && goc_now() >= deadline)) {
             ares_cancel(ch); /* calls on_answer with ARES_ECANCELLED */
             break;
         }
-        step(ch, deadline);
+        step(ch, deadline, stop);
     }
-    int rc = q.status == ARES_ECANCELLED || !q.done ? -ETIMEDOUT : map_status(q.status);
+    int rc = why ? why : q.status == ARES_ECANCELLED || !q.done ? -ETIMEDOUT : map_status(q.status);
     for (struct ares_addrinfo_node *n = q.res ? q.res->nodes : NULL; n && rc == 0; n = n->ai_next)
         if (!add_addr(out, n->ai_addr, n->ai_addrlen, port))
             break;
@@ -390,10 +437,11 @@ static gai_job *gai_job_new(const char *host, int family)
 }
 
 /* getaddrinfo(3) for host, waiting at most until deadline (0: as long as
- * it takes). Past the deadline the call is abandoned, not stopped: it
- * keeps its pool thread until glibc returns, and its answer is dropped. */
+ * it takes) or stop's ctx is done. Then the call is abandoned, not
+ * stopped: it keeps its pool thread until glibc returns, and its answer
+ * is dropped. */
 static int gai_lookup(const char *host, int family, uint16_t port, int64_t deadline,
-                      goc__addrs *out)
+                      goc__dialstop *stop, goc__addrs *out)
 {
     goc_duration wait = deadline ? deadline - goc_now() : GOC_FOREVER;
     if (deadline && wait <= 0)
@@ -403,8 +451,10 @@ static int gai_lookup(const char *host, int family, uint16_t port, int64_t deadl
         return -ENOMEM;
     if (goc_go(gai_fn, j) != 0)
         gai_fn(j); /* no goroutine to spare: wait here, deadline or not */
-    goc_case c = GOC_RECV(j->done, NULL);
-    int rc = goc_select(&c, 1, wait) == 0 ? map_gai(j->err) : -ETIMEDOUT;
+    goc_case c[2] = {GOC_RECV(j->done, NULL),
+                     GOC_RECV(stop && stop->ctx ? goc_ctx_done(stop->ctx) : NULL, NULL)};
+    int which = goc_select(c, 2, wait);
+    int rc = which == 0 ? map_gai(j->err) : which == 1 ? goc_ctx_err(stop->ctx) : -ETIMEDOUT;
     if (rc == 0 && deadline && goc_now() >= deadline)
         rc = -ETIMEDOUT;
     if (rc == 0) {
@@ -421,11 +471,12 @@ static int gai_lookup(const char *host, int family, uint16_t port, int64_t deadl
 /* c-ares first, for everything it can answer (no thread, and the deadline
  * is exact); getaddrinfo only for a name c-ares says does not exist, and
  * only when nsswitch.conf gives glibc other places to look. */
-int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline, goc__addrs *out)
+int goc__dns_lookup(const char *host, int family, uint16_t port, int64_t deadline,
+                    goc__dialstop *stop, goc__addrs *out)
 {
-    int rc = cares_lookup(host, family, port, deadline, out);
+    int rc = cares_lookup(host, family, port, deadline, stop, out);
     if (rc != GOC_ENOTFOUND)
         return rc;
     pthread_once(&nss_once, nss_init);
-    return nss_fallback ? gai_lookup(host, family, port, deadline, out) : rc;
+    return nss_fallback ? gai_lookup(host, family, port, deadline, stop, out) : rc;
 }

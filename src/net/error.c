@@ -6,6 +6,7 @@
  *   dial tcp: address 127.0.0.1:99999: invalid port
  *   dial tcp: lookup nosuch.invalid: no such host
  *   dial tcp 127.0.0.1:1: connection refused
+ *   dial tcp 10.255.255.1:80: operation was canceled
  *   listen tcp 127.0.0.1:80: address already in use
  *   read fd 7: timed out (deadline exceeded)
  */
@@ -40,6 +41,13 @@ static const char *str(const char *s)
     return s ? s : "(null)";
 }
 
+/* goc_strerror(err), but a dial's cancelled ctx in Go's words (net's
+ * errCanceled) rather than the context's own. */
+static const char *op_text(int err)
+{
+    return err == -ECANCELED ? "operation was canceled" : goc_strerror(err);
+}
+
 int goc__net_unknown_network(const char *op, const char *network)
 {
     return goc__errorf(-EINVAL, "%s %s: unknown network %s", op, str(network), str(network));
@@ -65,17 +73,17 @@ int goc__net_resolve_failed(int err, const char *op, const char *network, const 
 {
     if (why)
         return goc__errorf(err, "%s %s: address %s: %s", op, network, str(address), why);
-    if (err == GOC_ENOTFOUND || err == GOC_ETEMPFAIL || err == -ETIMEDOUT) {
+    if (err == GOC_ENOTFOUND || err == GOC_ETEMPFAIL || err == -ETIMEDOUT || err == -ECANCELED) {
         char host[256];
         host_of(str(address), host, sizeof host);
-        return goc__errorf(err, "%s %s: lookup %s: %s", op, network, host, goc_strerror(err));
+        return goc__errorf(err, "%s %s: lookup %s: %s", op, network, host, op_text(err));
     }
-    return goc__errorf(err, "%s %s %s: %s", op, network, str(address), goc_strerror(err));
+    return goc__errorf(err, "%s %s %s: %s", op, network, str(address), op_text(err));
 }
 
 int goc__net_op_failed(int err, const char *op, const char *network, const char *address)
 {
-    return goc__errorf(err, "%s %s %s: %s", op, network, str(address), goc_strerror(err));
+    return goc__errorf(err, "%s %s %s: %s", op, network, str(address), op_text(err));
 }
 
 ssize_t goc__fd_failed(ssize_t err, const char *op, int fd)
