@@ -6,6 +6,14 @@
  * A connection belongs to one goroutine at a time (client.h), so nothing
  * here is locked. Deadlines are the fd's (goc_set_*_deadline): the caller
  * sets them before each blocking step.
+ *
+ * The request's ctx ends a dial early: goc_dial_ctx while connecting;
+ * then, for the TLS handshake and the CONNECT exchange, a
+ * goc_ctx_after_func (dial_wake) that marks the dial cancelled and sets a
+ * passed deadline on the fd, which wakes the parked call with
+ * -ETIMEDOUT. A step that sets the fd's deadline itself checks the mark
+ * after (the new deadline may have hidden the wake-up). The registration
+ * is stopped before goc__pconn_dial returns.
  */
 #include "http/client.h"
 
@@ -83,10 +91,25 @@ void goc__pconn_close(goc__pconn *pc)
     free(pc);
 }
 
+/* A dial's wake-up by its ctx (see the top of the file). */
+typedef struct dial_wake {
+    int fd;
+    int cancelled; /* atomic: release by wake_fn, acquire by the dialler */
+} dial_wake;
+
+/* On the goroutine that cancels the ctx: must not block. */
+static void wake_fn(void *arg)
+{
+    dial_wake *w = arg;
+    __atomic_store_n(&w->cancelled, 1, __ATOMIC_RELEASE);
+    goc_set_deadline(w->fd, 1); /* long past: the parked call returns */
+}
+
 /* CONNECT t->authority through the proxy pc is connected to (RFC 9110
- * 9.3.6): 0 once the tunnel is up, GOC_EHTTP_PROXY if the proxy refused. */
+ * 9.3.6): 0 once the tunnel is up, GOC_EHTTP_PROXY if the proxy refused;
+ * -ETIMEDOUT once wake's ctx is cancelled. */
 static int connect_tunnel(goc_http_client *c, goc__pconn *pc, const goc__htarget *t,
-                          int64_t deadline)
+                          int64_t deadline, dial_wake *wake)
 {
     char head[1024];
     int n = snprintf(head, sizeof head, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n",
@@ -121,6 +144,8 @@ static int connect_tunnel(goc_http_client *c, goc__pconn *pc, const goc__htarget
         if (deadline > 0 && (d == 0 || deadline < d))
             d = deadline;
         goc_set_read_deadline(pc->fd, d);
+        if (__atomic_load_n(&wake->cancelled, __ATOMIC_ACQUIRE))
+            return -ETIMEDOUT; /* the wake-up's deadline was just replaced */
         ssize_t r = goc__pconn_fill(pc, 64 * 1024);
         if (r == 0)
             return goc__errorf(GOC_EHTTP_UNEXPECTED_EOF, "proxyconnect tcp: unexpected EOF");
@@ -132,7 +157,37 @@ static int connect_tunnel(goc_http_client *c, goc__pconn *pc, const goc__htarget
     }
 }
 
-int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline, goc__pconn **out)
+/* The dial failed with rc: Go's words for it if ctx is done (its
+ * wake-up, not the step's own timeout, ended it). */
+static int dial_failed(goc_ctx *ctx, int rc)
+{
+    int err = goc_ctx_err(ctx);
+    if (!err)
+        return rc;
+    return goc__errorf(err, "context %s", err == -ECANCELED ? "canceled" : "deadline exceeded");
+}
+
+/* The steps after the TCP connection: TLS to the proxy, CONNECT, TLS to
+ * the host, before hs (0: no deadline). 0 or a negative errno. */
+static int handshakes(goc_http_client *c, goc__pconn *pc, const goc__htarget *t, int64_t hs,
+                      dial_wake *w)
+{
+    int rc = 0;
+    if (t->proxy[0] && t->proxy_tls && t->tls)
+        rc = goc__errorf(-ENOTSUP, "http: TLS through an https proxy is not supported");
+    else if (t->proxy[0] && t->proxy_tls)
+        rc = goc__pconn_start_tls(c, pc, t->proxy_host);
+    if (rc == 0 && t->proxy[0] && t->tls)
+        rc = connect_tunnel(c, pc, t, hs, w);
+    if (rc == 0 && pc->rpos != pc->rlen) /* the server speaks after our hello */
+        rc = goc__errorf(GOC_EHTTP_MALFORMED, "proxyconnect tcp: bytes after the proxy's answer");
+    if (rc == 0 && t->tls)
+        rc = goc__pconn_start_tls(c, pc, t->host);
+    return rc;
+}
+
+int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, goc_ctx *ctx, int64_t deadline,
+                    goc__pconn **out)
 {
     *out = NULL;
     goc__pconn *pc = calloc(1, sizeof *pc);
@@ -156,33 +211,31 @@ int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline,
         if (dt <= 0 || left < dt)
             dt = left;
     }
-    int fd = goc_dial("tcp", t->proxy[0] ? t->proxy : t->authority, dt > 0 ? dt : GOC_FOREVER);
+    int fd =
+        goc_dial_ctx(ctx, "tcp", t->proxy[0] ? t->proxy : t->authority, dt > 0 ? dt : GOC_FOREVER);
     if (fd < 0) {
         goc__pconn_close(pc);
-        return fd;
+        return dial_failed(ctx, fd);
     }
     pc->fd = fd;
-    int rc = 0;
     int64_t hs = c->opts.tls_handshake_timeout > 0 ? goc_now() + c->opts.tls_handshake_timeout : 0;
     if (deadline > 0 && (hs == 0 || deadline < hs))
         hs = deadline;
     goc_set_deadline(fd, hs);
-    if (t->proxy[0] && t->proxy_tls && t->tls)
-        rc = goc__errorf(-ENOTSUP, "http: TLS through an https proxy is not supported");
-    else if (t->proxy[0] && t->proxy_tls)
-        rc = goc__pconn_start_tls(c, pc, t->proxy_host);
-    if (rc == 0 && t->proxy[0] && t->tls)
-        rc = connect_tunnel(c, pc, t, hs);
-    if (rc == 0 && pc->rpos != pc->rlen) /* the server speaks after our hello */
-        rc = goc__errorf(GOC_EHTTP_MALFORMED, "proxyconnect tcp: bytes after the proxy's answer");
-    if (rc == 0 && t->tls)
-        rc = goc__pconn_start_tls(c, pc, t->host);
+    dial_wake w = {.fd = fd};
+    goc_ctx_stop *reg = NULL;
+    int rc = 0;
+    if ((t->tls || t->proxy_tls) && goc_ctx_done(ctx)) /* a step that waits on the server */
+        rc = goc_ctx_after_func(ctx, wake_fn, &w, &reg);
+    if (rc == 0)
+        rc = handshakes(c, pc, t, hs, &w);
+    goc_ctx_after_func_stop(reg);           /* waits for a running wake_fn */
     pc->via_proxy = t->proxy[0] && !t->tls; /* a tunnel carries origin-form requests */
     if (rc < 0) {
         goc__pconn_close(pc);
-        return rc;
+        return dial_failed(ctx, rc);
     }
-    goc_set_deadline(fd, 0);
+    goc_set_deadline(fd, 0); /* after the stop: a late wake-up's deadline goes too */
     *out = pc;
     return 0;
 }

@@ -103,8 +103,11 @@ ssize_t goc__pconn_fill(goc__pconn *pc, size_t max);
 /* An idle connection the server may have closed: false if it did (or sent
  * something unasked), true if it looks usable. */
 bool goc__pconn_alive(goc__pconn *pc);
-/* Dial t (the proxy if any, CONNECT, TLS). 0 or a negative errno. */
-int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, int64_t deadline, goc__pconn **out);
+/* Dial t (the proxy if any, CONNECT, TLS) by deadline (0: none); ctx
+ * (borrowed) ends every step as soon as it is done, with goc_ctx_err and
+ * Go's "context canceled". 0 or a negative errno. */
+int goc__pconn_dial(goc_http_client *c, const goc__htarget *t, goc_ctx *ctx, int64_t deadline,
+                    goc__pconn **out);
 void goc__pconn_close(goc__pconn *pc);
 /* client_tls.c: the client's TLS configuration (opts.tls retained, or
  * made on first use), and its end. */

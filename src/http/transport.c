@@ -204,7 +204,7 @@ int goc__transport_get(goc_http_client *c, const goc__htarget *t, goc_ctx *ctx, 
         *out = pc;
         return 0;
     }
-    rc = goc__pconn_dial(c, t, deadline, &pc);
+    rc = goc__pconn_dial(c, t, ctx, deadline, &pc);
     if (rc < 0) {
         permit_release(c, h);
         return rc;

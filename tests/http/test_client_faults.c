@@ -90,12 +90,13 @@ static void fake_accept(void *arg)
     goc_waitgroup_done(&f->wg);
 }
 
-static fake *fake_start(fake_fn fn, const void *arg)
+/* A fake serving on lfd (a listener on 127.0.0.1), which it owns. */
+static fake *fake_start_on(int lfd, fake_fn fn, const void *arg)
 {
     fake *f = calloc(1, sizeof *f);
     f->fn = fn;
     f->arg = arg;
-    f->lfd = goc_listen("tcp", "127.0.0.1:0");
+    f->lfd = lfd;
     GO_CHECK(f->lfd >= 0, "listen: %s", goc_strerror(f->lfd));
     f->port = sock_port(f->lfd);
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
@@ -103,6 +104,11 @@ static fake *fake_start(fake_fn fn, const void *arg)
     goc_waitgroup_add(&f->wg, 1);
     goc_go(fake_accept, f);
     return f;
+}
+
+static fake *fake_start(fake_fn fn, const void *arg)
+{
+    return fake_start_on(goc_listen("tcp", "127.0.0.1:0"), fn, arg);
 }
 
 /* Stop accepting, cut the connections still open, wait for their
@@ -1002,7 +1008,6 @@ static void relay_run(void *arg)
  * refused (arg "refuse") or tunnelled to its target. */
 static void srv_proxy(fake *f, int fd, int nth)
 {
-    (void)nth;
     fconn *c = calloc(1, sizeof *c);
     c->fd = fd;
     while (fc_req(f, c, true)) {
@@ -1017,7 +1022,8 @@ static void srv_proxy(fake *f, int fd, int nth)
                     }
                 break;
             }
-            if (f->arg && strcmp(f->arg, "silent") == 0) {
+            if (f->arg && (strcmp(f->arg, "silent") == 0 ||
+                           (strcmp(f->arg, "silent-first") == 0 && nth == 1))) {
                 while (fc_fill(c)) {
                 }
                 break;
@@ -1182,5 +1188,153 @@ FAULT_TEST(env_proxy_loopback_direct, 30)
     goc_http_client_free(c);
     fake_stop(f);
     fake_stop(p);
+    return test_failed();
+}
+
+/* ---- ctx cancelled while connecting ------------------------------------------ */
+
+/* The first connection reads (a ClientHello) and never answers; later
+ * ones are srv_tls. */
+static void srv_mute_first(fake *f, int fd, int nth)
+{
+    if (nth > 1) {
+        srv_tls(f, fd, nth);
+        return;
+    }
+    char b[4096];
+    while (goc_read(fd, b, sizeof b) > 0) {
+    }
+    atomic_fetch_add(&f->eofs, 1);
+}
+
+/* A listener on 127.0.0.1 whose backlog is full (the kernel drops
+ * further SYNs), the connections that fill it in held[]; -1 if the kernel
+ * queued every SYN. */
+static int full_listener(int held[32], int *nheld)
+{
+    goc_listen_opts lo = {.backlog = 1};
+    int lfd = goc_listen_with("tcp4", "127.0.0.1:0", &lo);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", sock_port(lfd));
+    goc_duration t = 150 * GOC_MILLISECOND;
+    for (*nheld = 0; lfd >= 0 && *nheld < 32;) {
+        int c = goc_dial("tcp4", addr, t);
+        if (c == -ETIMEDOUT && t > 150 * GOC_MILLISECOND)
+            return lfd; /* full: a second, longer dial confirms */
+        if (c == -ETIMEDOUT) {
+            t = 500 * GOC_MILLISECOND * test_slack();
+            continue;
+        }
+        if (c < 0)
+            break;
+        held[(*nheld)++] = c;
+        t = 150 * GOC_MILLISECOND;
+    }
+    for (int i = 0; i < *nheld; i++)
+        goc_close(held[i]);
+    if (lfd >= 0)
+        goc_close(lfd);
+    return -1;
+}
+
+/* GET u with a ctx cancelled 200 ms in: the error, checked to come soon
+ * after the cancel and as Go's `Get "u": context canceled`; *awaiting:
+ * it came while awaiting the response instead (the connection was made). */
+static int get_cancelled(goc_http_client *c, const char *u, bool *awaiting)
+{
+    goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
+    goc_go(cancel_after, ctx);
+    char *body;
+    int64_t t0 = goc_now();
+    int rc = fetch(c, u, ctx, "GET", NULL, NULL, &body);
+    int64_t el = goc_now() - t0;
+    free(body);
+    char want[256];
+    snprintf(want, sizeof want, "Get \"%s\": context canceled", u);
+    *awaiting = strstr(goc_errmsg(), "awaiting headers") != NULL;
+    GO_CHECK(rc == -ECANCELED, "%s: %d %s", u, rc, goc_errmsg());
+    GO_CHECK(*awaiting || strcmp(goc_errmsg(), want) == 0, "errmsg %s, want %s", goc_errmsg(),
+             want);
+    /* 200 ms to the cancel, then about at once (< 3 s on a loaded box) */
+    GO_CHECK(el < 200 * GOC_MILLISECOND + 3 * GOC_SECOND * test_slack(), "%s: returned %lld ms in",
+             u, (long long)test_ms(el));
+    while (goc_ctx_err(ctx) == 0) /* cancel_after is done with ctx */
+        goc_sleep(GOC_MILLISECOND);
+    goc_ctx_release(ctx);
+    return rc;
+}
+
+/* The host's only connection slot (max_conns_per_host 1) was given back:
+ * a request that follows gets one (or fails at its 5 s ctx, not hangs). */
+static void check_slot(goc_http_client *c, const char *u, const char *want)
+{
+    goc_ctx *ctx = goc_ctx_with_timeout(goc_ctx_background(), 5 * GOC_SECOND * test_slack());
+    char *body;
+    int st = fetch(c, u, ctx, "GET", NULL, NULL, &body);
+    GO_CHECK(st == 200 && body && strcmp(body, want) == 0, "after the cancel, %s: %d %s", u, st,
+             goc_errmsg());
+    free(body);
+    goc_ctx_release(ctx);
+}
+
+/* Cancelled while dialling (a listener whose backlog is full), while the
+ * TLS handshake stalls, and while a proxy's CONNECT answer stalls: each
+ * returns -ECANCELED at once, not at dial_timeout or
+ * tls_handshake_timeout, and leaves the host's slot free. */
+FAULT_TEST(cancel_while_connecting, 120)
+{
+    (void)arg;
+    GO_CHECK(tls_pki_make(), "pki");
+    goc_http_client_opts o = {.stall_timeout = 30 * GOC_SECOND,
+                              .max_conns_per_host = 1,
+                              .proxy = "",
+                              .tls = tls_client_cfg("http/1.1")};
+    char u[128];
+    bool awaiting = true;
+    /* dialling; a SYN the kernel let through makes the case prove
+     * nothing (the cancel then comes while awaiting the response): again */
+    for (int tries = 0; tries < 5 && awaiting; tries++) {
+        int held[32], nheld;
+        int lfd = full_listener(held, &nheld);
+        if (lfd < 0)
+            continue;
+        goc_http_client *c = goc_http_client_new(&o);
+        snprintf(u, sizeof u, "http://127.0.0.1:%d/", sock_port(lfd));
+        get_cancelled(c, u, &awaiting);
+        for (int i = 0; i < nheld; i++)
+            goc_close(held[i]);
+        fake *f = fake_start_on(lfd, srv_ok, NULL);
+        check_slot(c, u, "ok");
+        goc_http_client_free(c);
+        fake_stop(f);
+    }
+    if (awaiting)
+        fprintf(stderr, "cancel while dialling: not checked (the kernel queued every SYN)\n");
+
+    /* the TLS handshake */
+    goc_tls_config *scfg = tls_server_cfg("good", "http/1.1");
+    fake *f = fake_start(srv_mute_first, scfg);
+    goc_http_client *c = goc_http_client_new(&o);
+    snprintf(u, sizeof u, "https://localhost:%d/", f->port);
+    get_cancelled(c, u, &awaiting);
+    GO_CHECK(!awaiting, "TLS: cancelled while awaiting headers");
+    GO_CHECK(wait_eofs(f, 1), "TLS: the connection was not closed");
+    check_slot(c, u, "secret");
+    goc_http_client_free(c);
+
+    /* the CONNECT answer */
+    fake *p = fake_start(srv_proxy, "silent-first");
+    char proxy[128];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", p->port);
+    o.proxy = proxy;
+    c = goc_http_client_new(&o);
+    get_cancelled(c, u, &awaiting);
+    GO_CHECK(!awaiting, "CONNECT: cancelled while awaiting headers");
+    check_slot(c, u, "secret");
+    goc_http_client_free(c);
+    fake_stop(p);
+    fake_stop(f);
+    goc_tls_config_release(o.tls);
+    goc_tls_config_release(scfg);
     return test_failed();
 }
