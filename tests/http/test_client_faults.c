@@ -1239,7 +1239,8 @@ static int full_listener(int held[32], int *nheld)
 
 /* GET u with a ctx cancelled 200 ms in: the error, checked to come soon
  * after the cancel and as Go's `Get "u": context canceled`; *awaiting:
- * it came while awaiting the response instead (the connection was made). */
+ * it came while sending the request or awaiting the response instead
+ * (the connection was made). */
 static int get_cancelled(goc_http_client *c, const char *u, bool *awaiting)
 {
     goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
@@ -1251,7 +1252,7 @@ static int get_cancelled(goc_http_client *c, const char *u, bool *awaiting)
     free(body);
     char want[256];
     snprintf(want, sizeof want, "Get \"%s\": context canceled", u);
-    *awaiting = strstr(goc_errmsg(), "awaiting headers") != NULL;
+    *awaiting = strstr(goc_errmsg(), "http: request canceled while") != NULL;
     GO_CHECK(rc == -ECANCELED, "%s: %d %s", u, rc, goc_errmsg());
     GO_CHECK(*awaiting || strcmp(goc_errmsg(), want) == 0, "errmsg %s, want %s", goc_errmsg(),
              want);

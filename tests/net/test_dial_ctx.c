@@ -284,10 +284,9 @@ static int main_already(void *arg)
         if (c >= 0)
             goc_close(c);
     }
+    /* No socket was made (the listener is not asked: on a shared
+     * loopback another process may dial its port). */
     GO_CHECK(count_fds() == fds0, "fds: %d, %d before", count_fds(), fds0);
-    /* Nothing reached the listener. */
-    GO_CHECK(goc_wait_fd(lfd, GOC_READ, 50 * GOC_MILLISECOND) == -ETIMEDOUT,
-             "the listener has a connection");
     goc_ctx_release(ctx);
     /* An expired deadline is the same, with -ETIMEDOUT. */
     ctx = goc_ctx_with_deadline(goc_ctx_background(), goc_now() - GOC_SECOND);
