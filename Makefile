@@ -39,7 +39,8 @@ test-tsan:
 	@tools/deps.sh sanitize
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGOC_TESTS=ON -DGOC_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && ctest --output-on-failure -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" \
+		ctest --output-on-failure -j $(JOBS)
 
 test-valgrind: build
 	@tools/deps.sh test
