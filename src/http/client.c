@@ -319,7 +319,7 @@ static int follow(goc_http_client *c, goc_http_client_request *req, hopstate *s,
         b->used = false;
     }
     if (c->opts.max_redirects < 0)
-        return 1; /* following none: the redirect is the answer */
+        return 1;                      /* following none: the redirect is the answer */
     if (nvia >= c->opts.max_redirects) /* as Go: nvia requests made so far */
         return goc__errorf(GOC_EHTTP_TOO_MANY_REDIRECTS, "stopped after %d redirects",
                            c->opts.max_redirects);
