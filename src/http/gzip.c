@@ -467,7 +467,7 @@ static ssize_t gzw_sendfile(goc_http_response_writer *w, int fd, off_t off, size
     char buf[16384];
     while (done < count && g->mode != PLAIN) {
         size_t k = count - done < sizeof buf ? count - done : sizeof buf;
-        ssize_t r = goc_pread(fd, buf, k, off + (off_t)done);
+        ssize_t r = goc__http_pread_cached(fd, buf, k, off + (off_t)done);
         if (r <= 0)
             return r < 0 ? r : (ssize_t)done;
         ssize_t wr = gzw_write(w, buf, (size_t)r);

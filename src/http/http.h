@@ -138,6 +138,12 @@ void goc__hstat_rejected(int status); /* refused by the parser */
 
 /* ---- small helpers shared by the layer --------------------------------- */
 
+/* pread, straight from the page cache when the bytes are there
+ * (preadv2 RWF_NOWAIT), else on the blocking pool (goc_pread): a cached
+ * file costs no thread hop (writer.c; the copy paths of sendfile in
+ * writer.c, gzip.c and tls.c). */
+ssize_t goc__http_pread_cached(int fd, void *buf, size_t n, off_t off);
+
 /* io.ReadAll with a bound (readall.c): read(arg, buf, n) until it returns
  * 0, into *data (malloc'ed, NUL-terminated; its length in *len, which may
  * be NULL). hint: the length expected (-1: unknown). 0, or read's error,

@@ -23,6 +23,7 @@
  * only changes threads when it parks).
  */
 #include "http/tls.h"
+#include "http/http.h" /* goc__http_pread_cached */
 
 #include "net/neterr.h"
 #include "net/poll.h"
@@ -363,25 +364,8 @@ GOC_API ssize_t goc_tls_writev(goc_tls_conn *t, const struct iovec *iov, int iov
 }
 
 /* Without kernel TLS: read the file in steps and write them. */
-/* Read file bytes: straight from the page cache when they are there
- * (preadv2 RWF_NOWAIT, no thread handoff), else on the blocking pool.
- * nowait: cleared once the file's system refuses RWF_NOWAIT. */
-static ssize_t read_file(int fd, void *buf, size_t n, off_t off, bool *nowait)
-{
-    if (*nowait) {
-        struct iovec iov = {buf, n};
-        ssize_t got = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
-        if (got > 0 || (got == 0 && n > 0))
-            return got;
-        if (got < 0 && errno != EAGAIN)
-            *nowait = false; /* EOPNOTSUPP and the like: not this file */
-    }
-    return goc_pread(fd, buf, n, off);
-}
-
 static ssize_t sendfile_copy(goc_tls_conn *t, int in_fd, off_t *off, size_t count)
 {
-    bool nowait = true;
     size_t step = count < 131072 ? count : 131072, done = 0;
     char *buf = malloc(step ? step : 1);
     if (!buf)
@@ -389,7 +373,7 @@ static ssize_t sendfile_copy(goc_tls_conn *t, int in_fd, off_t *off, size_t coun
     ssize_t rc = 0;
     while (done < count) {
         size_t k = count - done < step ? count - done : step;
-        ssize_t got = read_file(in_fd, buf, k, *off, &nowait);
+        ssize_t got = goc__http_pread_cached(in_fd, buf, k, *off);
         if (got <= 0) {
             rc = got;
             break;

@@ -503,10 +503,7 @@ GOC_API int goc_http_flush(goc_http_response_writer *w)
     return rc < 0 ? broken(c, rc) : 0;
 }
 
-/* pread, straight from the page cache when the bytes are there
- * (RWF_NOWAIT), else on the blocking pool (goc_pread): a small static
- * file costs no thread hop once it is cached. */
-static ssize_t pread_cached(int fd, void *buf, size_t n, off_t off)
+ssize_t goc__http_pread_cached(int fd, void *buf, size_t n, off_t off)
 {
     struct iovec iov = {buf, n};
     ssize_t r = preadv2(fd, &iov, 1, off, RWF_NOWAIT);
@@ -527,7 +524,7 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
         size_t done = 0;
         while (done < count) {
             size_t k = count - done < sizeof buf ? count - done : sizeof buf;
-            ssize_t r = pread_cached(in_fd, buf, k, offset + (off_t)done);
+            ssize_t r = goc__http_pread_cached(in_fd, buf, k, offset + (off_t)done);
             if (r <= 0)
                 return r < 0 ? r : (ssize_t)done;
             ssize_t wr = goc_http_write(w, buf, (size_t)r);
