@@ -4,7 +4,8 @@
 # apt-get; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
 
-need=(cmake make gcc pkg-config libunwind-dev libc-ares-dev libssl-dev zlib1g-dev ca-certificates valgrind)
+need=(cmake make gcc pkg-config libunwind-dev libc-ares-dev libssl-dev zlib1g-dev ca-certificates valgrind
+      libyaml-dev libjansson-dev) # libyaml, jansson: the gateway's configuration and etcd's JSON
 case "${1:-build}" in
 test) need+=(libcriterion-dev gdb media-types) ;; # gdb: tests/runtime/test_gdb.c; media-types: /etc/mime.types
 bench) need+=(golang-go) ;;
@@ -15,7 +16,7 @@ esac
 # Real clients and servers beside goc's httpd: tests/peers (make test),
 # bench/http.sh (make bench), slowloris (make check-slow).
 case "${1:-build}" in
-test) need+=(curl python3 golang-go openssl nginx-light) ;; # openssl: tests make their own CA and certificates
+test) need+=(curl python3 golang-go openssl nginx-light etcd-server) ;; # openssl: tests make their own CA and certificates; etcd: the gateway follows it
 bench) need+=(wrk nginx-light curl openssl) ;; # curl, openssl: the HTTPS rows (downloads, certificates)
 slow) need+=(slowhttptest curl) ;;
 esac
