@@ -212,6 +212,11 @@ GOC_API ssize_t goc_http_sendfile(goc_http_response_writer *w, int in_fd, off_t 
  * their count. 0 or GOC_EHTTP_HIJACKED (already), -EINVAL after the
  * header was sent, -ENOTSUP on a TLS connection (not supported yet). */
 GOC_API int goc_http_hijack(goc_http_response_writer *w, int *fd, char **buffered, size_t *nbuf);
+/* panic(http.ErrAbortHandler): the response is given up mid-way (its
+ * source failed after the header went out): nothing more is sent, no
+ * last chunk, and the connection is closed after the handler, so the
+ * client sees the body cut short instead of a complete one. */
+GOC_API void goc_http_abort(goc_http_response_writer *w);
 
 /* What was answered so far, for logs and middleware: the status (0 if
  * nothing was written yet) and the body bytes written. */

@@ -197,6 +197,8 @@ ssize_t goc_http_response_read(goc_http_response *resp, void *buf, size_t n)
 
 int goc__cresp_finish_head(struct goc__http_cresp *r, bool gzip)
 {
+    if (r->tunnel)
+        return 0; /* the connection is no longer HTTP: kept for take_conn */
     if (r->body == GOC__HBODY_NONE) {
         at_end(r);
         return 0;
@@ -246,6 +248,36 @@ void goc__cresp_release_conn(struct goc__http_cresp *r, bool reusable)
     } else {
         goc__transport_drop(r->client, pc);
     }
+}
+
+int goc__http_response_take_conn(goc_http_response *resp, int *fd, char **buf, size_t *n)
+{
+    struct goc__http_cresp *r = resp->priv_;
+    goc__pconn *pc = r->pc;
+    *buf = NULL;
+    *n = 0;
+    if (!r->tunnel || !pc)
+        return -EINVAL;
+    if (pc->ops)
+        return -ENOTSUP;
+    size_t left = pc->rlen - pc->rpos;
+    if (left && !(*buf = malloc(left)))
+        return -ENOMEM;
+    if (left)
+        memcpy(*buf, pc->rbuf + pc->rpos, left);
+    *n = left;
+    /* Detach: the fd leaves the client (its slot is freed), the rest of
+     * the connection's state goes. */
+    r->pc = NULL;
+    if (r->wake) {
+        goc_ctx_after_func_stop(r->wake);
+        r->wake = NULL;
+    }
+    goc_set_deadline(pc->fd, 0);
+    *fd = pc->fd;
+    pc->fd = -1;
+    goc__transport_drop(r->client, pc);
+    return 0;
 }
 
 void goc_http_response_free(goc_http_response *resp)

@@ -11,6 +11,8 @@
  */
 #include "http/client.h"
 
+#include <goc/httputil.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -187,6 +189,41 @@ int goc_http_client_request_set_body_reader(goc_http_client_request *req,
     req->body = (goc__hbody_src){
         .kind = SRC_READER, .read = read, .rewind = rewind, .arg = arg, .length = length};
     return 0;
+}
+
+const goc_url *goc_http_client_request_url(const goc_http_client_request *req)
+{
+    return req->url;
+}
+
+int goc_http_client_request_set_url(goc_http_client_request *req, const char *url)
+{
+    goc_url *u;
+    int rc = goc_url_parse(url, &u);
+    if (rc < 0)
+        return rc;
+    goc_url_free(req->url);
+    req->url = u;
+    return 0;
+}
+
+int goc_http_client_request_set_host(goc_http_client_request *req, const char *hostport)
+{
+    if (!hostport || !*hostport || strpbrk(hostport, "/?#@ \t\r\n"))
+        return -EINVAL;
+    goc_url u = *req->url;
+    u.host = hostport;
+    goc_url *nu = goc_url_dup(&u);
+    if (!nu)
+        return -ENOMEM;
+    goc_url_free(req->url);
+    req->url = nu;
+    return 0;
+}
+
+bool goc_http_client_request_body_sent(const goc_http_client_request *req)
+{
+    return req->body.used;
 }
 
 int goc_http_client_request_set_body_fd(goc_http_client_request *req, int fd, off_t offset,

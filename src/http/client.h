@@ -187,6 +187,8 @@ struct goc__http_cresp {
     goc__hfield tfields[64]; /* trailer fields: Go has no count limit; 64 bounds the struct */
     struct goc__gunzip *gz;  /* set when decoding gzip */
     bool no_fill;            /* read only what is buffered (draining) */
+    bool tunnel;             /* 101 (or a CONNECT's 2xx): pc is kept for
+                                goc__http_response_take_conn, not read */
     /* ctx cancellation: the after-func (wake) sets cancelled, then a past
      * deadline on the fd; a reader re-checks cancelled after setting its
      * own deadline (which would hide the wake-up). */
@@ -208,6 +210,11 @@ ssize_t goc__cresp_read_raw(struct goc__http_cresp *r, void *buf, size_t n);
 /* cbody.c: after the body's end, or to give up on it: give the
  * connection back or close it. */
 void goc__cresp_release_conn(struct goc__http_cresp *r, bool reusable);
+/* cbody.c: a 101 response's connection, taken from the client for good
+ * (a reverse proxy's Upgrade tunnel): *fd is the caller's to goc_close,
+ * *buf (malloc'ed, or NULL) holds the n bytes already read past the head.
+ * 0, -EINVAL (not a 101, or taken), -ENOTSUP (TLS), -ENOMEM. */
+int goc__http_response_take_conn(goc_http_response *resp, int *fd, char **buf, size_t *n);
 /* The read deadline for the next read of r: now + stall, bounded by the
  * exchange's deadline (0: none). */
 int64_t goc__cresp_read_deadline(const struct goc__http_cresp *r);

@@ -495,12 +495,20 @@ static int gzw_hijack(goc_http_response_writer *w, int *fd, char **buffered, siz
     return rc;
 }
 
+static void gzw_abort(goc_http_response_writer *w)
+{
+    gzw *g = (gzw *)w;
+    g->err = -ECONNABORTED; /* finish writes no gzip trailer */
+    goc_http_abort(g->out);
+}
+
 static const goc__http_rw_ops gzw_ops = {
     .write_header = gzw_write_header,
     .write = gzw_write,
     .flush = gzw_flush,
     .sendfile = gzw_sendfile,
     .hijack = gzw_hijack,
+    .abort = gzw_abort,
 };
 
 /* ---- the wrapper --------------------------------------------------------------- */

@@ -590,6 +590,7 @@ static int try_once(goc_http_client *c, const goc__hop *hop, const goc__htarget 
     pc->rpos += (size_t)a->hlen;
     if (r->keep_alive_veto || !a->sent_body || a->write_failed || a->hr.tunnel)
         r->keep_alive = false;
+    r->tunnel = a->hr.tunnel;
     return 0;
 fail:
     goc__cresp_release_conn(r, false);

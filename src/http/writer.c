@@ -599,6 +599,18 @@ GOC_API int goc_http_hijack(goc_http_response_writer *w, int *fd, char **buffere
     return 0;
 }
 
+GOC_API void goc_http_abort(goc_http_response_writer *w)
+{
+    if (w->ops) {
+        if (w->ops->abort)
+            w->ops->abort(w);
+        return;
+    }
+    /* No last chunk and no more bytes: the connection closes after the
+     * handler, so the client sees a body cut short, never a complete one. */
+    broken(w->conn, -ECONNABORTED);
+}
+
 GOC_API int goc_http_response_status(const goc_http_response_writer *w)
 {
     return w->status;
