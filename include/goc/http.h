@@ -152,6 +152,12 @@ GOC_API void goc_http_max_bytes(goc_http_request *r, int64_t n);
  * connection closes), and when the handler returns. Owned by the request:
  * goc_ctx_retain it to keep it longer. Goroutine only. */
 GOC_API goc_ctx *goc_http_request_ctx(goc_http_request *r);
+/* r.WithContext for the handlers below: from now on goc_http_request_ctx(r)
+ * returns ctx (borrowed: keep it alive while it is set); NULL gives back
+ * the request's own. Middleware derives ctx from goc_http_request_ctx(r)
+ * (a deadline, values: goc_ctx_with_value) and sets NULL again before it
+ * returns. The request's goroutine only. */
+GOC_API void goc_http_request_set_ctx(goc_http_request *r, goc_ctx *ctx);
 
 /* r.URL.Query().Get(name): the first value, percent-decoded ('+' is a
  * space), or NULL. Valid until the request ends. */

@@ -359,9 +359,19 @@ void goc__http_request_end_ctx(goc__http_conn *c)
     c->rs->priv.ctx = NULL;
 }
 
+GOC_API void goc_http_request_set_ctx(goc_http_request *r, goc_ctx *ctx)
+{
+    struct goc__http_req *p = r->priv_;
+    if (ctx)
+        goc_http_request_ctx(r); /* the request's own exists (and its watcher runs) */
+    p->ctx_override = ctx;
+}
+
 GOC_API goc_ctx *goc_http_request_ctx(goc_http_request *r)
 {
     struct goc__http_req *p = r->priv_;
+    if (p->ctx_override)
+        return p->ctx_override;
     if (p->ctx)
         return p->ctx;
     goc__http_conn *c = p->conn;

@@ -207,6 +207,7 @@ static void tbuf_init(tbuf *b, goc_http_request *r, goc_ctx *ctx, goc_http_handl
     goc__arena_init(&b->arena, b->first, sizeof b->first);
     b->priv = *r->priv_;
     b->priv.ctx = ctx;
+    b->priv.ctx_override = NULL;
     b->priv.arena = &b->arena;
     /* The inner's body reads touch the connection (a 100-continue, queued
      * answers, the trailers' memory) as the 503 below does: both under mu. */
