@@ -357,16 +357,26 @@ static goc_balancer_target *pick_round_robin(goc_balancer *b, size_t n)
     return best;
 }
 
+/* Requests in flight on t. relaxed: under b->mu every change is ordered by
+ * the mutex; without it (target_inflight) the value is only a gauge. */
+static int inflight(const goc_balancer_target *t)
+{
+    return atomic_load_explicit(&t->inflight, memory_order_relaxed);
+}
+
+/* x's inflight/weight below y's, without dividing. */
+static bool less_loaded(const goc_balancer_target *x, const goc_balancer_target *y)
+{
+    return (int64_t)inflight(x) * y->weight < (int64_t)inflight(y) * x->weight;
+}
+
 static goc_balancer_target *pick_least_conn(goc_balancer *b, size_t n)
 {
     size_t start = b->turn++ % n;
-    goc_balancer_target *best = NULL;
-    for (size_t k = 0; k < n; k++) {
+    goc_balancer_target *best = b->cand[start];
+    for (size_t k = 1; k < n; k++) {
         goc_balancer_target *t = b->cand[(start + k) % n];
-        /* inflight/weight < best's, without dividing */
-        if (!best ||
-            (int64_t)atomic_load_explicit(&t->inflight, memory_order_relaxed) * best->weight <
-                (int64_t)atomic_load_explicit(&best->inflight, memory_order_relaxed) * t->weight)
+        if (less_loaded(t, best))
             best = t;
     }
     return best;
@@ -383,8 +393,7 @@ static double ewma_now(const goc_balancer_target *t, int64_t now)
 
 static double p2c_cost(const goc_balancer_target *t, int64_t now)
 {
-    int inflight = atomic_load_explicit(&t->inflight, memory_order_relaxed);
-    return ewma_now(t, now) * (inflight + 1);
+    return ewma_now(t, now) * (inflight(t) + 1);
 }
 
 static goc_balancer_target *pick_p2c(goc_balancer *b, size_t n)
@@ -400,10 +409,7 @@ static goc_balancer_target *pick_p2c(goc_balancer *b, size_t n)
     if (cx != cy)
         return cx < cy ? x : y;
     /* Equal (both unmeasured): the one with less in flight. */
-    return atomic_load_explicit(&y->inflight, memory_order_relaxed) <
-                   atomic_load_explicit(&x->inflight, memory_order_relaxed)
-               ? y
-               : x;
+    return inflight(y) < inflight(x) ? y : x;
 }
 
 static int by_addr(const void *a, const void *b)
@@ -475,8 +481,7 @@ goc_balancer_target *goc_balancer_pick(goc_balancer *b, const void *key, size_t 
     if (t) {
         t->refs++;
         t->picks++;
-        /* relaxed: readers under mu are ordered by it; target_inflight is
-         * a gauge. */
+        /* relaxed: see inflight() */
         atomic_fetch_add_explicit(&t->inflight, 1, memory_order_relaxed);
         b->outstanding++;
     }
@@ -505,7 +510,7 @@ void goc_balancer_done(goc_balancer *b, goc_balancer_target *t, goc_duration lat
         return;
     int64_t now = goc_now();
     pthread_mutex_lock(&b->mu);
-    atomic_fetch_sub_explicit(&t->inflight, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->inflight, 1, memory_order_relaxed); /* see inflight() */
     observe(t, latency, now);
     target_unref(b, t);
     bool last = --b->outstanding == 0 && b->closed;
@@ -526,7 +531,7 @@ void *goc_balancer_target_data(const goc_balancer_target *t)
 
 int goc_balancer_target_inflight(const goc_balancer_target *t)
 {
-    return atomic_load_explicit(&((goc_balancer_target *)t)->inflight, memory_order_relaxed);
+    return inflight(t);
 }
 
 size_t goc_balancer_snapshot(goc_balancer *b, goc_balancer_target_info *out, size_t n)
@@ -538,7 +543,7 @@ size_t goc_balancer_snapshot(goc_balancer *b, goc_balancer_target_info *out, siz
         memcpy(o->addr, t->addr, strlen(t->addr) + 1); /* < 256: checked by add */
         o->weight = t->weight;
         o->up = t->up;
-        o->inflight = atomic_load_explicit(&t->inflight, memory_order_relaxed);
+        o->inflight = inflight(t);
         o->picks = t->picks;
         o->ewma = t->stamp ? (goc_duration)t->ewma : 0;
     }
