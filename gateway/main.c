@@ -164,7 +164,7 @@ static int make_clients(gw_gateway *g)
     };
     g->plain = goc_http_client_new(&o);
     g->tls = goc_http_client_new(&o);
-    goc_tls_config *insecure = goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true});
+    goc_tls_config *insecure = goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true}, NULL);
     o.tls = insecure;
     g->tls_insecure = insecure ? goc_http_client_new(&o) : NULL;
     return g->plain && g->tls && g->tls_insecure ? 0 : -ENOMEM;
