@@ -126,10 +126,10 @@ static void label(gw_buf *b, const char *key, const char *v)
     gw_buf_puts(b, "\"");
 }
 
-/* "{kind=\"route\",name=\"api\"" — the caller closes or extends it. */
-static void series_labels(gw_buf *b, const gw_series_snap *s)
+/* "metric{kind=\"route\",name=\"api\"" — the caller closes or extends it. */
+static void series_labels(gw_buf *b, const char *metric, const gw_series_snap *s)
 {
-    gw_buf_printf(b, "{kind=\"%s\",", kind_name(s->kind));
+    gw_buf_printf(b, "%s{kind=\"%s\",", metric, kind_name(s->kind));
     label(b, "name", s->name);
 }
 
@@ -158,15 +158,15 @@ static void metrics_requests(gw_buf *b, const view *v)
     for (size_t i = 0; i < v->n; i++) {
         const gw_series_snap *s = &v->snap[i];
         for (size_t c = 0; c < s->ncodes; c++) {
-            series_labels(b, s);
+            series_labels(b, "gateway_requests_total", s);
             gw_buf_printf(b, ",code=\"%d\"} %" PRIu64 "\n", s->codes[c], s->code_n[c]);
         }
         if (s->code_other) {
-            series_labels(b, s);
+            series_labels(b, "gateway_requests_total", s);
             gw_buf_printf(b, ",code=\"other\"} %" PRIu64 "\n", s->code_other);
         }
         if (s->classes[0]) {
-            series_labels(b, s);
+            series_labels(b, "gateway_requests_total", s);
             gw_buf_printf(b, ",code=\"%s\"} %" PRIu64 "\n", classless, s->classes[0]);
         }
     }
@@ -175,14 +175,16 @@ static void metrics_requests(gw_buf *b, const view *v)
 static void metrics_latency(gw_buf *b, const view *v)
 {
     const char *name = "gateway_request_duration_seconds";
+    const char *bucket = "gateway_request_duration_seconds_bucket",
+               *sum = "gateway_request_duration_seconds_sum",
+               *count = "gateway_request_duration_seconds_count";
     family(b, name, "histogram", "Request latency through the gateway.");
     for (size_t i = 0; i < v->n; i++) {
         const gw_series_snap *s = &v->snap[i];
         uint64_t cum = 0;
         for (int k = 0; k < GW_LAT_BUCKETS; k++) {
             cum += s->lat[k];
-            gw_buf_printf(b, "%s_bucket", name);
-            series_labels(b, s);
+            series_labels(b, bucket, s);
             gw_buf_puts(b, ",le=\"");
             if (k < GW_LAT_BOUNDS)
                 seconds(b, (uint64_t)gw__lat_bound(k));
@@ -190,12 +192,11 @@ static void metrics_latency(gw_buf *b, const view *v)
                 gw_buf_puts(b, "+Inf");
             gw_buf_printf(b, "\"} %" PRIu64 "\n", cum);
         }
-        gw_buf_printf(b, "%s_sum", name);
-        series_labels(b, s);
+        series_labels(b, sum, s);
         gw_buf_puts(b, "} ");
         seconds(b, s->lat_sum_ns);
-        gw_buf_printf(b, "\n%s_count", name);
-        series_labels(b, s);
+        gw_buf_puts(b, "\n");
+        series_labels(b, count, s);
         gw_buf_printf(b, "} %" PRIu64 "\n", cum);
     }
 }
@@ -205,7 +206,7 @@ static void metrics_counters(gw_buf *b, const view *v)
     for (int c = 0; c < GW_NCOUNTERS; c++) {
         family(b, counters[c].metric, "counter", counters[c].help);
         for (size_t i = 0; i < v->n; i++) {
-            series_labels(b, &v->snap[i]);
+            series_labels(b, counters[c].metric, &v->snap[i]);
             gw_buf_printf(b, "} %" PRIu64 "\n", v->snap[i].counters[c]);
         }
     }
@@ -229,7 +230,7 @@ static void metrics_gauges(gw_buf *b, const view *v)
                 for (size_t h = 0; h < v->snap[j].ngauges; h++)
                     if (strcmp(v->snap[j].gauge_name[h], gname) == 0) {
                         gw_buf_printf(b, "gateway_%s", gname);
-                        series_labels(b, &v->snap[j]);
+                        series_labels(b, "", &v->snap[j]);
                         gw_buf_printf(b, "} %" PRId64 "\n", v->snap[j].gauge[h]);
                     }
         }
