@@ -48,13 +48,15 @@ test-valgrind: build
 	@cmake --build build-vg -j $(JOBS)
 	cd build-vg && ctest --output-on-failure -L valgrind
 
-# The live stats page (/debug/stats) in headless Chromium: it must poll,
-# count and chart (tests/browser/run.sh; 60 s at most).
+# The live stats page (/debug/stats) and the gateway's dashboard in headless
+# Chromium: each must poll, count and chart (tests/browser/run.sh and
+# tests/browser/gateway.sh; 60 s at most each).
 test-browser:
 	@tools/deps.sh browser
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOC_TESTS=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target statsd
+	@cmake --build $(BUILD) -j $(JOBS) --target statsd gwadmind
 	tests/browser/run.sh $(BUILD)/tests/statsd
+	tests/browser/gateway.sh $(BUILD)/tests/gwadmind
 
 bench:
 	@tools/deps.sh bench
