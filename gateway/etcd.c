@@ -25,8 +25,9 @@
  *  3. A stream that breaks or answers an error is opened again on the next
  *     endpoint after a backoff (100 ms doubling to 5 s, back to 100 ms once
  *     a watch was created). "canceled" with compact_revision means R + 1
- *     is gone: the range is read again and every upstream reported anew
- *     (those that vanished with n == 0).
+ *     is gone, and a "created" whose revision is below R means etcd's data
+ *     was replaced (a restore, a new cluster): either way the range is read
+ *     again and every upstream reported anew (those gone with n == 0).
  *  4. gw_etcd_stop cancels ctx (the requests' and the backoff's), which
  *     ends a blocked read at once, and waits for the goroutine's done.
  *
@@ -79,8 +80,9 @@ struct gw_etcd {
     goc_chan *done;          /* closed when the watch goroutine ends */
     /* the watch goroutine's (see the top) */
     umap map;
-    size_t cur;  /* endpoint in use */
-    int64_t rev; /* every change up to this one is in map */
+    size_t cur;       /* endpoint in use */
+    int64_t rev;      /* every change up to this one is in map */
+    char cluster[32]; /* the cluster_id map was read from */
 };
 
 /* ---- base64 (RFC 4648, padded) ---------------------------------------------- */
@@ -416,8 +418,8 @@ static int post(gw_etcd *e, size_t i, const char *path, const char *body, goc_ct
 }
 
 /* The whole range from endpoint i into *m (empty on entry), the revision
- * into *rev. 0 or a negative errno. */
-static int read_range_at(gw_etcd *e, size_t i, umap *m, int64_t *rev)
+ * into *rev, the cluster's id into cluster. 0 or a negative errno. */
+static int read_range_at(gw_etcd *e, size_t i, umap *m, int64_t *rev, char *cluster)
 {
     char body[1024];
     snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\"}", e->key64, e->end64);
@@ -438,6 +440,7 @@ static int read_range_at(gw_etcd *e, size_t i, umap *m, int64_t *rev)
     free(data);
     json_t *kvs = json_object_get(j, "kvs");
     *rev = jint(json_object_get(j, "header"), "revision");
+    snprintf(cluster, sizeof e->cluster, "%s", jstr(json_object_get(j, "header"), "cluster_id"));
     if (!json_is_object(j) || *rev <= 0 || (kvs && !json_is_array(kvs)))
         rc = -EPROTO;
     size_t k;
@@ -453,12 +456,12 @@ static int read_range_at(gw_etcd *e, size_t i, umap *m, int64_t *rev)
 
 /* read_range_at on each endpoint from cur until one answers (cur moves
  * to it). */
-static int read_range(gw_etcd *e, umap *m, int64_t *rev)
+static int read_range(gw_etcd *e, umap *m, int64_t *rev, char *cluster)
 {
     int rc = -ECONNREFUSED;
     for (size_t k = 0; k < e->nendpoints && !goc_ctx_err(e->ctx); k++) {
         size_t i = (e->cur + k) % e->nendpoints;
-        rc = read_range_at(e, i, m, rev);
+        rc = read_range_at(e, i, m, rev, cluster);
         if (rc == 0) {
             e->cur = i;
             return 0;
@@ -468,13 +471,14 @@ static int read_range(gw_etcd *e, umap *m, int64_t *rev)
     return rc;
 }
 
-/* After a compaction: read everything again, swap maps, report every
+/* After a compaction or a change of cluster: read everything again, swap maps, report every
  * upstream (and those gone with n == 0). */
 static int resync(gw_etcd *e)
 {
     umap m = {0};
     int64_t rev;
-    int rc = read_range(e, &m, &rev);
+    char cluster[sizeof e->cluster];
+    int rc = read_range(e, &m, &rev, cluster);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < e->map.n; i++) {
@@ -485,14 +489,16 @@ static int resync(gw_etcd *e)
     umap_free(&e->map);
     e->map = m;
     e->rev = rev;
+    memcpy(e->cluster, cluster, sizeof cluster);
     report(e, &e->map, true);
     return 0;
 }
 
 /* ---- the watch ----------------------------------------------------------------- */
 
-/* One message of the stream: 0 to go on, WATCH_COMPACTED, or a negative
- * errno (the stream is dropped). *created once etcd confirmed the watch. */
+/* One message of the stream: 0 to go on, WATCH_COMPACTED (read all
+ * again), or a negative errno (the stream is dropped). *created once etcd
+ * confirmed the watch. */
 static int on_message(gw_etcd *e, json_t *j, bool *created)
 {
     json_t *res = json_object_get(j, "result");
@@ -509,13 +515,19 @@ static int on_message(gw_etcd *e, json_t *j, bool *created)
         return -EPROTO;
     }
     json_t *events = json_object_get(res, "events");
+    int64_t hrev = jint(json_object_get(res, "header"), "revision");
     if (json_is_true(json_object_get(res, "created"))) {
         *created = true;
+        /* Another cluster, or one behind what we saw: its data was
+         * replaced (a restore, a new cluster), and the revision we asked
+         * for means nothing there. */
+        const char *id = jstr(json_object_get(res, "header"), "cluster_id");
+        if ((hrev > 0 && hrev < e->rev) || (*id && *e->cluster && strcmp(id, e->cluster) != 0))
+            return WATCH_COMPACTED;
     } else if (json_array_size(events) == 0) {
         /* a progress notice: every change up to its revision was sent */
-        int64_t r = jint(json_object_get(res, "header"), "revision");
-        if (r > e->rev)
-            e->rev = r;
+        if (hrev > e->rev)
+            e->rev = hrev;
     }
     size_t i;
     json_t *ev;
@@ -650,7 +662,7 @@ static void watch_main(void *arg)
         bool created = false;
         int rc = watch_once(e, &created);
         if (rc == WATCH_COMPACTED && !goc_ctx_err(e->ctx)) {
-            fprintf(stderr, "gateway: etcd: revision %" PRId64 " compacted: reading again\n",
+            fprintf(stderr, "gateway: etcd: revision %" PRId64 " is gone: reading again\n",
                     e->rev + 1);
             if (resync(e) == 0) {
                 backoff = BACKOFF_MIN;
@@ -737,7 +749,7 @@ int gw_etcd_start(char *const *endpoints, size_t n, const char *prefix, gw_etcd_
     e->arg = arg;
     int rc = etcd_init(e, endpoints, n, prefix);
     if (rc == 0)
-        rc = read_range(e, &e->map, &e->rev);
+        rc = read_range(e, &e->map, &e->rev, e->cluster);
     if (rc == 0) {
         report(e, &e->map, true);
         rc = goc_go(watch_main, e);

@@ -7,9 +7,13 @@
  * watch (put, delete, weight change, a new upstream, the last target of
  * one leaving, a burst of puts whose events span many reads), malformed
  * values skipped, an etcd restart (the watch comes back), a compaction
- * while the watch was away (everything read and reported again), a dead
+ * while the watch was away (everything read and reported again), etcd
+ * back with its data lost (the same: not a wait for revisions that will
+ * not mean the same changes), a dead
  * first endpoint, no endpoint at all, and a prompt stop.
  */
+#include <sys/stat.h>
+
 #include <criterion/criterion.h>
 
 #include "gateway.h"
@@ -328,6 +332,45 @@ out_etcd:
 Test(etcd, compacted_reads_again, .timeout = 60)
 {
     cr_assert_eq(run_main(compacted_main, NULL), 0, "%s", test_fail_msg);
+}
+
+/* etcd comes back empty (its data lost, or restored from an old
+ * backup): the watch must not wait for revisions that mean nothing now,
+ * but read everything again. */
+static int replaced_main(void *arg)
+{
+    (void)arg;
+    test_etcd t;
+    if (!test_etcd_start(&t))
+        return 1;
+    test_etcd_put(&t, P "api/a:1", "");
+    test_etcd_put(&t, P "api/b:1", "");
+    test_etcd_put(&t, P "old/o:1", "");
+    static seen s;
+    gw_etcd *e = NULL;
+    int rc = start(&t, NULL, &s, &e);
+    GO_CHECK(rc == 0, "start: %s", goc_strerror(rc));
+    if (rc < 0)
+        goto out_etcd;
+    test_etcd_halt(&t, false); /* the wrapper removes the directory */
+    GO_CHECK(mkdir(t.dir, 0700) == 0, "mkdir %s: %s", t.dir, strerror(errno));
+    if (!test_etcd_spawn(&t)) {
+        GO_CHECK(false, "etcd did not start again");
+        goto out_stop;
+    }
+    test_etcd_put(&t, P "api/c:1", "5");
+    WAIT_SET(&s, "api", "c:1=5");
+    WAIT_SET(&s, "old", "");
+out_stop:
+    gw_etcd_stop(e);
+out_etcd:
+    test_etcd_stop(&t);
+    return test_failed();
+}
+
+Test(etcd, replaced_data_reads_again, .timeout = 60)
+{
+    cr_assert_eq(run_main(replaced_main, NULL), 0, "%s", test_fail_msg);
 }
 
 /* ---- endpoints ------------------------------------------------------------- */
