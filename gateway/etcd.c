@@ -343,7 +343,7 @@ static int apply_kv(gw_etcd *e, umap *m, json_t *kv, bool del)
         return rc;
     if (rc < 0 || split_key(e, key, klen, &name, &addr) < 0) {
         if (!del)
-            fprintf(stderr, "gateway: etcd: key %s: not %sNAME/ADDR, skipped\n",
+            fprintf(stderr, "gateway: etcd: key %.200s: not %sNAME/ADDR, skipped\n",
                     rc < 0 ? jstr(kv, "key") : key, e->prefix);
         if (rc == 0)
             free(key);
@@ -357,7 +357,9 @@ static int apply_kv(gw_etcd *e, umap *m, json_t *kv, bool del)
             return rc;
         }
         if (rc < 0 || parse_weight(val, vlen, &w) < 0) {
-            fprintf(stderr, "gateway: etcd: %s/%s: value %s is not a weight (1..%d), skipped\n",
+            fprintf(stderr,
+                    "gateway: etcd: %.100s/%.100s: value %.100s is not a weight (1..%d), "
+                    "skipped\n",
                     name, addr, rc < 0 ? jstr(kv, "value") : val, MAX_WEIGHT);
             w = 0;
         }
@@ -529,8 +531,12 @@ static int on_message(gw_etcd *e, json_t *j, bool *created)
         if (hrev > e->rev)
             e->rev = hrev;
     }
+    /* The revision moves once the whole batch is in: a transaction's
+     * events share one, and a batch cut short (ENOMEM) is asked for again
+     * (applying an event twice changes nothing). */
     size_t i;
     json_t *ev;
+    int64_t last = e->rev;
     json_array_foreach(events, i, ev)
     {
         json_t *kv = json_object_get(ev, "kv");
@@ -538,9 +544,10 @@ static int on_message(gw_etcd *e, json_t *j, bool *created)
         if (rc < 0)
             return rc;
         int64_t r = jint(kv, "mod_revision");
-        if (r > e->rev)
-            e->rev = r;
+        if (r > last)
+            last = r;
     }
+    e->rev = last;
     report(e, &e->map, false);
     return 0;
 }
