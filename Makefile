@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-asan test-tsan test-valgrind test-browser check-slow bench fuzz install check-all format clean
+.PHONY: all build run run-httpd test test-asan test-tsan test-valgrind test-browser check-slow bench fuzz install check-all format clean
 
 all: build
 
@@ -15,10 +15,16 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The demo server in the foreground on ADDR, serving www/: it prints the URLs
-# of the page and of the live stats; Ctrl-C stops it.
-ADDR ?= 127.0.0.1:8080
+# The gateway demo in the foreground (gateway/demo/run.sh): three backends
+# on 127.0.0.1:9001-9003, the gateway on 127.0.0.1:8080 in front of them and
+# its dashboard on 127.0.0.1:9090; it prints the URLs; Ctrl-C stops them all.
 run: build
+	gateway/demo/run.sh $(BUILD)
+
+# The plain HTTP demo server in the foreground on ADDR, serving www/: it
+# prints the URLs of the page and of the live stats; Ctrl-C stops it.
+ADDR ?= 127.0.0.1:8080
+run-httpd: build
 	$(BUILD)/examples/httpd -addr $(ADDR) -root www
 
 test:
