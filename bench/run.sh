@@ -16,16 +16,22 @@
 #                        pingpong-p2 buffered select mutex context pool echo accept c10k
 #                        http-c10k http-c10k-park, and bench/http.sh's tables: http
 #                        (keep-alive, close, pipeline), http-client, https-keepalive,
-#                        https-handshake, https-download, https (the three https-*)
+#                        https-handshake, https-download, https (the three https-*),
+#                        and bench/gateway.sh's: gateway (its two rows), gateway-cached
 #   BENCH=http           the HTTP rows alone (BENCH_ONLY="http-c10k http-c10k-park http
 #                        http-client https")
+#   BENCH=gateway        the gateway rows alone (BENCH_ONLY=gateway)
 #   BENCH_TIMEOUT=300    seconds allowed to one run of one program
 #
 # The HTTP rows (bench/http.sh: goc's httpd, Go's net/http and nginx, over
 # HTTP and HTTPS, and goc's HTTP client beside Go's; its BENCH_HTTP_*
 # variables) run after the others, with their own tables, appended to
 # bench.md. The http* names of BENCH_ONLY choose its BENCH_HTTP_WORKLOADS;
-# without BENCH_ONLY, BENCH_HTTP_WORKLOADS (default: all) holds.
+# without BENCH_ONLY, BENCH_HTTP_WORKLOADS (default: all) holds. The gateway
+# rows (bench/gateway.sh: goc's gateway, nginx and Go's ReverseProxy in
+# front of the same backends; its BENCH_GATEWAY_* variables) run last, with
+# their own tables, also appended to bench.md; the gateway names of
+# BENCH_ONLY choose its BENCH_GATEWAY_ROWS.
 #
 # Every run's stdout and stderr are kept in <builddir>/bench-logs/. A program
 # that fails, times out or prints no RESULT line for one of its rows is
@@ -53,6 +59,9 @@ declare -A http_workloads_of=([http]="keepalive close pipeline" [http-client]="c
     [https-keepalive]="tls-keepalive" [https-handshake]="tls-handshake"
     [https-download]="tls-download" [https]="tls-keepalive tls-handshake tls-download")
 http_workloads_all="keepalive close pipeline client tls-keepalive tls-handshake tls-download"
+
+# bench/gateway.sh's rows (BENCH_GATEWAY_ROWS) of each BENCH_ONLY name.
+declare -A gateway_rows_of=([gateway]="gateway gateway-cached" [gateway-cached]="gateway-cached")
 
 # A workload that runs an executable of another name (bench_<bin>, go/<bin>);
 # default: its own name.
@@ -116,20 +125,35 @@ reps="${BENCH_REPS:-3}"
 timeout_s="${BENCH_TIMEOUT:-300}"
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer, not '$reps'"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer"
-run_http=1
+run_http=1 run_gateway=1
 [ "${BENCH:-}" != http ] || BENCH_ONLY="http-c10k http-c10k-park http http-client https"
+[ "${BENCH:-}" != gateway ] || BENCH_ONLY="gateway"
 if [ -n "${BENCH_ONLY:-}" ]; then
     only=()
     http_wl=" "
+    gw_rows=" "
     for p in $BENCH_ONLY; do
         if [ -n "${http_workloads_of[$p]:-}" ]; then
             http_wl+="${http_workloads_of[$p]} "
             continue
         fi
+        if [ -n "${gateway_rows_of[$p]:-}" ]; then
+            gw_rows+="${gateway_rows_of[$p]} "
+            continue
+        fi
         [ -n "${rows_of[$p]:-}" ] || die "BENCH_ONLY: unknown workload '$p' (${programs[*]}" \
-            "${!http_workloads_of[*]})"
+            "${!http_workloads_of[*]} ${!gateway_rows_of[*]})"
         only+=("$p")
     done
+    if [ "$gw_rows" = " " ]; then
+        run_gateway=0
+    else # in the order they run, each once
+        BENCH_GATEWAY_ROWS=""
+        for w in gateway gateway-cached; do
+            [[ "$gw_rows" != *" $w "* ]] || BENCH_GATEWAY_ROWS+="${BENCH_GATEWAY_ROWS:+ }$w"
+        done
+        export BENCH_GATEWAY_ROWS
+    fi
     if [ "$http_wl" = " " ]; then
         run_http=0
     else # in the order they run, each once
@@ -177,8 +201,32 @@ echo "building the Go twins into $build/go/ ..." >&2
     go build -o "$build/go/" ./...
 ) || die "building the Go programs in bench/go failed"
 
-# The HTTP rows alone: their own script, tables and Markdown (bench.md).
-[ ${#programs[@]} -gt 0 ] || BENCH_HTTP_MD="$build/bench.md" exec "$src/http.sh" "$build"
+# run_tables: bench/http.sh's and bench/gateway.sh's rows, as chosen; their
+# Markdown appended to bench.md. 1 if either failed.
+run_tables() {
+    local rc=0
+    if [ $run_http -eq 1 ]; then
+        rm -f "$build/bench-http.md"
+        BENCH_HTTP_MD="$build/bench-http.md" "$src/http.sh" "$build" || rc=1
+        [ ! -f "$build/bench-http.md" ] ||
+            { [ ! -s "$build/bench.md" ] || echo; cat "$build/bench-http.md"; } >>"$build/bench.md"
+    fi
+    if [ $run_gateway -eq 1 ]; then
+        rm -f "$build/bench-gateway.md"
+        BENCH_GATEWAY_MD="$build/bench-gateway.md" "$src/gateway.sh" "$build" || rc=1
+        [ ! -f "$build/bench-gateway.md" ] ||
+            { [ ! -s "$build/bench.md" ] || echo; cat "$build/bench-gateway.md"; } >>"$build/bench.md"
+    fi
+    return $rc
+}
+
+# The HTTP and gateway rows alone: their own scripts, tables and Markdown
+# (bench.md).
+if [ ${#programs[@]} -eq 0 ]; then
+    : >"$build/bench.md"
+    run_tables || exit 1
+    exit 0
+fi
 
 # ---- running -----------------------------------------------------------------
 
@@ -391,10 +439,7 @@ echo
         echo "| $w | ${c/ us/ µs} | ${g/ us/ µs} | $r | $gl |"
     done
 } >"$build/bench.md"
-if [ $run_http -eq 1 ]; then
-    BENCH_HTTP_MD="$build/bench-http.md" "$src/http.sh" "$build" || status=1
-    [ ! -f "$build/bench-http.md" ] || { echo; cat "$build/bench-http.md"; } >>"$build/bench.md"
-fi
+run_tables || status=1
 
 echo
 echo "Markdown table: $build/bench.md; logs: $logs/"
