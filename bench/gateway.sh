@@ -262,8 +262,8 @@ EOF
 # srv_url. 1 if it did not come up and answer within 10 s (three tries,
 # a port each, for those that need a port chosen here).
 start_proxy() {
-    local try
-    for try in 1 2 3; do
+    local _
+    for _ in 1 2 3; do
         start_once "$@" && return 0
         stop_proxy
         [ "$1" != go ] && [ "$1" != plain ] || return 1 # they pick their own port

@@ -47,7 +47,7 @@ wait_line() {
 for i in 1 2 3; do
     addr="127.0.0.1:900$i"
     "$backend" -addr "$addr" -name "b$i" >"$logs/b$i.log" 2>&1 &
-    pids+=($!)
+    pids+=("$!")
     if ! wait_line "$logs/b$i.log" $! "listening on"; then
         echo "demo: backend b$i did not start on $addr:" >&2
         sed 's/^/  /' "$logs/b$i.log" >&2
@@ -59,7 +59,7 @@ echo "demo: backends b1 b2 b3 on 127.0.0.1:9001-9003"
 # The gateway's own lines go to the terminal as they come.
 "$gateway" -config "$config" > >(tee "$logs/gateway.log") 2>&1 &
 gw=$!
-pids+=($gw)
+pids+=("$gw")
 if ! wait_line "$logs/gateway.log" $gw "listening on"; then
     sleep 0.2 # its last lines through tee
     echo "demo: the gateway did not start (-config $config)" >&2
