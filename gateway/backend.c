@@ -19,7 +19,8 @@
  *   /status?code=N     answers with status N
  *   /echo              the request body back, as it is read (Content-Type
  *                      and a known Content-Length are kept)
- *   /headers           the request's header fields, one "Name: value" a line
+ *   /headers           "METHOD TARGET" as received, then the request's header
+ *                      fields, one "Name: value" a line
  *   /sse?n=N&ms=M      N server-sent events, each flushed, M ms apart
  *   /cache[/...]?max_age=N  Cache-Control: public, max-age=N, an ETag (304
  *                      for a matching If-None-Match), and X-Backend-Count:
@@ -185,6 +186,7 @@ static void handle_headers(goc_http_response_writer *w, goc_http_request *r, voi
 {
     (void)arg;
     set_text(w, "text/plain; charset=utf-8");
+    goc_http_printf(w, "%s %s\n", r->method, r->target); /* the request line, as received */
     size_t n = goc_http_header_len(r->header);
     for (size_t i = 0; i < n; i++) {
         const char *k, *v;
@@ -313,13 +315,13 @@ static int add_routes(goc_http_mux *m)
         const char *pattern;
         goc_http_handler_fn fn;
     } routes[] = {
-        {"/", handle_hello},          {"/plaintext", handle_plaintext},
-        {"/healthz", handle_healthz}, {"POST /admin/health", handle_admin_health},
-        {"/delay", handle_delay},     {"/status", handle_status},
-        {"/echo", handle_echo},       {"/headers", handle_headers},
-        {"/sse", handle_sse},         {"/cache", handle_cache},
-        {"/cache/", handle_cache},    {"/big", handle_big},
-        {"/ws", handle_ws},
+        {"/", handle_hello},           {"/plaintext", handle_plaintext},
+        {"/healthz", handle_healthz},  {"POST /admin/health", handle_admin_health},
+        {"/delay", handle_delay},      {"/status", handle_status},
+        {"/echo", handle_echo},        {"/headers", handle_headers},
+        {"/headers/", handle_headers}, {"/sse", handle_sse},
+        {"/cache", handle_cache},      {"/cache/", handle_cache},
+        {"/big", handle_big},          {"/ws", handle_ws},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (goc_http_mux_handle_func(m, routes[i].pattern, routes[i].fn, NULL) < 0) {

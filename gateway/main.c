@@ -164,7 +164,8 @@ static int make_clients(gw_gateway *g)
     };
     g->plain = goc_http_client_new(&o);
     g->tls = goc_http_client_new(&o);
-    goc_tls_config *insecure = goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true}, NULL);
+    goc_tls_config *insecure =
+        goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true}, NULL);
     o.tls = insecure;
     g->tls_insecure = insecure ? goc_http_client_new(&o) : NULL;
     return g->plain && g->tls && g->tls_insecure ? 0 : -ENOMEM;
@@ -207,8 +208,8 @@ static int run(void *arg)
     serving main_srv = {0}, admin = {0};
     if (start_server(&main_srv, (goc_http_handler){root, g}, cfg->listen, tls, "listen") < 0)
         return 1;
-    if (cfg->admin && start_server(&admin, gw_admin_handler(targets_json, g), cfg->admin, NULL,
-                                   "admin") < 0)
+    if (cfg->admin &&
+        start_server(&admin, gw_admin_handler(targets_json, g), cfg->admin, NULL, "admin") < 0)
         return 1;
     gw_etcd *etcd = NULL;
     if (cfg->netcd && gw_etcd_start(cfg->etcd_endpoints, cfg->netcd, cfg->etcd_prefix,

@@ -130,16 +130,14 @@ typedef struct held {
 /* A target of u that its breaker admits, preferring one not tried yet
  * (h): its pick, or NULL. Picks the breaker refused are added to h (done
  * at the end, so the balancer keeps them valid for the avoid list). */
-static goc_balancer_target *choose(gw_upstream *u, const char *key, held *h, size_t *nh,
-                                   size_t cap)
+static goc_balancer_target *choose(gw_upstream *u, const char *key, held *h, size_t *nh, size_t cap)
 {
     goc_balancer_target *avoid[16];
     for (size_t tries = 0; tries < 8 && *nh < cap; tries++) {
         size_t na = *nh < 16 ? *nh : 16;
         for (size_t i = 0; i < na; i++)
             avoid[i] = h[i].bt;
-        goc_balancer_target *bt =
-            goc_balancer_pick(u->lb, key, key ? strlen(key) : 0, avoid, na);
+        goc_balancer_target *bt = goc_balancer_pick(u->lb, key, key ? strlen(key) : 0, avoid, na);
         if (!bt)
             return NULL;
         if (gw_target_admit(goc_balancer_target_data(bt)))
@@ -149,8 +147,8 @@ static goc_balancer_target *choose(gw_upstream *u, const char *key, held *h, siz
     return NULL;
 }
 
-static int round_trip(goc_http_request *in, goc_http_client_request *out,
-                      goc_http_response **resp, void *arg)
+static int round_trip(goc_http_request *in, goc_http_client_request *out, goc_http_response **resp,
+                      void *arg)
 {
     gw_route *rt = arg;
     gw_upstream *u = rt->up;
@@ -307,8 +305,8 @@ static void route_serve(gw_route *rt, goc_http_response_writer *w, goc_http_requ
     gw_budget_request(&rt->st->gw->budget);
     if (rt->limiter) {
         char kb[256];
-        goc_duration wait = goc_rate_limiter_allow(rt->limiter, key_of(rt->cfg->rate_key, r, kb,
-                                                                       sizeof kb));
+        goc_duration wait =
+            goc_rate_limiter_allow(rt->limiter, key_of(rt->cfg->rate_key, r, kb, sizeof kb));
         if (wait > 0) {
             too_many(w, wait);
             gw_series_count(rt->stats, GW_RATE_LIMITED);
@@ -331,9 +329,8 @@ static void route_serve(gw_route *rt, goc_http_response_writer *w, goc_http_requ
     }
     goc_ctx_release(vctx);
 done:;
-    const char *cache = rt->cfg->cache
-                            ? goc_http_header_get(goc_http_response_header(w), "X-Cache")
-                            : NULL;
+    const char *cache =
+        rt->cfg->cache ? goc_http_header_get(goc_http_response_header(w), "X-Cache") : NULL;
     if (cache)
         gw_series_count(rt->stats, strcmp(cache, "MISS") == 0 ? GW_CACHE_MISS : GW_CACHE_HIT);
     goc_duration lat = goc_now() - t0;

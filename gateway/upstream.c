@@ -484,8 +484,8 @@ int gw_upstream_acquire(gw_upstream *u, goc_ctx *ctx)
         __atomic_sub_fetch(&u->queued, 1, __ATOMIC_RELAXED);
         return -EAGAIN;
     }
-    goc_ctx *q = goc_ctx_with_timeout(ctx, u->cfg->queue_timeout > 0 ? u->cfg->queue_timeout
-                                                                      : GOC_SECOND);
+    goc_ctx *q =
+        goc_ctx_with_timeout(ctx, u->cfg->queue_timeout > 0 ? u->cfg->queue_timeout : GOC_SECOND);
     int rc = q ? goc_semaphore_acquire(&u->slots, q, 1) : -ENOMEM;
     if (q) {
         goc_ctx_cancel(q);
@@ -529,7 +529,8 @@ void gw_upstream_targets_json(gw_upstream *u, gw_buf *b)
         goc_mutex_unlock(&t->mu);
         gw_buf_puts(b, i ? ",{\"addr\":" : "{\"addr\":");
         gw_buf_json_str(b, t->addr);
-        gw_buf_printf(b, ",\"up\":%s,\"state\":\"%s\",\"weight\":%d,\"inflight\":%d,\"ewma_ms\":%.3f}",
+        gw_buf_printf(b,
+                      ",\"up\":%s,\"state\":\"%s\",\"weight\":%d,\"inflight\":%d,\"ewma_ms\":%.3f}",
                       up ? "true" : "false", state, t->weight, inflight, ewma);
         target_unref(t);
     }

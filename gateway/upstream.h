@@ -37,16 +37,16 @@ typedef struct gw_target {
 
     goc_mutex mu; /* guards the fields below */
     bool healthy;
-    int passes, fails;      /* consecutive active check results */
+    int passes, fails; /* consecutive active check results */
     int consec_5xx, consec_err;
-    int64_t ejected_until;  /* goc_now() time; 0: not ejected */
+    int64_t ejected_until; /* goc_now() time; 0: not ejected */
     int times_ejected;
-    int breaker;            /* GW_BREAKER_* */
-    int64_t window_start;   /* the breaker's counting window */
+    int breaker;          /* GW_BREAKER_* */
+    int64_t window_start; /* the breaker's counting window */
     int win_total, win_fail;
     int64_t opened_at;
     int probes_out, probes_ok; /* half-open */
-    bool up;                /* what the balancer was last told */
+    bool up;                   /* what the balancer was last told */
 } gw_target;
 
 struct gw_upstream {
@@ -55,10 +55,10 @@ struct gw_upstream {
     goc_balancer *lb;
     goc_http_client *client; /* shared by the gateway, per TLS mode */
     gw_series *stats;
-    goc_semaphore slots;   /* max_inflight */
-    int queued;            /* atomic: waiting for a slot */
+    goc_semaphore slots; /* max_inflight */
+    int queued;          /* atomic: waiting for a slot */
 
-    goc_mutex mu;          /* guards targets, ntargets */
+    goc_mutex mu; /* guards targets, ntargets */
     gw_target **targets;
     size_t ntargets;
     /* Targets removed while requests may still hold picks of them (the

@@ -48,38 +48,40 @@ class Proc:
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env=e)
         self.lines = []
-        self.url = None
-        deadline = time.time() + 15 * slack()
-        while time.time() < deadline and not self.url:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if ready:
-                line = self.proc.stdout.readline()
-                if not line:
-                    break
-                self.lines.append(line)
-                m = re.search(r"listening on (https?://[^ /\n]+)", line)
-                if m:
-                    self.url = m.group(1)
-        assert self.url, "%s did not start: %r\n%s" % (name, self.lines, self.log_text())
+        self.cond = threading.Condition()
+        # A thread reads stdout: select() on a text pipe misses lines that
+        # Python's buffer already holds.
+        threading.Thread(target=self._reader, daemon=True).start()
+        m = self.read_line(r"listening on (https?://[^ /\n]+)", 15)
+        self.url = m.group(1)
         hp = self.url.split("://")[1]
         self.host, self.port = hp.rsplit(":", 1)
         self.port = int(self.port)
         self.addr = "%s:%d" % (self.host, self.port)
 
+    def _reader(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF
+            self.cond.notify_all()
+
     def read_line(self, pattern, timeout=10):
         deadline = time.time() + timeout * slack()
-        while time.time() < deadline:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line:
-                    self.lines.append(line)
-        raise AssertionError("%s printed no line matching %r: %r" % (self.name, pattern,
-                                                                       self.lines))
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    m = line and re.search(pattern, line)
+                    if m:
+                        return m
+                left = deadline - time.time()
+                if left <= 0 or (self.lines and self.lines[-1] is None):
+                    break
+                self.cond.wait(left)
+        raise AssertionError("%s printed no line matching %r: %r\n%s" %
+                             (self.name, pattern, self.lines, self.log_text()[-2000:]))
 
     def log_text(self):
         self.log.flush()
@@ -155,13 +157,13 @@ class Resp:
         return None
 
 
-def request(url, path="/", method="GET", body=None, headers=None, timeout=10):
+def request(url, path="/", method="GET", body=None, headers=None, timeout=10, chunked=False):
     """One request on a new connection: Resp, or raises."""
     hp = url.split("://")[1]
     host, port = hp.rsplit(":", 1)
     c = http.client.HTTPConnection(host, int(port), timeout=timeout * slack())
     try:
-        c.request(method, path, body=body, headers=headers or {})
+        c.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
         r = c.getresponse()
         return Resp(r.status, r.getheaders(), r.read())
     finally:
