@@ -16,7 +16,7 @@ build=${1:?usage: fuzz/run.sh BUILD [SECONDS]}
 secs=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 
-for t in request response chunked fields query mux url gunzip; do
+for t in request response chunked fields query mux url gunzip cachecontrol; do
     bin=$build/fuzz_$t
     shopt -s nullglob
     regs=("$here/regression/$t"/*)

@@ -370,6 +370,13 @@ static int revalidate_main(void *arg)
     req(&f, "GET", "/maxage", "Cache-Control", "no-cache", &r);
     CHECK_RES(r, 200, "MISS", "hello"); /* no validator: fetched anew */
     GO_CHECK(atomic_load(&calls) == before + 1, "client's no-cache not passed on");
+    /* The client's max-age=0 and only-if-cached. */
+    req(&f, "GET", "/maxage", "Cache-Control", "max-age=0", &r);
+    CHECK_RES(r, 200, "MISS", "hello");
+    req(&f, "GET", "/maxage", "Cache-Control", "only-if-cached", &r);
+    CHECK_RES(r, 200, "HIT", "hello");
+    req(&f, "GET", "/never-asked", "Cache-Control", "only-if-cached", &r);
+    GO_CHECK(r.status == 504, "only-if-cached, not stored: %d", r.status);
     /* A hit with the client's If-None-Match that does not match the
      * entry's (it has no ETag): the full response. */
     req(&f, "GET", "/maxage", "If-None-Match", "\"x\"", &r);
@@ -604,6 +611,75 @@ static int singleflight_main(void *arg)
 Test(cache, singleflight, .timeout = 60)
 {
     cr_assert_eq(run_main(singleflight_main, NULL), 0);
+}
+
+/* Hits stream entries that purges drop meanwhile: each reader's
+ * reference keeps its entry (AddressSanitizer watches the rest). */
+typedef struct churn_arg {
+    fixture *f;
+    goc_waitgroup *wg;
+    atomic_int ok, bad;
+    atomic_bool stop;
+} churn_arg;
+
+static void churn_reader(void *arg)
+{
+    churn_arg *a = arg;
+    res r = {0};
+    char want[1000], path[32];
+    pattern(want, sizeof want);
+    for (int i = 0; i < 150; i++) {
+        snprintf(path, sizeof path, "/lru/%d", i % 5);
+        if (get(a->f, path, &r) && r.status == 200 && r.len == 1000 &&
+            memcmp(r.body, want, 1000) == 0)
+            atomic_fetch_add(&a->ok, 1);
+        else
+            atomic_fetch_add(&a->bad, 1);
+    }
+    free(r.body);
+    goc_waitgroup_done(a->wg);
+}
+
+static void churn_purger(void *arg)
+{
+    churn_arg *a = arg;
+    while (!atomic_load(&a->stop)) {
+        goc_http_cache_purge(a->f->cache);
+        goc_sleep(GOC_MILLISECOND / 2);
+    }
+    goc_waitgroup_done(a->wg);
+}
+
+static int churn_main(void *arg)
+{
+    (void)arg;
+    fixture f;
+    goc_http_cache_opts o = {.max_bytes = 4096, .max_entry_bytes = 2048};
+    if (!fixture_start(&f, &o))
+        return 1;
+    goc_waitgroup readers = {0}, purger = {0};
+    churn_arg a = {.f = &f, .wg = &readers};
+    churn_arg p = {.f = &f, .wg = &purger};
+    goc_waitgroup_add(&readers, 4);
+    goc_waitgroup_add(&purger, 1);
+    for (int i = 0; i < 4; i++)
+        GO_SPAWN(churn_reader, &a);
+    GO_SPAWN(churn_purger, &p);
+    goc_waitgroup_wait(&readers);
+    atomic_store(&p.stop, true);
+    goc_waitgroup_wait(&purger);
+    GO_CHECK(atomic_load(&a.ok) == 600 && atomic_load(&a.bad) == 0, "%d good, %d bad answers",
+             atomic_load(&a.ok), atomic_load(&a.bad));
+    goc_http_cache_stats s = stats(&f);
+    GO_CHECK(s.hits + s.misses == 600 && s.bytes <= 4096, "hits %llu misses %llu, %zu bytes",
+             (unsigned long long)s.hits, (unsigned long long)s.misses, s.bytes);
+    fixture_stop(&f);
+    return 0;
+}
+
+Test(cache, hits_while_purged_and_evicted, .timeout = 60)
+{
+    cr_assert_eq(run_main(churn_main, NULL), 0);
 }
 
 /* ---- the rules alone (cache_control.c) --------------------------------------------------- */
