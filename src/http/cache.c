@@ -40,6 +40,18 @@
  *   Other methods pass through; a successful POST, PUT, DELETE or PATCH
  *   drops the key's entries (RFC 9111 4.4).
  *
+ * Not done (simplifications a reader may look for): a client's own
+ * conditional on a miss goes below as it came (a 304 answer passes
+ * through, unstored); a stale entry is never served when the handler
+ * below fails (no stale-if-error); a key whose answers are never
+ * storable still makes concurrent requests wait for one (no
+ * "hit-for-pass" marker); a Range request bypasses the store.
+ *
+ * Statistics: hits (coalesced: those of them that waited for a leader),
+ * misses (answered by the handler below, bypasses included), revalidated
+ * (its 304 refreshed an entry), stored (entries inserted), evicted (for
+ * room), not_storable (GET answers the rules or sizes kept out).
+ *
  * Entries: one allocation each (the struct, then the field table, the
  * Vary table, the key, the field strings and the body), addressed by
  * offsets while the entry grows by realloc, immutable once inserted.
@@ -55,6 +67,7 @@
  * so the freeing thread sees every reader's last access.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +104,7 @@ typedef struct entry {
     int64_t lifetime; /* ns */
     goc__cache_clock clock;
     uint32_t nfields, nvary, key_off, key_len;
-    uint32_t strs_off, strs_len; /* the field strings, one block */
+    uint32_t strs_off, strs_len; /* the fields' strings, one block */
     uint32_t etag_off, lm_off;   /* NO_VALUE if none */
     size_t body_off, body_len, cap;
     _Alignas(8) char data[];
@@ -160,7 +173,7 @@ static uint64_t hash_key(const char *k, size_t n)
     return h;
 }
 
-/* ---- entries -------------------------------------------------------------------- */
+/* ---- entries ------------------------------------------------------------ */
 
 static const char *estr(const entry *e, uint32_t off)
 {
@@ -225,7 +238,8 @@ static int64_t joined(const goc_http_header *req, const char *name, size_t nl, c
     return len;
 }
 
-/* The field names Vary lists in h, up to max, into names/lens: the count. */
+/* The field names Vary lists in h, the first max of them into
+ * names/lens: the count of all. */
 static size_t vary_names(const goc_http_header *h, const char **names, size_t *lens, size_t max)
 {
     size_t k = 0, n = goc_http_header_len(h);
@@ -236,9 +250,11 @@ static size_t vary_names(const goc_http_header *h, const char **names, size_t *l
             continue;
         size_t pos = 0, len;
         const char *tok;
-        while (k < max && goc__http_list_next(fv, strlen(fv), &pos, &tok, &len)) {
-            names[k] = tok;
-            lens[k++] = len;
+        for (; goc__http_list_next(fv, strlen(fv), &pos, &tok, &len); k++) {
+            if (k < max) {
+                names[k] = tok;
+                lens[k] = len;
+            }
         }
     }
     return k;
@@ -260,57 +276,48 @@ typedef struct entry_src {
     size_t body_cap; /* room for the body made now */
 } entry_src;
 
-/* A new entry with s's fields and room for body_cap body bytes, refs 1:
- * NULL on ENOMEM or past max (bytes in all). */
-static entry *entry_new(const entry_src *s, size_t max)
+/* The sizes of an entry's head, measured before it is allocated. */
+typedef struct entry_shape {
+    size_t nf, nv, strs, vstrs; /* fields, selectors, their strings' bytes */
+    bool has_date;
+    const char *vn[MAX_VARY]; /* the Vary names (in s->h) */
+    size_t vl[MAX_VARY];
+} entry_shape;
+
+/* Measure s into sh: false if it names more Vary fields than are kept. */
+static bool entry_measure(const entry_src *s, entry_shape *sh)
 {
-    size_t nf = 0, strs = 0, hn = goc_http_header_len(s->h);
-    bool has_date = goc_http_header_get(s->h, "Date") != NULL;
+    memset(sh, 0, offsetof(entry_shape, vn));
+    size_t hn = goc_http_header_len(s->h);
     for (size_t i = 0; i < hn; i++) {
         const char *name, *value;
         goc_http_header_at(s->h, i, &name, &value);
         if (stored_field(s->h, name)) {
-            nf++;
-            strs += strlen(name) + strlen(value) + 2;
+            sh->nf++;
+            sh->strs += strlen(name) + strlen(value) + 2;
         }
     }
-    if (!has_date) {
-        nf++;
-        strs += sizeof "Date" + 30;
+    sh->has_date = goc_http_header_get(s->h, "Date") != NULL;
+    if (!sh->has_date) {
+        sh->nf++;
+        sh->strs += sizeof "Date" + 30; /* an IMF-fixdate is 29 bytes */
     }
-    const char *vn[MAX_VARY];
-    size_t vl[MAX_VARY];
-    size_t nv = vary_names(s->h, vn, vl, MAX_VARY);
-    for (size_t i = 0; i < nv; i++) {
-        int64_t j = joined(s->req, vn[i], vl[i], NULL);
-        strs += vl[i] + 1 + (j >= 0 ? (size_t)j + 1 : 0);
+    sh->nv = vary_names(s->h, sh->vn, sh->vl, MAX_VARY);
+    if (sh->nv > MAX_VARY)
+        return false;
+    for (size_t i = 0; i < sh->nv; i++) {
+        int64_t j = joined(s->req, sh->vn[i], sh->vl[i], NULL);
+        sh->vstrs += sh->vl[i] + 1 + (j >= 0 ? (size_t)j + 1 : 0);
     }
-    size_t head = (nf + nv) * sizeof(eref) + s->key_len + 1 + strs;
-    size_t size = sizeof(entry) + head + s->body_cap;
-    if (size > max || head > UINT32_MAX / 2)
-        return NULL;
-    entry *e = malloc(size);
-    if (!e)
-        return NULL;
-    memset(e, 0, sizeof *e);
-    atomic_init(&e->refs, 1);
-    e->hash = s->hash;
-    e->status = s->status;
-    e->ccflags = s->ccflags;
-    e->lifetime = s->lifetime;
-    e->clock = s->clock;
-    e->nfields = (uint32_t)nf;
-    e->nvary = (uint32_t)nv;
-    e->etag_off = e->lm_off = NO_VALUE;
-    eref *f = (eref *)e->data, *v = f + nf;
-    char *p = (char *)(v + nv);
-    e->key_off = (uint32_t)(p - e->data);
-    e->key_len = (uint32_t)s->key_len;
-    memcpy(p, s->key, s->key_len);
-    p[s->key_len] = '\0';
-    p += s->key_len + 1;
-    e->strs_off = (uint32_t)(p - e->data);
-    size_t k = 0;
+    return true;
+}
+
+/* Copy the stored fields of s to p (e's string block), and a Date if it
+ * has none: past the last byte written. */
+static char *fill_fields(entry *e, const entry_src *s, const entry_shape *sh, char *p)
+{
+    eref *f = (eref *)e->data;
+    size_t k = 0, hn = goc_http_header_len(s->h);
     for (size_t i = 0; i < hn; i++) {
         const char *name, *value;
         goc_http_header_at(s->h, i, &name, &value);
@@ -328,19 +335,26 @@ static entry *entry_new(const entry_src *s, size_t max)
         p += a + b;
         k++;
     }
-    if (!has_date) {
+    if (!sh->has_date) {
         f[k] = (eref){(uint32_t)(p - e->data), 4, (uint32_t)(p + 5 - e->data), 29};
         memcpy(p, "Date", 5);
         goc__http_format_time((time_t)(s->clock.response_time / NS_PER_SEC), p + 5);
         p += 35;
     }
-    for (size_t i = 0; i < nv; i++) {
+    return p;
+}
+
+/* Copy the Vary selectors (names, the request's values) to p. */
+static char *fill_vary(entry *e, const entry_src *s, const entry_shape *sh, char *p)
+{
+    eref *v = (eref *)e->data + e->nfields;
+    for (size_t i = 0; i < sh->nv; i++) {
         v[i].name_off = (uint32_t)(p - e->data);
-        v[i].name_len = (uint32_t)vl[i];
-        memcpy(p, vn[i], vl[i]);
-        p[vl[i]] = '\0';
-        p += vl[i] + 1;
-        int64_t j = joined(s->req, vn[i], vl[i], p);
+        v[i].name_len = (uint32_t)sh->vl[i];
+        memcpy(p, sh->vn[i], sh->vl[i]);
+        p[sh->vl[i]] = '\0';
+        p += sh->vl[i] + 1;
+        int64_t j = joined(s->req, sh->vn[i], sh->vl[i], p);
         v[i].value_off = j >= 0 ? (uint32_t)(p - e->data) : NO_VALUE;
         v[i].value_len = j >= 0 ? (uint32_t)j : 0;
         if (j >= 0) {
@@ -348,7 +362,43 @@ static entry *entry_new(const entry_src *s, size_t max)
             p += j + 1;
         }
     }
+    return p;
+}
+
+/* A new entry with s's fields and room for body_cap body bytes, refs 1:
+ * NULL on ENOMEM, past max (bytes in all), or with too many Vary names. */
+static entry *entry_new(const entry_src *s, size_t max)
+{
+    entry_shape sh;
+    if (!entry_measure(s, &sh))
+        return NULL;
+    size_t head = (sh.nf + sh.nv) * sizeof(eref) + s->key_len + 1 + sh.strs + sh.vstrs;
+    size_t size = sizeof(entry) + head + s->body_cap;
+    if (size > max || head > UINT32_MAX / 2)
+        return NULL;
+    entry *e = malloc(size);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    atomic_init(&e->refs, 1);
+    e->hash = s->hash;
+    e->status = s->status;
+    e->ccflags = s->ccflags;
+    e->lifetime = s->lifetime;
+    e->clock = s->clock;
+    e->nfields = (uint32_t)sh.nf;
+    e->nvary = (uint32_t)sh.nv;
+    e->etag_off = e->lm_off = NO_VALUE;
+    char *p = e->data + (sh.nf + sh.nv) * sizeof(eref);
+    e->key_off = (uint32_t)(p - e->data);
+    e->key_len = (uint32_t)s->key_len;
+    memcpy(p, s->key, s->key_len);
+    p[s->key_len] = '\0';
+    p += s->key_len + 1;
+    e->strs_off = (uint32_t)(p - e->data);
+    p = fill_fields(e, s, &sh, p);
     e->strs_len = (uint32_t)(p - e->data) - e->strs_off;
+    p = fill_vary(e, s, &sh, p);
     e->body_off = (size_t)(p - e->data);
     e->cap = s->body_cap;
     e->size = size;
@@ -408,7 +458,7 @@ static bool vary_match(const entry *e, const goc_http_header *req)
     return true;
 }
 
-/* ---- the index ---------------------------------------------------------------------- */
+/* ---- the index ---------------------------------------------------------- */
 
 static bool key_is(const entry *e, uint64_t hash, const char *key, size_t n)
 {
@@ -526,7 +576,7 @@ static void index_drop_key(goc_http_cache *c, uint64_t hash, const char *key, si
     cache_unlock(c);
 }
 
-/* ---- answering from an entry ---------------------------------------------------------------- */
+/* ---- answering from an entry -------------------------------------------- */
 
 /* Whether the client's own conditional holds for e (RFC 9110 13.2.2:
  * If-None-Match first, else If-Modified-Since), for a GET or HEAD. */
@@ -593,19 +643,27 @@ static void serve_entry(goc_http_response_writer *w, goc_http_request *r, const 
         goc_http_write(w, e->data + e->body_off, e->body_len);
 }
 
-/* ---- the capturing writer ------------------------------------------------------------------ */
+/* ---- the capturing writer ----------------------------------------------- */
+
+/* A GET or HEAD through the cache: what its handler learned of it. */
+typedef struct creq {
+    goc_http_cache *c;
+    goc_http_handler next;
+    goc_http_request *r;
+    const char *key; /* in request memory; NULL: no memory for one */
+    size_t key_len;
+    uint64_t hash;
+    goc__cc qcc;           /* the request's Cache-Control */
+    const char *inm, *ims; /* the client's own conditionals, or NULL */
+    bool head;
+} creq;
 
 enum { UNDECIDED, PASS, STORE, NOT_MODIFIED, HIJACKED };
 
 typedef struct cw {
     goc_http_response_writer w; /* first: the ops get a cw through it */
     goc_http_response_writer *out;
-    goc_http_request *r;
-    goc_http_cache *c;
-    const char *key;
-    size_t key_len;
-    uint64_t hash;
-    const goc__cc *qcc;
+    const creq *q;
     entry *stale; /* revalidating this (a reference), or NULL */
     entry *e;     /* STORE: being built */
     int state;
@@ -625,7 +683,7 @@ static void give_back(cw *g)
 static void abandon(cw *g)
 {
     if (g->e)
-        count(&g->c->not_storable);
+        count(&g->q->c->not_storable);
     entry_release(g->e);
     g->e = NULL;
     if (g->state == STORE)
@@ -653,31 +711,34 @@ static int64_t age_field(const goc_http_header *h)
     return age > 0 ? age * NS_PER_SEC : 0;
 }
 
-/* Begin an entry for the response whose header is g->w.header. */
+/* Begin an entry for the response whose header is g->w.header: NULL if
+ * the rules do not let it be stored, its declared length is over
+ * max_entry_bytes, or on ENOMEM. */
 static entry *begin_entry(cw *g, int status, int64_t now)
 {
-    goc_http_cache *c = g->c;
+    const creq *q = g->q;
     const goc_http_header *h = &g->w.header;
     goc__cc rcc;
     goc__cc_init(&rcc);
     goc__cc_from_header(&rcc, h, false);
     entry_src s = {.h = h,
-                   .req = g->r->header,
-                   .key = g->key,
-                   .key_len = g->key_len,
-                   .hash = g->hash,
+                   .req = q->r->header,
+                   .key = q->key,
+                   .key_len = q->key_len,
+                   .hash = q->hash,
                    .status = status,
                    .ccflags = rcc.flags};
-    s.clock = (goc__cache_clock){g->request_time, now, goc__cache_date(h, now), 0};
-    s.clock.age = age_field(h);
-    s.lifetime = goc__cache_lifetime(&rcc, h, s.clock.date, c->default_ttl);
-    if (goc__cache_storable(g->r->header, g->qcc, status, h, &rcc, s.lifetime) != 0)
+    s.clock = (goc__cache_clock){g->request_time, now, goc__cache_date(h, now), age_field(h)};
+    s.lifetime = goc__cache_lifetime(&rcc, h, s.clock.date, q->c->default_ttl);
+    if (goc__cache_storable(q->r->header, &q->qcc, status, h, &rcc, s.lifetime) != 0)
         return NULL;
     if (s.lifetime < 0)
         s.lifetime = 0; /* no-cache with a validator: revalidated at each use */
     g->clen = parse_clen(goc_http_header_get(h, "Content-Length"));
-    s.body_cap = g->clen >= 0 && (uint64_t)g->clen <= c->max_entry ? (size_t)g->clen : 0;
-    return entry_new(&s, c->max_entry);
+    if (g->clen >= 0 && (uint64_t)g->clen > q->c->max_entry)
+        return NULL;
+    s.body_cap = g->clen >= 0 ? (size_t)g->clen : 0;
+    return entry_new(&s, q->c->max_entry);
 }
 
 /* The response's status is known (code, or 200 for a first write): judge
@@ -698,7 +759,7 @@ static void decide(cw *g, int code)
     if (g->may_store) {
         g->e = begin_entry(g, code, now);
         if (!g->e)
-            count(&g->c->not_storable);
+            count(&g->q->c->not_storable);
     }
     g->state = g->e ? STORE : PASS;
     goc_http_header_set(&g->w.header, "X-Cache", "MISS");
@@ -731,7 +792,7 @@ static ssize_t cw_write(goc_http_response_writer *w, const void *p, size_t n)
     }
     if (g->state == NOT_MODIFIED)
         return n ? GOC_EHTTP_BODY_NOT_ALLOWED : 0;
-    if (g->state == STORE && entry_append(&g->e, p, n, g->c->max_entry) < 0)
+    if (g->state == STORE && entry_append(&g->e, p, n, g->q->c->max_entry) < 0)
         abandon(g); /* too large (or no memory): streamed, not stored */
     give_back(g);
     ssize_t r = goc_http_write(g->out, p, n);
@@ -814,15 +875,14 @@ static const goc__http_rw_ops cw_ops = {
     .hijack = cw_hijack,
 };
 
-/* ---- refreshing after a 304 -------------------------------------------------------------------
- */
+/* ---- refreshing after a 304 --------------------------------------------- */
 
 /* A new entry: the 304's fields (h304) over old's, old's body; NULL on
  * ENOMEM. RFC 9111 4.3.4. */
 static entry *refresh(cw *g, const entry *old, int64_t now)
 {
     goc_http_header tmp;
-    goc__http_header_init(&tmp, g->r->priv_->arena);
+    goc__http_header_init(&tmp, g->q->r->priv_->arena);
     /* A 304 without a Date (the server below adds its own only on the
      * wire) leaves the entry a Date of now (entry_new). */
     bool new_date = goc_http_header_get(&g->h304, "Date") == NULL;
@@ -846,16 +906,16 @@ static entry *refresh(cw *g, const entry *old, int64_t now)
     goc__cc_init(&rcc);
     goc__cc_from_header(&rcc, &tmp, false);
     entry_src s = {.h = &tmp,
-                   .req = g->r->header,
-                   .key = g->key,
-                   .key_len = g->key_len,
-                   .hash = g->hash,
+                   .req = g->q->r->header,
+                   .key = g->q->key,
+                   .key_len = g->q->key_len,
+                   .hash = g->q->hash,
                    .status = old->status,
                    .ccflags = rcc.flags,
                    .body_cap = old->body_len};
     s.clock = (goc__cache_clock){g->request_time, now, goc__cache_date(&g->h304, now), 0};
     s.clock.age = age_field(&g->h304);
-    s.lifetime = goc__cache_lifetime(&rcc, &tmp, s.clock.date, g->c->default_ttl);
+    s.lifetime = goc__cache_lifetime(&rcc, &tmp, s.clock.date, g->q->c->default_ttl);
     if (s.lifetime < 0)
         s.lifetime = 0;
     entry *e = entry_new(&s, SIZE_MAX);
@@ -866,91 +926,99 @@ static entry *refresh(cw *g, const entry *old, int64_t now)
     return e;
 }
 
-/* ---- the handler --------------------------------------------------------------------------------
- */
+/* ---- the handler -------------------------------------------------------- */
 
-/* The handler below answers r through a cw; revalidating stale if not
- * NULL (a reference, kept). */
-static void fetch(goc_http_cache *c, goc_http_handler next, goc_http_response_writer *w,
-                  goc_http_request *r, const char *key, size_t key_len, uint64_t hash,
-                  const goc__cc *qcc, entry *stale, bool may_store)
+/* Set our validators of stale on the request, replacing the client's
+ * own conditionals (the cache answers those itself). */
+static void add_validators(goc_http_request *r, const entry *stale)
+{
+    goc_http_header_del(r->header, "If-None-Match");
+    goc_http_header_del(r->header, "If-Modified-Since");
+    if (stale->etag_off != NO_VALUE)
+        goc_http_header_set(r->header, "If-None-Match", estr(stale, stale->etag_off));
+    if (stale->lm_off != NO_VALUE)
+        goc_http_header_set(r->header, "If-Modified-Since", estr(stale, stale->lm_off));
+}
+
+/* The handler below said 304 to our validators: store the refreshed
+ * entry and answer from it (from stale if there was no memory). */
+static void revalidated(cw *g, goc_http_response_writer *w)
+{
+    const creq *q = g->q;
+    entry *e = refresh(g, g->stale, wall_now());
+    if (e) {
+        cache_lock(q->c);
+        index_insert(q->c, entry_retain(e), q->r->header);
+        cache_unlock(q->c);
+    }
+    if (g->w.header.n > g->nbase)
+        g->w.header.n = g->nbase; /* the 304's fields were for the cache */
+    give_back(g);
+    serve_entry(w, q->r, e ? e : g->stale, "REVALIDATED", q->head, q->inm, q->ims);
+    entry_release(e);
+}
+
+/* The response was streamed into g->e: insert it if it is whole (all
+ * of its declared length, no trailers, every byte the client got). */
+static void store(cw *g)
+{
+    goc_http_cache *c = g->q->c;
+    entry *e = g->e;
+    g->e = NULL;
+    bool whole = g->w.trailer.n == 0 && (g->clen < 0 || (uint64_t)g->clen == e->body_len) &&
+                 (int64_t)e->body_len == g->w.written;
+    if (!whole) {
+        count(&c->not_storable);
+        entry_release(e);
+        return;
+    }
+    if (e->cap > e->body_len) {
+        /* Charge what is used: give the slack of the last growth back. */
+        entry *s = realloc(e, sizeof(entry) + e->body_off + e->body_len);
+        if (s) {
+            e = s;
+            e->cap = e->body_len;
+            e->size = sizeof(entry) + e->body_off + e->body_len;
+        }
+    }
+    cache_lock(c);
+    index_insert(c, e, g->q->r->header);
+    cache_unlock(c);
+}
+
+/* The handler below answers q's request through a cw; revalidating stale
+ * if not NULL (a reference, kept by the caller); storing the answer if
+ * may_store and the rules allow. */
+static void fetch(const creq *q, goc_http_response_writer *w, entry *stale, bool may_store)
 {
     cw g;
     memset(&g, 0, sizeof g);
-    goc__http_rw_init(&g.w, r, &cw_ops);
+    goc__http_rw_init(&g.w, q->r, &cw_ops);
     g.w.header = w->header; /* moved: see give_back */
     g.w.trailer = w->trailer;
     g.nbase = g.w.header.n;
     g.out = w;
-    g.r = r;
-    g.c = c;
-    g.key = key;
-    g.key_len = key_len;
-    g.hash = hash;
-    g.qcc = qcc;
+    g.q = q;
     g.stale = stale;
-    g.may_store = may_store;
+    g.may_store = may_store && q->key;
     g.clen = -1;
     g.state = UNDECIDED;
-    const char *inm = goc_http_header_get(r->header, "If-None-Match");
-    const char *ims = goc_http_header_get(r->header, "If-Modified-Since");
-    if (stale) {
-        /* Our validators replace the client's: the cache answers those. */
-        goc_http_header_del(r->header, "If-None-Match");
-        goc_http_header_del(r->header, "If-Modified-Since");
-        if (stale->etag_off != NO_VALUE)
-            goc_http_header_set(r->header, "If-None-Match", estr(stale, stale->etag_off));
-        if (stale->lm_off != NO_VALUE)
-            goc_http_header_set(r->header, "If-Modified-Since", estr(stale, stale->lm_off));
-    }
+    if (stale)
+        add_validators(q->r, stale);
     g.request_time = wall_now();
-    goc_http_serve_http(next, &g.w, r);
+    goc_http_serve_http(q->next, &g.w, q->r);
 
-    if (g.state == HIJACKED) {
-        count(&c->misses);
-        return;
-    }
     if (g.state == UNDECIDED) /* wrote nothing: the server's 200 */
         decide(&g, 200);
-    count(g.state == NOT_MODIFIED ? &c->revalidated : &c->misses);
+    count(g.state == NOT_MODIFIED ? &q->c->revalidated : &q->c->misses);
     if (g.state == NOT_MODIFIED) {
-        entry *e = refresh(&g, stale, wall_now());
-        if (e) {
-            cache_lock(c);
-            index_insert(c, entry_retain(e), r->header);
-            cache_unlock(c);
-        }
-        if (g.w.header.n > g.nbase)
-            g.w.header.n = g.nbase; /* the 304's fields were the cache's */
-        give_back(&g);
-        serve_entry(w, r, e ? e : stale, "REVALIDATED", strcmp(r->method, "HEAD") == 0, inm, ims);
-        entry_release(e);
+        revalidated(&g, w);
         return;
     }
-    give_back(&g);
-    if (g.state == STORE) {
-        entry *e = g.e;
-        g.e = NULL;
-        bool whole = g.w.trailer.n == 0 && (g.clen < 0 || (uint64_t)g.clen == e->body_len) &&
-                     (int64_t)e->body_len == g.w.written;
-        if (whole && e->cap > e->body_len) {
-            /* Charge what is used: give the slack of the last growth back. */
-            entry *s = realloc(e, sizeof(entry) + e->body_off + e->body_len);
-            if (s) {
-                e = s;
-                e->cap = e->body_len;
-                e->size = sizeof(entry) + e->body_off + e->body_len;
-            }
-        }
-        if (whole) {
-            cache_lock(c);
-            index_insert(c, e, r->header);
-            cache_unlock(c);
-        } else {
-            count(&c->not_storable);
-            entry_release(e);
-        }
-    }
+    if (g.state != HIJACKED)
+        give_back(&g);
+    if (g.state == STORE)
+        store(&g);
 }
 
 /* The key: lowercased Host, then the target. In request memory. */
@@ -1039,78 +1107,88 @@ static void serve_other(goc_http_cache *c, goc_http_handler next, goc_http_respo
         index_drop_key(c, hash_key(key, n), key, n);
 }
 
+/* A fresh entry e found under the lock: answer from it. Drops the lock. */
+static void serve_hit(creq *q, goc_http_response_writer *w, entry *e, bool waited)
+{
+    goc_http_cache *c = q->c;
+    entry_retain(e);
+    lru_unlink(c, e);
+    lru_push(c, e);
+    cache_unlock(c);
+    count(&c->hits);
+    if (waited)
+        count(&c->coalesced);
+    serve_entry(w, q->r, e, "HIT", q->head, q->inm, q->ims);
+    entry_release(e);
+}
+
+/* No usable entry (stale: one to revalidate, a reference) and no flight
+ * to wait for, under the lock: to the handler below, leading a flight
+ * others can wait for if lead. Drops the lock. */
+static void miss(creq *q, goc_http_response_writer *w, entry *stale, bool lead)
+{
+    goc_http_cache *c = q->c;
+    flight mine = {.hash = q->hash, .key = q->key, .key_len = q->key_len};
+    lead = lead && (mine.done = goc_chan_make(0, 0)) != NULL;
+    if (lead) {
+        mine.next = c->flights;
+        c->flights = &mine;
+    }
+    cache_unlock(c);
+    fetch(q, w, stale, !q->head);
+    entry_release(stale);
+    if (lead)
+        flight_end(c, &mine);
+}
+
 static void cache_serve(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     const cache_arg *a = arg;
-    goc_http_cache *c = a->c;
-    bool head = strcmp(r->method, "HEAD") == 0;
-    if (!head && strcmp(r->method, "GET") != 0) {
-        serve_other(c, a->next_h, w, r);
+    creq q = {.c = a->c, .next = a->next_h, .r = r, .head = strcmp(r->method, "HEAD") == 0};
+    if (!q.head && strcmp(r->method, "GET") != 0) {
+        serve_other(a->c, a->next_h, w, r);
         return;
     }
-    goc__cc qcc;
-    goc__cc_init(&qcc);
-    goc__cc_from_header(&qcc, r->header, true);
-    size_t kn;
-    char *key = make_key(r, &kn);
-    if (!key || (qcc.flags & GOC__CC_NO_STORE) || goc_http_header_get(r->header, "Range")) {
-        fetch(c, a->next_h, w, r, key, kn, 0, &qcc, NULL, false);
+    goc__cc_init(&q.qcc);
+    goc__cc_from_header(&q.qcc, r->header, true);
+    q.inm = goc_http_header_get(r->header, "If-None-Match");
+    q.ims = goc_http_header_get(r->header, "If-Modified-Since");
+    q.key = make_key(r, &q.key_len);
+    if (!q.key || (q.qcc.flags & GOC__CC_NO_STORE) || goc_http_header_get(r->header, "Range")) {
+        fetch(&q, w, NULL, false); /* bypass */
         return;
     }
-    uint64_t hash = hash_key(key, kn);
-    const char *inm = goc_http_header_get(r->header, "If-None-Match");
-    const char *ims = goc_http_header_get(r->header, "If-Modified-Since");
-    bool may_lead = !head && !inm && !ims;
+    q.hash = hash_key(q.key, q.key_len);
     for (bool waited = false;; waited = true) {
-        cache_lock(c);
-        entry *e = index_find(c, hash, key, kn, r->header);
-        if (e && usable(e, &qcc, wall_now())) {
-            entry_retain(e);
-            lru_unlink(c, e);
-            lru_push(c, e);
-            cache_unlock(c);
-            count(&c->hits);
-            if (waited)
-                count(&c->coalesced);
-            serve_entry(w, r, e, "HIT", head, inm, ims);
-            entry_release(e);
+        cache_lock(q.c);
+        entry *e = index_find(q.c, q.hash, q.key, q.key_len, r->header);
+        if (e && usable(e, &q.qcc, wall_now())) {
+            serve_hit(&q, w, e, waited);
             return;
         }
-        if (e && e->etag_off == NO_VALUE && e->lm_off == NO_VALUE)
-            e = NULL; /* stale without a validator: fetched anew */
-        if (e)
-            entry_retain(e);
-        if (qcc.flags & GOC__CC_ONLY_IF_CACHED) {
-            cache_unlock(c);
+        /* Stale (or to revalidate) with a validator: revalidated; else anew. */
+        e = e && (e->etag_off != NO_VALUE || e->lm_off != NO_VALUE) ? entry_retain(e) : NULL;
+        if (q.qcc.flags & GOC__CC_ONLY_IF_CACHED) {
+            cache_unlock(q.c);
             entry_release(e);
             goc_http_error(w, "Gateway Timeout", 504);
             return;
         }
-        flight *f = waited ? NULL : flight_find(c, hash, key, kn);
-        if (f) {
-            goc_chan *done = goc_chan_retain(f->done);
-            cache_unlock(c);
-            entry_release(e);
-            if (wait_flight(done, r) < 0)
-                return; /* the client went away */
-            continue;
+        flight *f = waited ? NULL : flight_find(q.c, q.hash, q.key, q.key_len);
+        if (!f) {
+            /* Only a plain GET leads: others' answers may not be storable. */
+            miss(&q, w, e, !waited && !q.head && !q.inm && !q.ims);
+            return;
         }
-        flight mine = {.hash = hash, .key = key, .key_len = kn};
-        bool lead = may_lead && !waited && (mine.done = goc_chan_make(0, 0)) != NULL;
-        if (lead) {
-            mine.next = c->flights;
-            c->flights = &mine;
-        }
-        cache_unlock(c);
-        fetch(c, a->next_h, w, r, key, kn, hash, &qcc, e, !head);
+        goc_chan *done = goc_chan_retain(f->done);
+        cache_unlock(q.c);
         entry_release(e);
-        if (lead)
-            flight_end(c, &mine);
-        return;
+        if (wait_flight(done, r) < 0)
+            return; /* the client went away */
     }
 }
 
-/* ---- the public surface --------------------------------------------------------------------- */
+/* ---- the public surface ------------------------------------------------- */
 
 goc_http_cache *goc_http_cache_new(const goc_http_cache_opts *opts)
 {

@@ -568,6 +568,52 @@ Test(cache, streamed_response_stored, .timeout = 30)
     cr_assert_eq(run_main(stream_main, NULL), 0);
 }
 
+/* A file server below (sendfile; no Cache-Control: default_ttl gives
+ * the lifetime): stored byte for byte through the copy path. */
+static int file_main(void *arg)
+{
+    (void)arg;
+    char dir[] = "/tmp/goc-cache-XXXXXX", path[64];
+    GO_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    static char want[200000];
+    pattern(want, sizeof want);
+    FILE *fp = fopen(path, "w");
+    GO_CHECK(fp && fwrite(want, 1, sizeof want, fp) == sizeof want, "write %s", path);
+    fclose(fp);
+
+    fixture f;
+    atomic_store(&calls, 0);
+    goc_http_cache_opts o = {
+        .max_bytes = 1 << 20, .max_entry_bytes = 512 << 10, .default_ttl = 60 * GOC_SECOND};
+    f.cache = goc_http_cache_new(&o);
+    goc_http_client_opts co = {.disable_compression = true, .proxy = ""};
+    f.client = goc_http_client_new(&co);
+    goc_http_handler h = goc_http_cache_handler(f.cache, goc_http_file_server(dir));
+    if (!f.cache || !f.client || !test_server_start(&f.ts, h, NULL))
+        return 1;
+    res r = {0};
+    for (int i = 0; i < 3; i++) {
+        get(&f, "/f.txt", &r);
+        GO_CHECK(r.status == 200 && strcmp(r.xcache, i ? "HIT" : "MISS") == 0 &&
+                     r.len == sizeof want && memcmp(r.body, want, sizeof want) == 0,
+                 "%d: %d %s %zu bytes", i, r.status, r.xcache, r.len);
+    }
+    goc_http_cache_stats s = stats(&f);
+    GO_CHECK(s.hits == 2 && s.misses == 1 && s.entries == 1, "hits %llu misses %llu",
+             (unsigned long long)s.hits, (unsigned long long)s.misses);
+    free(r.body);
+    fixture_stop(&f);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+Test(cache, file_server_below, .timeout = 30)
+{
+    cr_assert_eq(run_main(file_main, NULL), 0);
+}
+
 #define FLOCK 50
 
 typedef struct flock_arg {
