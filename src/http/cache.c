@@ -674,8 +674,16 @@ typedef struct cw {
     goc_http_header h304; /* NOT_MODIFIED: the 304's fields (read-only) */
 } cw;
 
+/* The header maps back to the real writer, before each call on it and
+ * at the end, with X-Cache once the response is judged: set here each
+ * time, not once, because a wrapper below may hand back its own copy of
+ * the map (gzip's) after our field went in, and the head is sent at the
+ * server's first commit, whichever map it then finds. */
 static void give_back(cw *g)
 {
+    if ((g->state == PASS || g->state == STORE) &&
+        goc__http_header_find(&g->w.header, "X-Cache", 7) < 0)
+        goc_http_header_set(&g->w.header, "X-Cache", "MISS");
     g->out->header = g->w.header;
     g->out->trailer = g->w.trailer;
 }
@@ -761,8 +769,7 @@ static void decide(cw *g, int code)
         if (!g->e)
             count(&g->q->c->not_storable);
     }
-    g->state = g->e ? STORE : PASS;
-    goc_http_header_set(&g->w.header, "X-Cache", "MISS");
+    g->state = g->e ? STORE : PASS; /* give_back adds X-Cache: MISS */
 }
 
 static int cw_write_header(goc_http_response_writer *w, int code)
