@@ -18,19 +18,20 @@
  *      flight), this one waits for its end (or its own ctx) once and
  *      looks again: served from what the leader stored, or, if nothing
  *      usable was stored, off to the handler below on its own. A GET
- *      without conditionals of the client's that found no flight starts
- *      one and leads it.
- *   4. To the handler below through a capturing writer (cw). Revalidating,
- *      the request's header first gets the entry's validators as
- *      If-None-Match / If-Modified-Since (replacing the client's own: the
- *      cache answers those itself). At the response's first commit (write
- *      header, write, flush, or the handler's return), the header is
- *      judged: a 304 to our validators is kept from the client; a
- *      storable response gets an entry built (fields without hop-by-hop
- *      ones, then the body as it is written, while it also streams to the
- *      client: nothing waits for the whole body). The entry is given up,
- *      the response still streamed, once it passes max_entry_bytes, or on
- *      a write error, trailers, or a short body.
+ *      that found no flight starts one and leads it.
+ *   4. To the handler below through a capturing writer (cw). The cache
+ *      answers the client's own conditionals itself, so they are taken
+ *      off the request (a GET's); revalidating, the entry's validators go
+ *      on instead, as If-None-Match / If-Modified-Since. At the
+ *      response's first commit (write header, write, flush, or the
+ *      handler's return), the header is judged: a 304 to our validators
+ *      is kept from the client; a storable response gets an entry built
+ *      (fields without hop-by-hop ones, then the body as it is written,
+ *      while it also streams to the client: nothing waits for the whole
+ *      body); a 200 the client's conditional holds for goes to the
+ *      client as a 304, its body to the entry alone. The entry is given
+ *      up, the response still streamed, once it passes max_entry_bytes,
+ *      or on a write error, trailers, or a short body.
  *   5. After the handler returns: a complete entry is inserted (replacing
  *      the variants it supersedes, evicting least recently used ones to
  *      fit max_bytes); a 304 refreshes the stale entry (a new one: the
@@ -40,10 +41,8 @@
  *   Other methods pass through; a successful POST, PUT, DELETE or PATCH
  *   drops the key's entries (RFC 9111 4.4).
  *
- * Not done (simplifications a reader may look for): a client's own
- * conditional on a miss goes below as it came (a 304 answer passes
- * through, unstored); a stale entry is never served when the handler
- * below fails (no stale-if-error); a key whose answers are never
+ * Not done (simplifications a reader may look for): a stale entry is
+ * never served when the handler below fails (no stale-if-error); a key whose answers are never
  * storable still makes concurrent requests wait for one (no
  * "hit-for-pass" marker); a Range request bypasses the store.
  *
@@ -578,18 +577,24 @@ static void index_drop_key(goc_http_cache *c, uint64_t hash, const char *key, si
 
 /* ---- answering from an entry -------------------------------------------- */
 
-/* Whether the client's own conditional holds for e (RFC 9110 13.2.2:
- * If-None-Match first, else If-Modified-Since), for a GET or HEAD. */
-static bool client_not_modified(const entry *e, const char *inm, const char *ims)
+/* Whether the client's own conditional (inm, ims) holds for a response
+ * with status, etag and lm (RFC 9110 13.2.2: If-None-Match first, else
+ * If-Modified-Since), for a GET or HEAD. */
+static bool not_modified(int status, const char *etag, const char *lm, const char *inm,
+                         const char *ims)
 {
-    if (e->status != 200)
+    if (status != 200)
         return false;
     if (inm)
-        return goc__cache_etag_match(inm, estr(e, e->etag_off));
-    const char *lm = estr(e, e->lm_off);
+        return goc__cache_etag_match(inm, etag);
     time_t a, b;
     return ims && lm && goc__http_parse_time(ims, &a) == 0 && goc__http_parse_time(lm, &b) == 0 &&
            b <= a;
+}
+
+static bool client_not_modified(const entry *e, const char *inm, const char *ims)
+{
+    return not_modified(e->status, estr(e, e->etag_off), estr(e, e->lm_off), inm, ims);
 }
 
 static bool field_in_304(const char *name, size_t n)
@@ -668,7 +673,10 @@ typedef struct cw {
     entry *e;     /* STORE: being built */
     int state;
     bool may_store; /* a GET the cache could store the answer to */
+    bool nm;        /* the client's conditional holds: it gets a 304, the
+                       body goes to the entry alone */
     int64_t request_time;
+    bool stripped;        /* the client's conditionals were taken off the request */
     int64_t clen;         /* the response's Content-Length, -1 */
     uint32_t nbase;       /* fields of the header an outer layer had set */
     goc_http_header h304; /* NOT_MODIFIED: the 304's fields (read-only) */
@@ -770,6 +778,17 @@ static void decide(cw *g, int code)
             count(&g->q->c->not_storable);
     }
     g->state = g->e ? STORE : PASS; /* give_back adds X-Cache: MISS */
+    const goc_http_header *h = &g->w.header;
+    g->nm =
+        g->stripped && not_modified(code, goc_http_header_get(h, "ETag"),
+                                    goc_http_header_get(h, "Last-Modified"), g->q->inm, g->q->ims);
+}
+
+/* The client's 304 (nm), once: later calls would be superfluous
+ * WriteHeaders. Maps given back. */
+static int send_304(cw *g)
+{
+    return goc_http_response_status(g->out) ? 0 : goc_http_write_header(g->out, 304);
 }
 
 static int cw_write_header(goc_http_response_writer *w, int code)
@@ -785,7 +804,7 @@ static int cw_write_header(goc_http_response_writer *w, int code)
     if (g->state == NOT_MODIFIED)
         return 0;
     give_back(g);
-    return goc_http_write_header(g->out, code);
+    return goc_http_write_header(g->out, g->nm && code >= 200 ? 304 : code);
 }
 
 static ssize_t cw_write(goc_http_response_writer *w, const void *p, size_t n)
@@ -802,6 +821,14 @@ static ssize_t cw_write(goc_http_response_writer *w, const void *p, size_t n)
     if (g->state == STORE && entry_append(&g->e, p, n, g->q->c->max_entry) < 0)
         abandon(g); /* too large (or no memory): streamed, not stored */
     give_back(g);
+    if (g->nm) { /* the client has its 304: the body is the entry's alone */
+        int rc = send_304(g);
+        if (rc < 0)
+            abandon(g);
+        else
+            w->written += (int64_t)n;
+        return rc < 0 ? rc : (ssize_t)n;
+    }
     ssize_t r = goc_http_write(g->out, p, n);
     if (r < 0)
         abandon(g);
@@ -822,7 +849,8 @@ static int cw_flush(goc_http_response_writer *w)
     if (g->state == NOT_MODIFIED)
         return 0;
     give_back(g);
-    return goc_http_flush(g->out);
+    int rc = g->nm ? send_304(g) : 0; /* else the flush would commit a 200 */
+    return rc < 0 ? rc : goc_http_flush(g->out);
 }
 
 static ssize_t cw_sendfile(goc_http_response_writer *w, int fd, off_t off, size_t count)
@@ -837,6 +865,11 @@ static ssize_t cw_sendfile(goc_http_response_writer *w, int fd, off_t off, size_
     if (g->state != STORE) {
         if (g->state == NOT_MODIFIED)
             return count ? GOC_EHTTP_BODY_NOT_ALLOWED : 0;
+        if (g->nm) { /* the client has its 304: nothing of the file */
+            give_back(g);
+            int rc = send_304(g);
+            return rc < 0 ? rc : (ssize_t)count;
+        }
         give_back(g);
         ssize_t r = goc_http_sendfile(g->out, fd, off, count);
         if (r > 0)
@@ -1010,13 +1043,25 @@ static void fetch(const creq *q, goc_http_response_writer *w, entry *stale, bool
     g.may_store = may_store && q->key;
     g.clen = -1;
     g.state = UNDECIDED;
-    if (stale)
+    if (stale) {
         add_validators(q->r, stale);
+    } else if (g.may_store && (q->inm || q->ims)) {
+        /* The whole answer is what can be stored; the cache judges the
+         * client's conditional against it (decide). */
+        goc_http_header_del(q->r->header, "If-None-Match");
+        goc_http_header_del(q->r->header, "If-Modified-Since");
+        g.stripped = true;
+    }
     g.request_time = wall_now();
     goc_http_serve_http(q->next, &g.w, q->r);
 
     if (g.state == UNDECIDED) /* wrote nothing: the server's 200 */
         decide(&g, 200);
+    if (g.nm && g.state != NOT_MODIFIED && g.state != HIJACKED &&
+        goc_http_response_status(w) == 0) {
+        give_back(&g);
+        goc_http_write_header(w, 304); /* the handler wrote no body */
+    }
     count(g.state == NOT_MODIFIED ? &q->c->revalidated : &q->c->misses);
     if (g.state == NOT_MODIFIED) {
         revalidated(&g, w);
@@ -1183,8 +1228,8 @@ static void cache_serve(goc_http_response_writer *w, goc_http_request *r, void *
         }
         flight *f = waited ? NULL : flight_find(q.c, q.hash, q.key, q.key_len);
         if (!f) {
-            /* Only a plain GET leads: others' answers may not be storable. */
-            miss(&q, w, e, !waited && !q.head && !q.inm && !q.ims);
+            /* A GET leads (a HEAD's answer is not stored). */
+            miss(&q, w, e, !waited && !q.head);
             return;
         }
         goc_chan *done = goc_chan_retain(f->done);

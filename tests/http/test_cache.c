@@ -99,6 +99,15 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
             return;
         }
         goc_http_write_str(w, "etag body");
+    } else if (strcmp(p, "/tagged") == 0) {
+        goc_http_header_set(h, "Cache-Control", "max-age=60");
+        goc_http_header_set(h, "ETag", "\"t1\"");
+        goc_http_header_set(h, "Last-Modified", lm_date);
+        if (goc__cache_etag_match(seen_inm[0] ? seen_inm : NULL, "\"t1\"")) {
+            goc_http_write_header(w, 304);
+            return;
+        }
+        goc_http_write_str(w, "tagged");
     } else if (strcmp(p, "/lm") == 0) {
         goc_http_header_set(h, "Cache-Control", "max-age=0");
         goc_http_header_set(h, "Last-Modified", lm_date);
@@ -138,6 +147,7 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
         goc_http_write_str(w, "slow");
     } else if (strcmp(p, "/stream") == 0) {
         goc_http_header_set(h, "Cache-Control", "max-age=60");
+        goc_http_header_set(h, "ETag", "\"s\"");
         char part[1000];
         pattern(part, sizeof part);
         for (int i = 0; i < 10; i++) {
@@ -390,6 +400,24 @@ static int revalidate_main(void *arg)
     req(&f, "GET", "/maxage", "If-None-Match", "\"x\"", &r);
     CHECK_RES(r, 200, "HIT", "hello");
 
+    /* A miss with the client's conditional: the handler below is asked
+     * for the whole answer (stored), the client gets its 304. */
+    before = atomic_load(&calls);
+    req(&f, "GET", "/tagged", "If-None-Match", "\"t1\"", &r);
+    GO_CHECK(r.status == 304 && strcmp(r.xcache, "MISS") == 0 && seen_inm[0] == 0,
+             "%d %s, If-None-Match below: %s", r.status, r.xcache, seen_inm);
+    get(&f, "/tagged", &r);
+    CHECK_RES(r, 200, "HIT", "tagged");
+    req(&f, "GET", "/tagged", "If-Modified-Since", lm_date, &r);
+    GO_CHECK(r.status == 304 && strcmp(r.xcache, "HIT") == 0, "%d %s", r.status, r.xcache);
+    req(&f, "GET", "/tagged", "If-None-Match", "\"t0\"", &r);
+    CHECK_RES(r, 200, "HIT", "tagged");
+    GO_CHECK(atomic_load(&calls) == before + 1, "%d calls", atomic_load(&calls) - before);
+    /* ... and one that does not hold: the whole answer. */
+    goc_http_cache_purge(f.cache);
+    req(&f, "GET", "/tagged", "If-None-Match", "\"t0\"", &r);
+    CHECK_RES(r, 200, "MISS", "tagged");
+
     goc_http_cache_stats s = stats(&f);
     GO_CHECK(s.revalidated == 6, "revalidated %llu", (unsigned long long)s.revalidated);
     free(r.body);
@@ -566,6 +594,16 @@ static int stream_main(void *arg)
              "from the store: %s %zu bytes, length %lld", r.xcache, r.len,
              (long long)r.content_length);
     GO_CHECK(atomic_load(&calls) == 1, "%d calls", atomic_load(&calls));
+    /* Streamed to a client whose conditional holds: a 304 for it, the
+     * whole body (flushes and all) for the store. */
+    goc_http_cache_purge(f.cache);
+    req(&f, "GET", "/stream", "If-None-Match", "\"s\"", &r);
+    GO_CHECK(r.status == 304 && r.len == 0 && strcmp(r.xcache, "MISS") == 0, "%d %s", r.status,
+             r.xcache);
+    get(&f, "/stream", &r);
+    GO_CHECK(r.status == 200 && strcmp(r.xcache, "HIT") == 0 && r.len == sizeof want &&
+                 memcmp(r.body, want, sizeof want) == 0,
+             "after the 304: %s %zu bytes", r.xcache, r.len);
     free(r.body);
     fixture_stop(&f);
     return 0;
