@@ -538,10 +538,15 @@ static void index_grow(goc_http_cache *c)
 
 /* Insert e (the reference passes to the index), dropping the entries of
  * its key that req's would have matched, and least recently used ones
- * until it fits. mu held. */
+ * until it fits; one larger than max_bytes in all (a refreshed entry
+ * whose fields grew) is dropped instead. mu held. */
 static void index_insert(goc_http_cache *c, entry *e, const goc_http_header *req)
 {
     GOC_ASSERT(c->locked);
+    if (e->size > c->max_bytes) {
+        entry_release(e);
+        return;
+    }
     const char *key = e->data + e->key_off;
     for (entry *o; (o = index_find(c, e->hash, key, e->key_len, req)) != NULL;)
         index_remove(c, o);

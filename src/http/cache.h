@@ -112,8 +112,8 @@ enum {
  * resp (Cache-Control rcc, freshness lifetime lifetime, -1 if none) to a
  * GET with header req (Cache-Control qcc). A response without a lifetime
  * is stored when it says no-cache and has a validator (ETag or
- * Last-Modified): each use is revalidated; one with a lifetime of 0 only
- * if it has a validator. */
+ * Last-Modified): each use is revalidated; one with a lifetime of 0, or
+ * no-cache, only if it has a validator. */
 int goc__cache_storable(const goc_http_header *req, const goc__cc *qcc, int status,
                         const goc_http_header *resp, const goc__cc *rcc, int64_t lifetime);
 /* The statuses a response is cacheable with by default, as the cache's

@@ -318,8 +318,8 @@ int goc__cache_storable(const goc_http_header *req, const goc__cc *qcc, int stat
      * can be revalidated. */
     if (lifetime < 0 && !((rcc->flags & GOC__CC_NO_CACHE) && validator))
         return GOC__CACHE_NO_LIFETIME;
-    if (lifetime == 0 && !validator)
-        return GOC__CACHE_NO_LIFETIME;
+    if ((lifetime == 0 || (rcc->flags & GOC__CC_NO_CACHE)) && !validator)
+        return GOC__CACHE_NO_LIFETIME; /* every use would fetch it anew */
     return GOC__CACHE_STORE_OK;
 }
 

@@ -77,6 +77,9 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
     } else if (strcmp(p, "/nostore") == 0) {
         goc_http_header_set(h, "Cache-Control", "no-store, max-age=60");
         goc_http_write_str(w, "nostore");
+    } else if (strcmp(p, "/nocache-plain") == 0) {
+        goc_http_header_set(h, "Cache-Control", "no-cache, max-age=60");
+        goc_http_write_str(w, "nocache-plain");
     } else if (strcmp(p, "/private") == 0) {
         goc_http_header_set(h, "Cache-Control", "private, max-age=60");
         goc_http_write_str(w, "private");
@@ -311,13 +314,14 @@ static int not_stored_main(void *arg)
     if (!fixture_start(&f, NULL))
         return 1;
     res r = {0};
-    static const char *const paths[] = {"/nostore", "/private", "/cookie"};
-    for (int i = 0; i < 3; i++) {
+    /* no-cache without a validator: each use would fetch it anew. */
+    static const char *const paths[] = {"/nostore", "/private", "/cookie", "/nocache-plain"};
+    for (int i = 0; i < 4; i++) {
         get(&f, paths[i], &r);
         get(&f, paths[i], &r);
         CHECK_RES(r, 200, "MISS", paths[i] + 1);
     }
-    GO_CHECK(atomic_load(&calls) == 6, "%d calls", atomic_load(&calls));
+    GO_CHECK(atomic_load(&calls) == 8, "%d calls", atomic_load(&calls));
     /* Authorization: not stored unless public (or s-maxage, must-revalidate). */
     req(&f, "GET", "/auth", "Authorization", "Basic eDp5", &r);
     req(&f, "GET", "/auth", "Authorization", "Basic eDp5", &r);
