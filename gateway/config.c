@@ -968,8 +968,10 @@ static int rate_check(cx *c, yaml_node_t *map, yaml_node_t *const *vals, void *o
     gw_route_cfg *r = obj;
     if (!vals[0])
         return fail(c, line_of(map), "rate_limit needs \"rate\"");
-    if (!r->burst) /* not given */
-        r->burst = r->rate < 1 ? 1 : (int)ceil(r->rate);
+    if (!r->burst) { /* not given: the rate rounded up, at least 1 (no libm for ceil) */
+        int whole = (int)r->rate;
+        r->burst = whole < 1 ? 1 : whole < r->rate ? whole + 1 : whole;
+    }
     return 0;
 }
 
