@@ -31,6 +31,7 @@
  */
 #include "gateway.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,10 +54,10 @@ typedef struct cx {
     yaml_document_t doc;
     const char *name; /* the file, for messages */
     char *err;
-    size_t errlen;     /* 0: no message wanted */
-    gw_config *cfg;    /* being filled */
-    int *match_line;   /* per route: the line of its match value */
-    char qbuf[2][160]; /* quoted values for one message */
+    size_t errlen;   /* 0: no message wanted */
+    gw_config *cfg;  /* being filled */
+    int *match_line; /* per route: the line of its match value */
+    char qbuf[160];  /* the value quoted in a message */
 } cx;
 
 static int line_of(const yaml_node_t *n)
@@ -91,12 +92,11 @@ static int nomem(cx *c)
 }
 
 /* s made fit for a message between double quotes: quotes and backslashes
- * escaped, control bytes as \xNN, cut at ~120 bytes. slot 0 or 1: two
- * values may be quoted in one message. */
-static const char *q(cx *c, int slot, const char *s)
+ * escaped, control bytes as \xNN, cut at ~120 bytes. One per message. */
+static const char *q(cx *c, const char *s)
 {
-    char *o = c->qbuf[slot];
-    size_t n = 0, cap = sizeof c->qbuf[slot];
+    char *o = c->qbuf;
+    size_t n = 0, cap = sizeof c->qbuf;
     for (; *s && n + 8 < cap; s++) {
         unsigned char ch = (unsigned char)*s;
         if (n > 120) {
@@ -382,7 +382,7 @@ static int parse_bool(cx *c, yaml_node_t *n, const char *key, bool *out)
     else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
         *out = false;
     else
-        return fail(c, line_of(n), "%s must be true or false, not \"%s\"", key, q(c, 0, s));
+        return fail(c, line_of(n), "%s must be true or false, not \"%s\"", key, q(c, s));
     return 0;
 }
 
@@ -459,7 +459,7 @@ static int num(cx *c, yaml_node_t *v, const field *f, double *out)
     errno = 0;
     double x = f->kind == K_INT ? (double)strtoll(s, &end, 10) : strtod(s, &end);
     if (!ok || end == s || *end || errno == ERANGE || !isfinite(x))
-        return fail(c, line_of(v), "%s must be %s, not \"%s\"", f->key, noun, q(c, 0, s));
+        return fail(c, line_of(v), "%s must be %s, not \"%s\"", f->key, noun, q(c, s));
     if (x < f->lo || x > f->hi)
         return fail(c, line_of(v), "%s %s out of range (%s)", f->key, s, f->range);
     *out = x;
@@ -474,10 +474,9 @@ static int duration(cx *c, yaml_node_t *v, const field *f, goc_duration *out)
         return rc;
     if (gw_parse_duration(s, out) < 0)
         return fail(c, line_of(v),
-                    "bad duration \"%s\" (expected e.g. \"500ms\", \"1.5s\", \"1h30m\")",
-                    q(c, 0, s));
+                    "bad duration \"%s\" (expected e.g. \"500ms\", \"1.5s\", \"1h30m\")", q(c, s));
     if ((double)*out < f->lo || (double)*out > f->hi)
-        return fail(c, line_of(v), "%s \"%s\" out of range (%s)", f->key, q(c, 0, s), f->range);
+        return fail(c, line_of(v), "%s \"%s\" out of range (%s)", f->key, q(c, s), f->range);
     return 0;
 }
 
@@ -494,13 +493,13 @@ static int apply(cx *c, const field *f, yaml_node_t *v, void *obj)
         if ((rc = string(c, v, f->key, &s)) < 0)
             return rc;
         if ((why = addr_problem(s, false, 0)))
-            return fail(c, line_of(v), "bad address \"%s\" (%s)", q(c, 0, s), why);
+            return fail(c, line_of(v), "bad address \"%s\" (%s)", q(c, s), why);
         return set_str(c, p, s);
     case K_PATH:
         if ((rc = string(c, v, f->key, &s)) < 0)
             return rc;
         if (*s != '/')
-            return fail(c, line_of(v), "%s \"%s\" must start with \"/\"", f->key, q(c, 0, s));
+            return fail(c, line_of(v), "%s \"%s\" must start with \"/\"", f->key, q(c, s));
         return set_str(c, p, s);
     case K_BOOL:
         return parse_bool(c, v, f->key, p);
@@ -520,7 +519,7 @@ static int apply(cx *c, const field *f, yaml_node_t *v, void *obj)
         if (parse_size(s, p) < 0)
             return fail(c, line_of(v),
                         "bad size \"%s\" (expected e.g. \"64MiB\", \"10MB\" or a number of bytes)",
-                        q(c, 0, s));
+                        q(c, s));
         return 0;
     case K_MAP:
         return walk_map(c, v, f->key, f->sub, obj);
@@ -537,8 +536,8 @@ static int unknown_key(cx *c, yaml_node_t *k, const table *t)
     for (size_t i = 0; i < t->n; i++)
         consider(s, t->f[i].key, &best, &bestd);
     if (best)
-        return fail(c, line_of(k), "unknown key \"%s\" (did you mean \"%s\"?)", q(c, 0, s), best);
-    return fail(c, line_of(k), "unknown key \"%s\" in %s", q(c, 0, s), t->what);
+        return fail(c, line_of(k), "unknown key \"%s\" (did you mean \"%s\"?)", q(c, s), best);
+    return fail(c, line_of(k), "unknown key \"%s\" in %s", q(c, s), t->what);
 }
 
 /* The mapping n by table t into obj: keys in file order, values in table
@@ -547,6 +546,7 @@ static int walk_map(cx *c, yaml_node_t *n, const char *what, const table *t, voi
 {
     yaml_node_t *vals[MAX_KEYS] = {0};
     int keyline[MAX_KEYS] = {0};
+    assert(t->n <= MAX_KEYS);
     if (n->type != YAML_MAPPING_NODE)
         return fail(c, line_of(n), "%s must be a mapping", what);
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
@@ -608,8 +608,7 @@ static int up_name(cx *c, yaml_node_t *v, void *obj)
         return rc;
     if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(s))
         return fail(c, line_of(v),
-                    "bad upstream name \"%s\" (letters, digits, \".\", \"_\" and \"-\")",
-                    q(c, 0, s));
+                    "bad upstream name \"%s\" (letters, digits, \".\", \"_\" and \"-\")", q(c, s));
     for (gw_upstream_cfg *e = first; e < u; e++) {
         if (e->name && !strcmp(e->name, s))
             return fail(c, line_of(v), "upstream \"%s\" defined twice (first at line %d)", s,
@@ -635,8 +634,7 @@ static int up_balance(cx *c, yaml_node_t *v, void *obj)
         }
     }
     return fail(c, line_of(v),
-                "unknown balance \"%s\" (expected round_robin, least_conn, p2c or hash)",
-                q(c, 0, s));
+                "unknown balance \"%s\" (expected round_robin, least_conn, p2c or hash)", q(c, s));
 }
 
 /* hash_key and rate_limit.key: "ip", "header:NAME", and for hashing "path". */
@@ -649,7 +647,7 @@ static int request_key(cx *c, yaml_node_t *v, const char *key, bool path_ok, cha
     if (!strcmp(s, "ip") || (path_ok && !strcmp(s, "path")) ||
         (!strncmp(s, "header:", 7) && is_token(s + 7)))
         return set_str(c, dst, s);
-    return fail(c, line_of(v), "bad %s \"%s\" (expected ip, %sheader:NAME)", key, q(c, 0, s),
+    return fail(c, line_of(v), "bad %s \"%s\" (expected ip, %sheader:NAME)", key, q(c, s),
                 path_ok ? "path or " : "or ");
 }
 
@@ -666,7 +664,7 @@ static int target_addr(cx *c, yaml_node_t *v, void *obj)
     if (rc < 0)
         return rc;
     if ((why = addr_problem(s, true, 1)))
-        return fail(c, line_of(v), "bad address \"%s\" (%s)", q(c, 0, s), why);
+        return fail(c, line_of(v), "bad address \"%s\" (%s)", q(c, s), why);
     return set_str(c, &t->addr, s);
 }
 
@@ -708,7 +706,7 @@ static int up_targets(cx *c, yaml_node_t *v, void *obj)
         for (size_t j = 0; rc == 0 && j < i; j++) {
             if (!strcmp(u->targets[j].addr, t->addr))
                 rc = fail(c, line_of(it), "target \"%s\" repeated (first at line %d)",
-                          q(c, 0, t->addr), line_of(item(c, v, j)));
+                          q(c, t->addr), line_of(item(c, v, j)));
         }
         if (rc < 0)
             return rc;
@@ -723,7 +721,7 @@ static int up_targets_from(cx *c, yaml_node_t *v, void *obj)
     if (rc < 0)
         return rc;
     if (strcmp(s, "etcd"))
-        return fail(c, line_of(v), "bad targets_from \"%s\" (expected etcd)", q(c, 0, s));
+        return fail(c, line_of(v), "bad targets_from \"%s\" (expected etcd)", q(c, s));
     if (!c->cfg->netcd)
         return fail(c, line_of(v), "targets_from: etcd needs \"etcd\" with its endpoints");
     ((gw_upstream_cfg *)obj)->from_etcd = true;
@@ -906,8 +904,8 @@ static int route_upstream(cx *c, yaml_node_t *v, void *obj)
     }
     if (best)
         return fail(c, line_of(v), "route upstream \"%s\" is not defined (did you mean \"%s\"?)",
-                    q(c, 0, s), best);
-    return fail(c, line_of(v), "route upstream \"%s\" is not defined", q(c, 0, s));
+                    q(c, s), best);
+    return fail(c, line_of(v), "route upstream \"%s\" is not defined", q(c, s));
 }
 
 /* One header condition: NAME: "value" (equal) or NAME: true (present). */
@@ -919,7 +917,7 @@ static int header_cond(cx *c, gw_route_cfg *r, yaml_node_t *k, yaml_node_t *v)
     if (rc < 0)
         return rc;
     if (!is_token(name))
-        return fail(c, line_of(k), "bad header name \"%s\"", q(c, 0, name));
+        return fail(c, line_of(k), "bad header name \"%s\"", q(c, name));
     for (gw_header_cond *e = r->headers; e < h; e++) {
         if (!strcasecmp(e->name, name))
             return fail(c, line_of(k), "header \"%s\" repeated", name);
@@ -1040,9 +1038,9 @@ static int conflict(cx *c, size_t i, const char *why)
         if (rc < 0)
             return fail(c, c->match_line[i],
                         "route match \"%s\" conflicts with the route at line %d (%s)",
-                        q(c, 0, rs[i].match), rs[j].line, why);
+                        q(c, rs[i].match), rs[j].line, why);
     }
-    return fail(c, c->match_line[i], "route match \"%s\": %s", q(c, 0, rs[i].match), why);
+    return fail(c, c->match_line[i], "route match \"%s\": %s", q(c, rs[i].match), why);
 }
 
 /* Each distinct pattern once on a scratch mux, as the gateway will (routes
@@ -1063,7 +1061,7 @@ static int check_patterns(cx *c)
                 rc = fail(c, c->match_line[i],
                           "route \"%s\" never matches: the route at line %d has the same match "
                           "and no headers",
-                          q(c, 0, rs[i].match), rs[k].line);
+                          q(c, rs[i].match), rs[k].line);
         }
         if (rc < 0 || j < i)
             continue;
@@ -1075,8 +1073,7 @@ static int check_patterns(cx *c)
             rc = conflict(c, i, why);
         } else if (rc < 0) {
             mux_why(why, sizeof why);
-            rc =
-                fail(c, c->match_line[i], "bad route match \"%s\" (%s)", q(c, 0, rs[i].match), why);
+            rc = fail(c, c->match_line[i], "bad route match \"%s\" (%s)", q(c, rs[i].match), why);
         }
     }
     goc_http_mux_free(m);
@@ -1182,7 +1179,7 @@ static int etcd_endpoints(cx *c, yaml_node_t *v, void *obj)
         why = scheme ? (*host && *host != '/' ? NULL : "no host") : addr_problem(s, true, 1);
         if (why)
             return fail(c, line_of(it), "bad etcd endpoint \"%s\" (expected http://host:port)",
-                        q(c, 0, s));
+                        q(c, s));
         if (scheme) {
             rc = set_str(c, &g->etcd_endpoints[i], s);
         } else if (asprintf(&g->etcd_endpoints[i], "http://%s", s) < 0) {

@@ -359,6 +359,9 @@ static const struct {
     {"listen: \":8080\"\nupstreams: [app]\n", "t.yaml: line 2: an upstream must be a mapping"},
     {"listen: [\":8080\"]\n", "t.yaml: line 1: listen must be a string"},
     {"listen: \"\"\n", "t.yaml: line 1: listen must not be empty"},
+    {"listen: \":1\"\nadmin: \"a\\0b:1\"\n", "t.yaml: line 2: admin contains a NUL byte"},
+    {"listen: \":1\"\nadmin: \"a\\tb:1\"\n",
+     "t.yaml: line 2: bad address \"a\\x09b:1\" (expected host:port)"},
     {"- listen\n", "t.yaml: line 1: the top level must be a mapping"},
     {"listen: \":8080\"\nupstreams:\n\n  - name: app\n    balance: p2c\n",
      "t.yaml: line 4: upstream needs \"targets\" (or targets_from: etcd)"},
@@ -564,6 +567,33 @@ Test(config, accepted_forms, .timeout = 10)
     cr_assert_eq(c->nroutes, 0);
     cr_assert_eq(c->nupstreams, 0);
     gw_config_free(c);
+}
+
+/* Top-level keys in any order: routes before the upstreams they name. */
+Test(config, any_order, .timeout = 10)
+{
+    gw_config *c = must_parse("routes:\n  - {upstream: u, match: /}\n"
+                              "upstreams: [{targets: [\"h:1\"], name: u}]\n"
+                              "listen: \":1\"\n");
+    cr_assert_str_eq(c->routes[0].upstream, "u");
+    gw_config_free(c);
+}
+
+/* Deep nesting is libyaml's to load; the walk only goes as deep as the
+ * schema. */
+Test(config, deep_nesting, .timeout = 30)
+{
+    enum { depth = 100000 };
+    char *s = malloc(2 * depth + 64), err[512];
+    cr_assert_not_null(s);
+    size_t n = (size_t)sprintf(s, "listen: \":1\"\nupstreams: ");
+    memset(s + n, '[', depth);
+    memset(s + n + depth, ']', depth);
+    strcpy(s + n + 2 * depth, "\n");
+    gw_config *c = parse(s, err, sizeof err);
+    cr_assert_null(c);
+    cr_assert_str_eq(err, "t.yaml: line 2: an upstream must be a mapping");
+    free(s);
 }
 
 /* Routes with one pattern differ by headers; the pattern is registered once. */
