@@ -47,6 +47,7 @@
 
 #define MAX_FILE_BYTES (16u << 20) /* a config file larger than this is a mistake */
 #define MAX_KEYS       16          /* keys in one table */
+#define MAX_DEPTH      64          /* nested collections */
 
 /* ---- the parse's state and its errors ------------------------------------ */
 
@@ -1247,24 +1248,68 @@ static int yaml_error(cx *c, const yaml_parser_t *p, const char *src, size_t len
     return fail(c, line, "%s", problem);
 }
 
-/* c->doc from the parser: exactly one document, not empty. */
-static int load(cx *c, yaml_parser_t *p, const char *src, size_t len)
+/* libyaml's scanner is quadratic in the nesting of flow collections
+ * ("[[[[...": seconds for 100 KB), and yaml_parser_load reads the whole
+ * document before we see it: a first pass over the events stops at
+ * MAX_DEPTH levels (the schema needs 5) so a pathological file costs no
+ * more than a normal one. It also finds any syntax error first. */
+static int check_depth(cx *c, const char *src, size_t len)
 {
+    yaml_parser_t p;
+    yaml_event_t e;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&p))
+        return nomem(c);
+    yaml_parser_set_input_string(&p, (const unsigned char *)src, len);
+    while (rc == 0) {
+        if (!yaml_parser_parse(&p, &e)) {
+            rc = yaml_error(c, &p, src, len);
+            break;
+        }
+        yaml_event_type_t t = e.type;
+        int line = (int)e.start_mark.line + 1;
+        yaml_event_delete(&e);
+        if (t == YAML_STREAM_END_EVENT)
+            break;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_DEPTH)
+                rc = fail(c, line, "nested deeper than %d levels", MAX_DEPTH);
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+/* c->doc from src: exactly one document, not empty. */
+static int load(cx *c, const char *src, size_t len)
+{
+    yaml_parser_t p;
     yaml_document_t next;
-    if (!yaml_parser_load(p, &c->doc))
-        return yaml_error(c, p, src, len);
+    int rc = check_depth(c, src, len);
+    if (rc < 0)
+        return rc;
+    if (!yaml_parser_initialize(&p))
+        return nomem(c);
+    yaml_parser_set_input_string(&p, (const unsigned char *)src, len);
+    if (!yaml_parser_load(&p, &c->doc)) {
+        rc = yaml_error(c, &p, src, len);
+        yaml_parser_delete(&p);
+        return rc;
+    }
     yaml_node_t *root = yaml_document_get_root_node(&c->doc);
-    int rc = 0;
     if (!root || is_null(root)) {
         rc = fail(c, 1, "empty file (expected at least \"listen\")");
-    } else if (!yaml_parser_load(p, &next)) {
-        rc = yaml_error(c, p, src, len);
+    } else if (!yaml_parser_load(&p, &next)) {
+        rc = yaml_error(c, &p, src, len);
     } else {
         yaml_node_t *r2 = yaml_document_get_root_node(&next);
         if (r2)
             rc = fail(c, line_of(r2), "a second YAML document (the file must hold one)");
         yaml_document_delete(&next);
     }
+    yaml_parser_delete(&p);
     if (rc < 0)
         yaml_document_delete(&c->doc);
     return rc;
@@ -1284,17 +1329,12 @@ int gw_config_parse(const char *name, const char *yaml, size_t len, gw_config **
                     size_t errlen)
 {
     cx c = {.name = name ? name : "config", .err = err, .errlen = err ? errlen : 0};
-    yaml_parser_t p;
     if (c.errlen)
         err[0] = 0;
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!yaml_parser_initialize(&p))
-        return nomem(&c);
-    yaml_parser_set_input_string(&p, (const unsigned char *)(yaml ? yaml : ""), yaml ? len : 0);
-    int rc = load(&c, &p, yaml, yaml ? len : 0);
-    yaml_parser_delete(&p);
+    int rc = load(&c, yaml ? yaml : "", yaml ? len : 0);
     if (rc < 0)
         return rc;
     if (!(c.cfg = calloc(1, sizeof *c.cfg)))
