@@ -48,6 +48,10 @@
 #define MAX_FILE_BYTES (16u << 20) /* a config file larger than this is a mistake */
 #define MAX_KEYS       16          /* keys in one table */
 #define MAX_DEPTH      64          /* nested collections */
+#define MAX_ITEMS      10000       /* in one list (name checks are quadratic) */
+#define MAX_TARGETS    1000        /* in one upstream */
+#define MAX_HEADERS    64          /* conditions of one route */
+#define MAX_WALKED     1000000     /* values walked: bounds what aliases can multiply */
 
 /* ---- the parse's state and its errors ------------------------------------ */
 
@@ -58,6 +62,7 @@ typedef struct cx {
     size_t errlen;   /* 0: no message wanted */
     gw_config *cfg;  /* being filled */
     int *match_line; /* per route: the line of its match value */
+    size_t walked;   /* values walked so far, an alias counted each time */
     char qbuf[160];  /* the value quoted in a message */
 } cx;
 
@@ -550,6 +555,9 @@ static int walk_map(cx *c, yaml_node_t *n, const char *what, const table *t, voi
     assert(t->n <= MAX_KEYS);
     if (n->type != YAML_MAPPING_NODE)
         return fail(c, line_of(n), "%s must be a mapping", what);
+    c->walked += (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (c->walked > MAX_WALKED)
+        return fail(c, line_of(n), "more than %d values once aliases are expanded", MAX_WALKED);
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
         if (k->type != YAML_SCALAR_NODE)
@@ -579,6 +587,11 @@ static int seq(cx *c, yaml_node_t *n, const char *key, size_t *len)
     if (n->type != YAML_SEQUENCE_NODE)
         return fail(c, line_of(n), "%s must be a list", key);
     *len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (*len > MAX_ITEMS)
+        return fail(c, line_of(n), "%s has %zu items (at most %d)", key, *len, MAX_ITEMS);
+    c->walked += *len;
+    if (c->walked > MAX_WALKED)
+        return fail(c, line_of(n), "more than %d values once aliases are expanded", MAX_WALKED);
     return 0;
 }
 
@@ -682,6 +695,39 @@ static int target_check(cx *c, yaml_node_t *map, yaml_node_t *const *vals, void 
 
 static const table target_table = {"a target", TABLE(target_fields), target_check};
 
+static int cmp_target(const void *a, const void *b)
+{
+    const gw_target_cfg *x = *(gw_target_cfg *const *)a, *y = *(gw_target_cfg *const *)b;
+    int d = strcmp(x->addr, y->addr);
+    return d ? d : (x > y) - (x < y); /* then file order */
+}
+
+/* The first target (in file order) that repeats an earlier one, found by
+ * sorting: aliases can make many large lists. */
+static int repeated_target(cx *c, yaml_node_t *v, gw_upstream_cfg *u)
+{
+    size_t n = u->ntargets, dup = SIZE_MAX, first = 0;
+    gw_target_cfg **s = malloc(n * sizeof *s);
+    if (!s)
+        return nomem(c);
+    for (size_t i = 0; i < n; i++)
+        s[i] = &u->targets[i];
+    qsort(s, n, sizeof *s, cmp_target);
+    for (size_t i = 1, g = 0; i < n; i++) {
+        if (strcmp(s[i]->addr, s[g]->addr)) {
+            g = i; /* a new address: s[g] its first in the file */
+        } else if ((size_t)(s[i] - u->targets) < dup) {
+            dup = (size_t)(s[i] - u->targets);
+            first = (size_t)(s[g] - u->targets);
+        }
+    }
+    free(s);
+    if (dup == SIZE_MAX)
+        return 0;
+    return fail(c, line_of(item(c, v, dup)), "target \"%s\" repeated (first at line %d)",
+                q(c, u->targets[dup].addr), line_of(item(c, v, first)));
+}
+
 static int up_targets(cx *c, yaml_node_t *v, void *obj)
 {
     gw_upstream_cfg *u = obj;
@@ -691,9 +737,11 @@ static int up_targets(cx *c, yaml_node_t *v, void *obj)
         return rc;
     if (n == 0)
         return fail(c, line_of(v), "targets must not be empty");
+    if (n > MAX_TARGETS)
+        return fail(c, line_of(v), "targets has %zu items (at most %d)", n, MAX_TARGETS);
     if (!(u->targets = calloc(n, sizeof *u->targets)))
         return nomem(c);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         yaml_node_t *it = item(c, v, i);
         gw_target_cfg *t = &u->targets[i];
         u->ntargets = i + 1;
@@ -704,15 +752,8 @@ static int up_targets(cx *c, yaml_node_t *v, void *obj)
             rc = walk_map(c, it, "a target", &target_table, t);
         else
             rc = fail(c, line_of(it), "a target must be \"host:port\" or {addr, weight}");
-        for (size_t j = 0; rc == 0 && j < i; j++) {
-            if (!strcmp(u->targets[j].addr, t->addr))
-                rc = fail(c, line_of(it), "target \"%s\" repeated (first at line %d)",
-                          q(c, t->addr), line_of(item(c, v, j)));
-        }
-        if (rc < 0)
-            return rc;
     }
-    return 0;
+    return rc < 0 ? rc : repeated_target(c, v, u);
 }
 
 static int up_targets_from(cx *c, yaml_node_t *v, void *obj)
@@ -943,6 +984,11 @@ static int route_headers(cx *c, yaml_node_t *v, void *obj)
     if (v->type != YAML_MAPPING_NODE)
         return fail(c, line_of(v), "headers must be a mapping");
     size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    c->walked += n;
+    if (n > MAX_HEADERS)
+        return fail(c, line_of(v), "headers has %zu conditions (at most %d)", n, MAX_HEADERS);
+    if (c->walked > MAX_WALKED)
+        return fail(c, line_of(v), "more than %d values once aliases are expanded", MAX_WALKED);
     if (n == 0)
         return 0;
     if (!(r->headers = calloc(n, sizeof *r->headers)))

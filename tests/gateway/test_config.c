@@ -338,6 +338,10 @@ static const struct {
     {"listen: \":8080\"\nupstreams:\n  - name: app\n    targets: [\"h:1\", \"h:2\",\n"
      "              \"h:2\"]\n",
      "t.yaml: line 5: target \"h:2\" repeated (first at line 4)"},
+    {"listen: \":8080\"\nupstreams:\n  - name: app\n    targets:\n      - \"h:2\"\n      - "
+     "\"h:1\"\n"
+     "      - \"h:1\"\n      - \"h:2\"\n",
+     "t.yaml: line 7: target \"h:1\" repeated (first at line 6)"},
     {"listen: \":8080\"\nupstreams:\n  - name: app\n    targets: [\":80\"]\n",
      "t.yaml: line 4: bad address \":80\" (expected host:port, with a host)"},
     {"listen: \":8080\"\nupstreams:\n  - name: app\n    targets: [\"h:0\"]\n",
@@ -609,6 +613,56 @@ Test(config, deep_nesting, .timeout = 30)
     cr_assert_null(c);
     cr_assert_str_eq(err, "t.yaml: line 2: nested deeper than 64 levels");
     free(s);
+}
+
+/* Aliases multiply what a small file says, and the duplicate checks are
+ * quadratic: both bounded, so a hostile file is refused in well under a
+ * second. */
+Test(config, alias_bombs_and_bounds, .timeout = 60)
+{
+    char err[512];
+    gw_buf b = {0};
+    gw_buf_puts(&b, "listen: \":1\"\nupstreams:\n  - &u {name: u, targets: &t [");
+    for (int i = 0; i < 1000; i++)
+        gw_buf_printf(&b, "%s\"h:%d\"", i ? ", " : "", i + 1);
+    gw_buf_puts(&b, "]}\n");
+    for (int i = 0; i < 2000; i++)
+        gw_buf_printf(&b, "  - {name: u%d, targets: *t}\n", i);
+    cr_assert(!b.oom);
+    gw_config *c = parse(b.p, err, sizeof err);
+    cr_assert_null(c);
+    cr_assert_str_eq(err, "t.yaml: line 3: more than 1000000 values once aliases are expanded");
+    gw_buf_free(&b);
+
+    b = (gw_buf){0};
+    gw_buf_puts(&b, "listen: \":1\"\nupstreams: [{name: u, targets: [");
+    for (int i = 0; i <= 1000; i++)
+        gw_buf_printf(&b, "%s\"h:%d\"", i ? ", " : "", i + 1);
+    gw_buf_puts(&b, "]}]\n");
+    c = parse(b.p, err, sizeof err);
+    cr_assert_null(c);
+    cr_assert_str_eq(err, "t.yaml: line 2: targets has 1001 items (at most 1000)");
+    gw_buf_free(&b);
+
+    b = (gw_buf){0};
+    gw_buf_puts(&b, "listen: \":1\"\nupstreams: [{name: u, targets: [\"h:1\"]}]\n"
+                    "routes:\n  - {match: /, upstream: u, headers: {");
+    for (int i = 0; i <= 64; i++)
+        gw_buf_printf(&b, "%sX-%d: v", i ? ", " : "", i);
+    gw_buf_puts(&b, "}}\n");
+    c = parse(b.p, err, sizeof err);
+    cr_assert_null(c);
+    cr_assert_str_eq(err, "t.yaml: line 4: headers has 65 conditions (at most 64)");
+    gw_buf_free(&b);
+
+    b = (gw_buf){0};
+    gw_buf_puts(&b, "listen: \":1\"\nroutes:\n");
+    for (int i = 0; i <= 10000; i++)
+        gw_buf_puts(&b, "  - {}\n");
+    c = parse(b.p, err, sizeof err);
+    cr_assert_null(c);
+    cr_assert_str_eq(err, "t.yaml: line 3: routes has 10001 items (at most 10000)");
+    gw_buf_free(&b);
 }
 
 /* Routes with one pattern differ by headers; the pattern is registered once. */
