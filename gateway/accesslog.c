@@ -32,9 +32,13 @@ struct gw_access_log {
     goc_mutex mu; /* held for each line's write, so lines stay whole */
 };
 
+/* path "-": stdout (never closed here); else the file, appended to. 0, or
+ * a negative errno from open(2) (-EINVAL for NULL). */
 int gw_access_log_open(const char *path, gw_access_log **out)
 {
     *out = NULL;
+    if (!path)
+        return -EINVAL;
     gw_access_log *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;

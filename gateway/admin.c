@@ -225,6 +225,7 @@ static void metrics_gauges(gw_buf *b, const view *v)
                     seen = strcmp(v->snap[j].gauge_name[h], gname) == 0;
             if (seen)
                 continue;
+            gw_buf_printf(b, "# HELP gateway_%s A gauge the gateway sets (%s).\n", gname, gname);
             gw_buf_printf(b, "# TYPE gateway_%s gauge\n", gname);
             for (size_t j = i; j < v->n; j++)
                 for (size_t h = 0; h < v->snap[j].ngauges; h++)
