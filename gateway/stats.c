@@ -239,6 +239,11 @@ static slot *claim_slot(gw_series *s, int64_t now)
 
 void gw_series_observe(gw_series *s, int status, goc_duration latency)
 {
+    gw__series_observe_at(s, status, latency, unix_s());
+}
+
+void gw__series_observe_at(gw_series *s, int status, goc_duration latency, int64_t now_s)
+{
     if (!s)
         return;
     if (latency < 0)
@@ -251,7 +256,7 @@ void gw_series_observe(gw_series *s, int status, goc_duration latency)
         count_code(s, status);
     atomic_fetch_add_explicit(&s->lat[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->lat_sum_ns, (uint64_t)latency, memory_order_relaxed);
-    slot *sl = claim_slot(s, unix_s());
+    slot *sl = now_s > 0 ? claim_slot(s, now_s) : NULL;
     if (!sl)
         return;
     atomic_fetch_add_explicit(&sl->req, 1, memory_order_relaxed);

@@ -51,6 +51,9 @@ size_t gw__series_list(gw_series **out, size_t cap);
 void gw__series_read(gw_series *s, gw_series_snap *out);
 /* The seconds now_s - GW_HISTORY + 1 ... now_s into out[0 .. GW_HISTORY). */
 void gw__series_history(gw_series *s, int64_t now_s, gw_point out[GW_HISTORY]);
+/* gw_series_observe as if the wall clock said unix second now_s (> 0):
+ * for tests of the history, which cannot wait five minutes. */
+void gw__series_observe_at(gw_series *s, int status, goc_duration latency, int64_t now_s);
 /* The wall clock in unix milliseconds, as the ring counts seconds. */
 int64_t gw__unix_ms(void);
 

@@ -13,13 +13,18 @@
  *   - the dashboard at "/", 404 and 405 elsewhere;
  *   - 8 goroutines and 2 threads observing one series at once: exact
  *     totals; the same series from concurrent gw_series_get; gauge names
- *     bounded.
+ *     bounded;
+ *   - the per-second ring on a clock the test sets (gw__series_observe_at):
+ *     seconds in their place in the window, p50/p99 interpolated inside a
+ *     bucket, a slot reused after 300 s starting from zero, a clock that
+ *     stepped back kept out of the history only; observers racing over
+ *     second boundaries never over-count.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <jansson.h>
 
-#include "gateway.h"
+#include "stats_read.h"
 #include "http/serverutil.h"
 #include "runtime/util.h"
 
@@ -463,4 +468,136 @@ static int gauges_main(void *arg)
 Test(gateway_stats, gauge_names, .timeout = 30)
 {
     run_main(gauges_main, NULL);
+}
+
+/* ---- the per-second ring, on a clock the test sets -------------------------- */
+
+#define T0 INT64_C(1000000) /* a unix second; T0 % 300 == 100 */
+
+static bool near(double a, double b)
+{
+    return a > b - 1e-6 && a < b + 1e-6;
+}
+
+static int ring_main(void *arg)
+{
+    (void)arg;
+    gw_series *s = gw_series_get(GW_ROUTE, "ring");
+    static gw_point h[GW_HISTORY];
+    for (int i = 0; i < 3; i++)
+        gw__series_observe_at(s, 200, 2 * MS, T0);
+    gw__series_observe_at(s, 500, 40 * MS, T0);
+    gw__series_observe_at(s, 200, 300 * GOC_MICROSECOND, T0 + 1);
+    gw__series_observe_at(s, 204, 300 * GOC_MICROSECOND, T0 + 1);
+
+    gw__series_history(s, T0 + 1, h);
+    GO_CHECK(h[298].req == 4 && h[298].err == 1 && h[299].req == 2 && h[299].err == 0,
+             "T0: %u/%u, T0+1: %u/%u", h[298].req, h[298].err, h[299].req, h[299].err);
+    /* p50 of {2, 2, 2, 40} ms: rank 2 of 3 in (1.5, 2.5] ms; p99: rank 3.96,
+     * 0.96 into (25, 40] ms; T0+1: rank 1 of 2 in (0, 0.5] ms */
+    GO_CHECK(near(h[298].p50_ms, 1.5 + 2.0 / 3) && near(h[298].p99_ms, 25 + 15 * 0.96),
+             "p50 %g p99 %g", h[298].p50_ms, h[298].p99_ms);
+    GO_CHECK(near(h[299].p50_ms, 0.25), "p50 %g", h[299].p50_ms);
+    GO_CHECK(h[297].req == 0 && h[297].p50_ms < 0 && h[297].p99_ms < 0, "an empty second");
+
+    /* 299 s later T0 is the window's first second; at T0 + 300 it has left,
+     * and its slot, not yet reused, reads as empty for T0 + 300 */
+    gw__series_history(s, T0 + 299, h);
+    GO_CHECK(h[0].req == 4 && h[1].req == 2, "T0 + 299: %u %u", h[0].req, h[1].req);
+    gw__series_history(s, T0 + 300, h);
+    GO_CHECK(h[0].req == 2 && h[299].req == 0, "T0 + 300: %u %u", h[0].req, h[299].req);
+
+    /* T0 + 300 reuses T0's slot: its counts start from zero */
+    gw__series_observe_at(s, 200, MS, T0 + 300);
+    gw__series_history(s, T0 + 300, h);
+    GO_CHECK(h[299].req == 1 && h[299].err == 0, "reused slot: %u/%u", h[299].req, h[299].err);
+    /* the clock stepped back to T0: kept out of the history, not of the totals */
+    gw__series_observe_at(s, 500, MS, T0);
+    gw__series_history(s, T0 + 300, h);
+    GO_CHECK(h[299].req == 1 && h[299].err == 0, "a step back counted: %u", h[299].req);
+    gw_series_snap snap;
+    gw__series_read(s, &snap);
+    GO_CHECK(snap.count == 8 && snap.classes[5] == 2 && snap.classes[2] == 6, "totals %" PRIu64,
+             snap.count);
+    gw_stats_shutdown();
+    return 0;
+}
+
+Test(gateway_stats, history_ring, .timeout = 30)
+{
+    run_main(ring_main, NULL);
+}
+
+/* Observers racing over second boundaries: the clock (a shared counter)
+ * moves on every 500 observations of the first worker, so slots are
+ * claimed and reset under contention again and again. Totals stay exact;
+ * the history may drop some at boundaries but never counts one twice or
+ * makes one up. */
+#define RACE_N       20000
+#define RACE_WORKERS 4
+
+static _Atomic int64_t fake_now = T0;
+static gw_series *race;
+
+static void race_worker(int id)
+{
+    for (int i = 0; i < RACE_N; i++) {
+        if (id == 0 && i % 500 == 499)
+            atomic_fetch_add_explicit(&fake_now, 1, memory_order_relaxed);
+        int64_t now = atomic_load_explicit(&fake_now, memory_order_relaxed);
+        gw__series_observe_at(race, i % 2 ? 200 : 502, MS, now);
+        if (i % 1000 == 0)
+            goc_yield();
+    }
+}
+
+static void race_go(void *arg)
+{
+    race_worker((int)(intptr_t)arg);
+    goc_waitgroup_done(&wg);
+}
+
+static void *race_thread(void *arg)
+{
+    race_worker((int)(intptr_t)arg);
+    return NULL;
+}
+
+static int race_main(void *arg)
+{
+    (void)arg;
+    race = gw_series_get(GW_UPSTREAM, "race");
+    goc_waitgroup_add(&wg, RACE_WORKERS - 2);
+    for (int i = 0; i < RACE_WORKERS - 2; i++)
+        GO_SPAWN(race_go, (intptr_t)i);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        th[i] = start_thread(race_thread, (void *)(intptr_t)(RACE_WORKERS - 2 + i));
+    goc_waitgroup_wait(&wg);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+
+    gw_series_snap snap;
+    gw__series_read(race, &snap);
+    GO_CHECK(snap.count == RACE_N * RACE_WORKERS && snap.classes[5] == RACE_N * RACE_WORKERS / 2,
+             "totals %" PRIu64 " (5xx %" PRIu64 ")", snap.count, snap.classes[5]);
+    static gw_point h[GW_HISTORY];
+    int64_t last = atomic_load_explicit(&fake_now, memory_order_relaxed);
+    GO_CHECK(last - T0 == RACE_N / 500 && last - T0 < GW_HISTORY, "the clock moved %" PRId64,
+             last - T0);
+    gw__series_history(race, last, h);
+    uint64_t req = 0, err = 0;
+    for (int i = 0; i < GW_HISTORY; i++) {
+        req += h[i].req;
+        err += h[i].err;
+    }
+    GO_CHECK(req > 0 && req <= snap.count && err <= snap.classes[5],
+             "history: %" PRIu64 " requests, %" PRIu64 " 5xx", req, err);
+    gw_stats_shutdown();
+    return 0;
+}
+
+Test(gateway_stats, history_race, .timeout = 60)
+{
+    run_main(race_main, NULL);
 }
