@@ -80,6 +80,7 @@
 
 #define DEFAULT_MAX_BYTES ((size_t)64 << 20)
 #define MIN_BUCKETS       64
+#define FLIGHT_BUCKETS    64 /* flights are few: as many as misses in progress */
 #define NO_VALUE          UINT32_MAX
 #define NS_PER_SEC        1000000000LL
 
@@ -94,7 +95,6 @@ typedef struct entry {
     struct entry *hnext;         /* mu: the bucket's chain */
     struct entry *lprev, *lnext; /* mu: LRU list, most recent first */
     _Atomic int refs;
-    bool linked; /* mu: in the index */
     /* Immutable once inserted: */
     uint64_t hash;
     size_t size; /* bytes allocated (charged to max_bytes) */
@@ -126,13 +126,13 @@ typedef struct cache_arg {
 
 struct goc_http_cache {
     goc_mutex mu;
-    bool locked;                /* mu: for debug assertions */
-    entry **buckets;            /* mu */
-    size_t nbuckets;            /* mu: a power of 2 */
-    entry *lru_head, *lru_tail; /* mu */
-    size_t bytes, entries;      /* mu */
-    flight *flights;            /* mu */
-    cache_arg *args;            /* mu */
+    bool locked;                     /* mu: for debug assertions */
+    entry **buckets;                 /* mu */
+    size_t nbuckets;                 /* mu: a power of 2 */
+    entry *lru_head, *lru_tail;      /* mu */
+    size_t bytes, entries;           /* mu */
+    flight *flights[FLIGHT_BUCKETS]; /* mu: by hash */
+    cache_arg *args;                 /* mu */
     /* Immutable: */
     size_t max_bytes, max_entry;
     goc_duration default_ttl;
@@ -497,7 +497,6 @@ static void index_remove(goc_http_cache *c, entry *e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
     lru_unlink(c, e);
-    e->linked = false;
     c->bytes -= e->size;
     c->entries--;
     entry_release(e);
@@ -559,7 +558,6 @@ static void index_insert(goc_http_cache *c, entry *e, const goc_http_header *req
     e->hnext = *b;
     *b = e;
     lru_push(c, e);
-    e->linked = true;
     c->bytes += e->size;
     c->entries++;
     count(&c->stored);
@@ -1127,7 +1125,7 @@ static int wait_flight(goc_chan *done, goc_http_request *r)
 static flight *flight_find(goc_http_cache *c, uint64_t hash, const char *key, size_t n)
 {
     GOC_ASSERT(c->locked);
-    for (flight *f = c->flights; f; f = f->next)
+    for (flight *f = c->flights[hash % FLIGHT_BUCKETS]; f; f = f->next)
         if (f->hash == hash && f->key_len == n && memcmp(f->key, key, n) == 0)
             return f;
     return NULL;
@@ -1136,7 +1134,7 @@ static flight *flight_find(goc_http_cache *c, uint64_t hash, const char *key, si
 static void flight_end(goc_http_cache *c, flight *f)
 {
     cache_lock(c);
-    flight **pp = &c->flights;
+    flight **pp = &c->flights[f->hash % FLIGHT_BUCKETS];
     while (*pp != f)
         pp = &(*pp)->next;
     *pp = f->next;
@@ -1188,8 +1186,8 @@ static void miss(creq *q, goc_http_response_writer *w, entry *stale, bool lead)
     flight mine = {.hash = q->hash, .key = q->key, .key_len = q->key_len};
     lead = lead && (mine.done = goc_chan_make(0, 0)) != NULL;
     if (lead) {
-        mine.next = c->flights;
-        c->flights = &mine;
+        mine.next = c->flights[q->hash % FLIGHT_BUCKETS];
+        c->flights[q->hash % FLIGHT_BUCKETS] = &mine;
     }
     cache_unlock(c);
     fetch(q, w, stale, !q->head);
