@@ -134,8 +134,10 @@ typedef struct gw_config {
 } gw_config;
 
 /* Read and check path: 0 and *out, or a negative errno with err set to one
- * line: "FILE:LINE: reason" (the YAML parser's, or the schema's: "line 5:
- * unknown balance \"round_robbin\""). */
+ * line: "FILE: line N: reason" (the YAML parser's, or the schema's: "line
+ * 5: unknown balance \"round_robbin\""). Absent strings are NULL
+ * (access_log also for "off"); etcd_prefix, hash_key and rate_key always
+ * hold one. */
 int gw_config_load(const char *path, gw_config **out, char *err, size_t errlen);
 /* The same from memory (name is used in messages). */
 int gw_config_parse(const char *name, const char *yaml, size_t len, gw_config **out, char *err,
@@ -189,7 +191,8 @@ goc_http_handler gw_admin_handler(gw_targets_json_fn targets, void *arg);
 /* ---- accesslog.c ---------------------------------------------------------- */
 
 typedef struct gw_access_log gw_access_log;
-/* path "-": stdout; else appended to (created 0644). NULL and *err set. */
+/* path "-": stdout; else appended to (created 0644). 0 and *out, or a
+ * negative errno (-EINVAL for NULL). */
 int gw_access_log_open(const char *path, gw_access_log **out);
 void gw_access_log_close(gw_access_log *l);
 typedef struct gw_access_entry {
@@ -211,6 +214,9 @@ void gw_access_log_write(gw_access_log *l, const gw_access_entry *e);
  * weight ("3") or {"weight":3}. The whole set of an upstream's targets is
  * handed over on start and after every change (watch). */
 typedef struct gw_etcd gw_etcd;
+/* targets (NULL when n is 0) and their strings are valid during the call
+ * only. Called on gw_etcd_start's caller for the first read, then on the
+ * watch goroutine. */
 typedef void (*gw_etcd_targets_fn)(const char *upstream, const gw_target_cfg *targets, size_t n,
                                    void *arg);
 /* Read the current targets (fn called for each upstream found before this

@@ -226,7 +226,10 @@ GOC_API goc_http_handler goc_http_rate_limit_handler(goc_http_handler h, goc_rat
  * no-cache) with an ETag or Last-Modified is revalidated: the handler
  * below gets If-None-Match / If-Modified-Since added, and its 304
  * refreshes the entry. Responses carry Age and X-Cache (HIT, MISS,
- * REVALIDATED). Entries are bounded by bytes in all, least recently used
+ * REVALIDATED). The client's own If-None-Match / If-Modified-Since on a
+ * GET are answered by the cache (a 304 when they hold), on a miss too:
+ * they are taken off the request passed down, so the whole answer is
+ * stored. Entries are bounded by bytes in all, least recently used
  * evicted first. Concurrent misses for one key make one request to the
  * handler below; the others wait for it and are answered from its result
  * (Go's singleflight), or go on their own if it was not storable. */
@@ -241,6 +244,9 @@ typedef struct goc_http_cache_opts {
                                  freshness) */
 } goc_http_cache_opts;
 
+/* misses include requests that bypass the cache (no-store, Range, a
+ * method other than GET and HEAD); coalesced is the part of hits that
+ * waited for another request's miss. */
 typedef struct goc_http_cache_stats {
     uint64_t hits, misses, revalidated, stored, evicted, not_storable, coalesced;
     size_t bytes, entries;
@@ -248,7 +254,8 @@ typedef struct goc_http_cache_stats {
 
 /* NULL on ENOMEM. opts NULL: the defaults. Any thread. */
 GOC_API goc_http_cache *goc_http_cache_new(const goc_http_cache_opts *opts);
-/* No request may be in it. NULL ignored. */
+/* No request may be in it; the handlers made from it end with it. NULL
+ * ignored. */
 GOC_API void goc_http_cache_free(goc_http_cache *c);
 /* The cache in front of h (c borrowed for the handler's life; one cache
  * may front several handlers: the key is method, Host and target). */

@@ -17,6 +17,7 @@
  * deadline in the past wakes it) and waited for before the request ends.
  */
 #include "http/conn.h"
+#include "net/poll.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -307,7 +308,7 @@ static void watch(void *arg)
 {
     goc__http_conn *c = arg;
     for (;;) {
-        int rc = goc_wait_fd(c->fd, GOC_READ, GOC_FOREVER);
+        int rc = goc__fd_wait_read(c->fd); /* no poll(2) if the request drained it */
         if (rc < 0)
             break; /* stopped (deadline) or closed */
         char b;

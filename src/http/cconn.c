@@ -16,6 +16,7 @@
  * is stopped before goc__pconn_dial returns.
  */
 #include "http/client.h"
+#include "net/poll.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +71,10 @@ bool goc__pconn_alive(goc__pconn *pc)
 {
     if (pc->rpos != pc->rlen)
         return false; /* bytes nobody asked for */
+    /* Drained by the last response and no edge since: the poller would
+     * have seen a close or a byte (as Go's read loop would), so no peek. */
+    if (!pc->ops && goc__fd_quiet(pc->fd))
+        return true;
     char b;
     ssize_t n = recv(pc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     /* EOF, an error, or bytes: a close or a TLS alert (or something

@@ -76,6 +76,19 @@ struct rw {
     int iovcnt;
 };
 
+/* Before a read: the read edges seen so far are for bytes this read
+ * will get (they came before it), so forget them. Otherwise a read that
+ * drains the socket leaves a stale edge behind, and the next wait (after
+ * rshort, see do_io) returns at once into a read that says EAGAIN: a
+ * system call per request/response exchange. An edge that comes during
+ * or after the read is kept (the poller sets it after this): no wake-up
+ * is lost. The reader holds rmu; the lock orders this with the poller. */
+static inline void forget_read_edges(goc__pd *pd)
+{
+    if (pd->ready[GOC__PD_R])
+        goc__pd_clear_ready(pd, 1u << GOC__PD_R);
+}
+
 /* A read on a TCP socket with TCP_INQ on: the kernel says in a control
  * message how many bytes are left, so a read that filled the buffer and
  * left nothing also counts as draining the socket (see do_io). A 1 KiB
@@ -92,6 +105,7 @@ static ssize_t read_inq(goc__pd *pd, struct rw *a)
                         .msg_iovlen = a->iov ? (size_t)a->iovcnt : 1,
                         .msg_control = cm.buf,
                         .msg_controllen = sizeof cm.buf};
+    forget_read_edges(pd);
     ssize_t r = goc__sys_recvmsg(pd->fd, &mh, 0);
     if (r < 0)
         return neg_errno();
@@ -108,6 +122,7 @@ static ssize_t io_read(goc__pd *pd, void *ctx)
     struct rw *a = ctx;
     if (pd->inq)
         return read_inq(pd, a);
+    forget_read_edges(pd);
     ssize_t r =
         a->iov ? goc__sys_readv(pd->fd, a->iov, a->iovcnt) : goc__sys_read(pd->fd, a->buf, a->n);
     if (r < 0)
@@ -393,6 +408,41 @@ static int wait_dirs(goc__pd *pd, int events, unsigned dirs, goc_duration timeou
     if (w < 0)
         return w;
     return (w & (1 << GOC__PD_R) ? GOC_READ : 0) | (w & (1 << GOC__PD_W) ? GOC_WRITE : 0);
+}
+
+bool goc__fd_quiet(int fd)
+{
+    goc__pd *pd = goc__pd_lookup(fd);
+    if (!pd)
+        return false;
+    goc__lock_acquire(&pd->lock);
+    bool quiet = pd->rshort && !pd->ready[GOC__PD_R] &&
+                 !atomic_load_explicit(&pd->rhup, memory_order_relaxed);
+    goc__lock_release(&pd->lock);
+    return quiet;
+}
+
+int goc__fd_wait_read(int fd)
+{
+    int err;
+    goc__pd *pd = goc__pd_acquire(fd, &err);
+    if (!pd)
+        return err;
+    int rc = goc__pd_lock(pd, GOC__PD_R);
+    if (rc == 0) {
+        bool quiet = goc__fd_quiet(fd);
+        pd->rshort = false; /* the edge this consumes is the next read's */
+        if (quiet) {
+            int w = goc__pd_wait(pd, 1u << GOC__PD_R, true);
+            rc = w < 0 ? w : 0;
+        } else {
+            int w = wait_dirs(pd, GOC_READ, 1u << GOC__PD_R, GOC_FOREVER);
+            rc = w < 0 ? w : 0;
+        }
+        goc__pd_unlock(pd, GOC__PD_R);
+    }
+    goc__pd_release(pd);
+    return rc;
 }
 
 GOC_API int goc_wait_fd(int fd, int events, goc_duration timeout)

@@ -96,6 +96,15 @@ int goc__netpoll_init(void);
  * negative errno. */
 int goc__netpoll_add(int fd, goc__pd *pd);
 
+/* fd.c, for the HTTP layer's idle connections: whether fd is known to
+ * have nothing to read: its last read drained it and no edge or EOF came
+ * since (as far as the poller has looked). false: not known, look. */
+bool goc__fd_quiet(int fd);
+/* goc_wait_fd(fd, GOC_READ, GOC_FOREVER) that skips its poll(2) when the
+ * fd is quiet (an arrival will be an edge). 0 when readable, or -EBADF /
+ * -ETIMEDOUT (a read deadline) as goc_wait_fd. */
+int goc__fd_wait_read(int fd);
+
 /* A new TCP connection's options (fd.c): TCP_NODELAY as Go's, and
  * TCP_INQ so that reads know when they drained the socket. */
 void goc__tcp_conn_opts(int fd);

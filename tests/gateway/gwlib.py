@@ -118,6 +118,7 @@ class Env:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="goc-gw.")
         self.procs = []
+        self.extra = []  # other processes (etcd): killed at close
 
     def backend(self, name, port=0):
         p = Proc(self.dir, name, [BACKEND, "-addr", "127.0.0.1:%d" % port, "-name", name])
@@ -143,6 +144,10 @@ class Env:
     def close(self):
         for p in self.procs:
             p.kill()
+        for p in self.extra:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -24,6 +24,8 @@ Scenarios:
               backend; pipelined ones arrive as separate requests
   cache       a cached route: one backend request for many, X-Cache
   accesslog   JSON lines with the request's fields
+  etcd        two gateways follow their targets in a real etcd
+  tls         TLS termination (X-Forwarded-Proto: https)
 """
 import json
 import os
@@ -402,6 +404,86 @@ def t_accesslog(env):
         e = json.loads(line)
         assert e["status"] == 200 and e["method"] == "GET" and e["uri"].startswith("/x?i="), e
         assert e["upstream"] == "app" and e["target"] == b.addr, e
+
+
+def etcd_start(env):
+    """A real etcd on loopback (Debian's etcd-server): its client URL."""
+    import base64  # noqa: F401
+    import subprocess
+    cport, pport = free_port(), free_port()
+    data = os.path.join(env.dir, "etcd")
+    curl = "http://127.0.0.1:%d" % cport
+    purl = "http://127.0.0.1:%d" % pport
+    log = open(os.path.join(env.dir, "etcd.log"), "w")
+    proc = subprocess.Popen(["etcd", "--name", "t", "--data-dir", data,
+                             "--listen-client-urls", curl, "--advertise-client-urls", curl,
+                             "--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
+                             "--initial-cluster", "t=" + purl], stdout=log, stderr=log)
+    env.extra.append(proc)
+    wait_for("etcd", lambda: get(curl, "/health").status == 200, 20)
+    return curl
+
+
+def etcd_put(curl, key, value=""):
+    import base64
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode(),
+                       "value": base64.b64encode(value.encode()).decode()})
+    r = request(curl, "/v3/kv/put", method="POST", body=body)
+    assert r.status == 200, (r.status, r.body)
+
+
+def etcd_delete(curl, key):
+    import base64
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()})
+    r = request(curl, "/v3/kv/deleterange", method="POST", body=body)
+    assert r.status == 200, (r.status, r.body)
+
+
+def t_etcd(env):
+    b1, b2 = env.backend("b1"), env.backend("b2")
+    curl = etcd_start(env)
+    prefix = "/gw-test/"
+    etcd_put(curl, prefix + "upstreams/app/" + b1.addr)
+    cfg = ('listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\n'
+           'etcd: { endpoints: ["%s"], prefix: "%s" }\n'
+           'upstreams:\n  - name: app\n    targets_from: etcd\n'
+           'routes:\n  - match: "/"\n    upstream: app\n' % (curl, prefix))
+    gw1 = env.gateway(cfg, "gateway1")
+    gw2 = env.gateway(cfg, "gateway2")  # a fleet of two follows the same keys
+    for gw in (gw1, gw2):
+        assert {who(get(gw.url)) for _ in range(4)} == {"b1"}
+    etcd_put(curl, prefix + "upstreams/app/" + b2.addr, '{"weight": 1}')
+    for gw in (gw1, gw2):
+        wait_for("b2 through " + gw.name,
+                 lambda: "b2" in {who(get(gw.url)) for _ in range(4)}, 10)
+    etcd_delete(curl, prefix + "upstreams/app/" + b1.addr)
+    for gw in (gw1, gw2):
+        wait_for("b1 gone from " + gw.name,
+                 lambda: {who(get(gw.url)) for _ in range(6)} == {"b2"}, 10)
+    gw1.stop()
+    gw2.stop()
+
+
+def t_tls(env):
+    import ssl
+    import subprocess
+    b = env.backend("b1")
+    key, crt = os.path.join(env.dir, "key.pem"), os.path.join(env.dir, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    gw = env.gateway(config([b], ROUTE_ALL, head='tls: { cert: "%s", key: "%s" }\n' % (crt, key)))
+    assert gw.url.startswith("https://"), gw.url
+    ctx = ssl.create_default_context(cafile=crt)
+    import http.client
+    c = http.client.HTTPSConnection(gw.host, gw.port, context=ctx, timeout=10 * slack())
+    c.request("GET", "/headers")
+    r = c.getresponse()
+    body = r.read().decode()
+    assert r.status == 200 and "X-Forwarded-Proto: https" in body, (r.status, body)
+    c.close()
+    gw.stop()
 
 
 SCENARIOS = {k[2:]: v for k, v in globals().items() if k.startswith("t_")}
