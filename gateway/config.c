@@ -1279,15 +1279,15 @@ static const table top_table = {"the configuration", TABLE(top_fields), top_chec
 
 static int yaml_error(cx *c, const yaml_parser_t *p, const char *src, size_t len)
 {
-    if (p->error == YAML_MEMORY_ERROR)
-        return nomem(c);
+    if (p->error == YAML_MEMORY_ERROR || p->error == YAML_NO_ERROR)
+        return nomem(c); /* some of libyaml's allocation failures set no error */
     int line = (int)p->problem_mark.line + 1;
     if (p->error == YAML_READER_ERROR) { /* no mark: count the lines to the bad byte */
         line = 1;
         for (size_t i = 0; i < p->problem_offset && i < len; i++)
             line += src[i] == '\n';
     }
-    const char *problem = p->problem ? p->problem : "cannot parse the YAML";
+    const char *problem = p->problem ? p->problem : "bad YAML";
     if (p->context)
         return fail(c, line, "%s (%s at line %d)", problem, p->context,
                     (int)p->context_mark.line + 1);

@@ -9,9 +9,19 @@
  *
  * Parsing needs no runtime (the mux it uses to check patterns works from
  * any thread); one test loads from a goroutine inside goc_run as well.
+ *
+ * The allocation-failure sweep replaces malloc, calloc, realloc and free
+ * for the whole executable (glibc supports that; libyaml's allocations go
+ * through them too) instead of the --wrap of tests/chan/test_alloc_fail.c,
+ * which would miss libyaml. They forward to glibc's own and, while armed,
+ * fail the k-th allocation and count allocations against frees, so the
+ * sweep checks for leaks without ASan. Not under ASan or TSan (their
+ * allocators must see every call) nor valgrind (which replaces them
+ * again): there the sweep skips.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -843,3 +853,137 @@ Test(config, error_after_everything_else, .timeout = 10)
     snprintf(want, sizeof want, "t.yaml: line %d: retries 99 out of range (0..10)", lines + 1);
     cr_assert_str_eq(err, want);
 }
+
+/* ---- allocation failures ------------------------------------------------- */
+
+#if !TEST_ASAN && !TEST_TSAN
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void __libc_free(void *p);
+
+static _Atomic bool af_on;    /* armed */
+static _Atomic long af_left;  /* the allocation that takes it to 0 fails */
+static _Atomic long af_live;  /* allocations minus frees while armed */
+static _Atomic long af_count; /* allocations seen while armed */
+static _Atomic bool af_hit;   /* one failed */
+
+static bool af_fail(void)
+{
+    if (!atomic_load(&af_on))
+        return false;
+    atomic_fetch_add(&af_count, 1);
+    if (atomic_fetch_sub(&af_left, 1) != 1)
+        return false;
+    atomic_store(&af_hit, true);
+    return true;
+}
+
+static void *af_got(void *p)
+{
+    if (p && atomic_load(&af_on))
+        atomic_fetch_add(&af_live, 1);
+    return p;
+}
+
+void *malloc(size_t n)
+{
+    return af_fail() ? NULL : af_got(__libc_malloc(n));
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return af_fail() ? NULL : af_got(__libc_calloc(n, size));
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (!p)
+        return malloc(n);
+    if (af_fail())
+        return NULL;
+    void *q = __libc_realloc(p, n);
+    if (!n && atomic_load(&af_on)) /* glibc: realloc(p, 0) frees p */
+        atomic_fetch_sub(&af_live, 1);
+    return q;
+}
+
+void free(void *p)
+{
+    if (p && atomic_load(&af_on))
+        atomic_fetch_sub(&af_live, 1);
+    __libc_free(p);
+}
+
+static void af_arm(long k)
+{
+    atomic_store(&af_left, k);
+    atomic_store(&af_live, 0);
+    atomic_store(&af_count, 0);
+    atomic_store(&af_hit, false);
+    atomic_store(&af_on, true);
+}
+
+/* Fail the k-th allocation of each parse of text for k = 1, 2, ... until a
+ * parse fails none: each must end in -ENOMEM (or in want_rc, if the
+ * failure was one the parse may survive) with everything freed. */
+static void sweep(const char *text, int want_rc, const char *want_err)
+{
+    char err[512];
+    gw_config *c = NULL;
+    int rc = gw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof err);
+    cr_assert_eq(rc, want_rc, "%s", err); /* also warms up what goc keeps per thread */
+    gw_config_free(c);
+    for (long k = 1;; k++) {
+        c = NULL;
+        af_arm(k);
+        rc = gw_config_parse("t.yaml", text, strlen(text), &c, err, sizeof err);
+        gw_config_free(c);
+        atomic_store(&af_on, false);
+        cr_assert_eq(atomic_load(&af_live), 0, "k=%ld: %ld allocations not freed", k,
+                     atomic_load(&af_live));
+        if (!atomic_load(&af_hit)) {
+            cr_assert_eq(rc, want_rc, "%s", err);
+            cr_assert_gt(k, 100, "only %ld allocations", k);
+            return;
+        }
+        if (rc == -ENOMEM) {
+            cr_assert_str_eq(err, "t.yaml: out of memory", "k=%ld", k);
+            continue;
+        }
+        cr_assert_eq(rc, want_rc, "k=%ld: %d %s", k, rc, err);
+        if (want_err)
+            cr_assert_str_eq(err, want_err, "k=%ld", k);
+    }
+}
+
+Test(config, allocation_failures, .timeout = 120)
+{
+    if (test_on_valgrind())
+        cr_skip_test("valgrind replaces malloc");
+    char path[4096];
+    example_path(path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 64, f);
+    fclose(f);
+    buf[n] = 0;
+    sweep(buf, 0, NULL);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += buf[i] == '\n';
+    strcpy(buf + n, "  - {match: \"/{x\", upstream: app}\n");
+    char want[256];
+    snprintf(want, sizeof want,
+             "t.yaml: line %d: bad route match \"/{x\" (parsing \"/{x\": at offset 1: bad "
+             "wildcard segment (must end with '}'))",
+             lines + 1);
+    sweep(buf, -EINVAL, want);
+}
+#else
+Test(config, allocation_failures, .timeout = 10)
+{
+    cr_skip_test("the sanitizer's allocator must see every allocation");
+}
+#endif
