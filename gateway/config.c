@@ -349,6 +349,7 @@ static bool is_null(const yaml_node_t *n)
 /* The text of scalar n, or the error "KEY must be NOUN". */
 static int text(cx *c, yaml_node_t *n, const char *key, const char *noun, const char **out)
 {
+    *out = ""; /* also on failure: callers test rc, the compiler cannot tell */
     if (n->type != YAML_SCALAR_NODE)
         return fail(c, line_of(n), "%s must be %s", key, noun);
     *out = (const char *)n->data.scalar.value;
@@ -378,7 +379,7 @@ static int set_str(cx *c, char **dst, const char *s)
 
 static int parse_bool(cx *c, yaml_node_t *n, const char *key, bool *out)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = text(c, n, key, "true or false", &s);
     if (rc < 0)
         return rc;
@@ -454,7 +455,7 @@ static int walk_map(cx *c, yaml_node_t *n, const char *what, const table *t, voi
 
 static int num(cx *c, yaml_node_t *v, const field *f, double *out)
 {
-    const char *s;
+    const char *s = NULL;
     char *end;
     const char *noun = f->kind == K_INT ? "an integer" : "a number";
     int rc = text(c, v, f->key, noun, &s);
@@ -473,7 +474,7 @@ static int num(cx *c, yaml_node_t *v, const field *f, double *out)
 
 static int duration(cx *c, yaml_node_t *v, const field *f, goc_duration *out)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = text(c, v, f->key, "a duration", &s);
     if (rc < 0)
         return rc;
@@ -488,7 +489,7 @@ static int duration(cx *c, yaml_node_t *v, const field *f, goc_duration *out)
 static int apply(cx *c, const field *f, yaml_node_t *v, void *obj)
 {
     void *p = (char *)obj + f->off;
-    const char *s, *why;
+    const char *s = NULL, *why = NULL;
     double x;
     int rc;
     switch (f->kind) {
@@ -615,7 +616,7 @@ static yaml_node_t *item(cx *c, yaml_node_t *seqn, size_t i)
 static int up_name(cx *c, yaml_node_t *v, void *obj)
 {
     gw_upstream_cfg *u = obj, *first = c->cfg->upstreams;
-    const char *s;
+    const char *s = NULL;
     int rc = string(c, v, "name", &s);
     if (rc < 0)
         return rc;
@@ -636,7 +637,7 @@ static int up_balance(cx *c, yaml_node_t *v, void *obj)
     static const goc_balance_policy policies[] = {GOC_BALANCE_ROUND_ROBIN, GOC_BALANCE_LEAST_CONN,
                                                   GOC_BALANCE_P2C, GOC_BALANCE_HASH};
     gw_upstream_cfg *u = obj;
-    const char *s;
+    const char *s = NULL;
     int rc = text(c, v, "balance", "a string", &s);
     if (rc < 0)
         return rc;
@@ -653,7 +654,7 @@ static int up_balance(cx *c, yaml_node_t *v, void *obj)
 /* hash_key and rate_limit.key: "ip", "header:NAME", and for hashing "path". */
 static int request_key(cx *c, yaml_node_t *v, const char *key, bool path_ok, char **dst)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = string(c, v, key, &s);
     if (rc < 0)
         return rc;
@@ -672,7 +673,7 @@ static int up_hash_key(cx *c, yaml_node_t *v, void *obj)
 static int target_addr(cx *c, yaml_node_t *v, void *obj)
 {
     gw_target_cfg *t = obj;
-    const char *s, *why;
+    const char *s = NULL, *why = NULL;
     int rc = string(c, v, "addr", &s);
     if (rc < 0)
         return rc;
@@ -757,7 +758,7 @@ static int up_targets(cx *c, yaml_node_t *v, void *obj)
 
 static int up_targets_from(cx *c, yaml_node_t *v, void *obj)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = string(c, v, "targets_from", &s);
     if (rc < 0)
         return rc;
@@ -922,7 +923,7 @@ static int parse_upstreams(cx *c, yaml_node_t *v, void *obj)
 static int route_match(cx *c, yaml_node_t *v, void *obj)
 {
     gw_route_cfg *r = obj;
-    const char *s;
+    const char *s = NULL;
     int rc = string(c, v, "match", &s);
     if (rc < 0)
         return rc;
@@ -953,7 +954,7 @@ static int route_upstream(cx *c, yaml_node_t *v, void *obj)
 static int header_cond(cx *c, gw_route_cfg *r, yaml_node_t *k, yaml_node_t *v)
 {
     gw_header_cond *h = &r->headers[r->nheaders - 1];
-    const char *name, *val;
+    const char *name = NULL, *val = NULL;
     int rc = text(c, k, "a header name", "a string", &name);
     if (rc < 0)
         return rc;
@@ -1160,7 +1161,7 @@ static int parse_routes(cx *c, yaml_node_t *v, void *obj)
 static int access_log(cx *c, yaml_node_t *v, void *obj)
 {
     gw_config *g = obj;
-    const char *s;
+    const char *s = NULL;
     int rc = string(c, v, "access_log", &s);
     if (rc < 0)
         return rc;
@@ -1216,7 +1217,7 @@ static int etcd_endpoints(cx *c, yaml_node_t *v, void *obj)
         return nomem(c);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = item(c, v, i);
-        const char *s, *why;
+        const char *s = NULL, *why = NULL;
         g->netcd = i + 1;
         if ((rc = string(c, it, "an etcd endpoint", &s)) < 0)
             return rc;
