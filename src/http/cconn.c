@@ -72,7 +72,9 @@ bool goc__pconn_alive(goc__pconn *pc)
     if (pc->rpos != pc->rlen)
         return false; /* bytes nobody asked for */
     /* Drained by the last response and no edge since: the poller would
-     * have seen a close or a byte (as Go's read loop would), so no peek. */
+     * have seen a close or a byte (as Go's read loop would), so no peek.
+     * (Under load the poller often reports the response's own edge after
+     * it was read, which looks like a close: then the peek decides.) */
     if (!pc->ops && goc__fd_quiet(pc->fd))
         return true;
     char b;

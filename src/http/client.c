@@ -211,13 +211,12 @@ int goc_http_client_request_set_host(goc_http_client_request *req, const char *h
 {
     if (!hostport || !*hostport || strpbrk(hostport, "/?#@ \t\r\n"))
         return -EINVAL;
-    goc_url u = *req->url;
-    u.host = hostport;
-    goc_url *nu = goc_url_dup(&u);
-    if (!nu)
+    /* The URL is the request's own: only its host changes, and the new
+     * one lives in the request's arena (a balancer sets it per attempt). */
+    char *h = goc__arena_strndup(&req->arena, hostport, strlen(hostport));
+    if (!h)
         return -ENOMEM;
-    goc_url_free(req->url);
-    req->url = nu;
+    req->url->host = h;
     return 0;
 }
 

@@ -431,14 +431,14 @@ int goc__fd_wait_read(int fd)
     int rc = goc__pd_lock(pd, GOC__PD_R);
     if (rc == 0) {
         bool quiet = goc__fd_quiet(fd);
-        pd->rshort = false; /* the edge this consumes is the next read's */
-        if (quiet) {
-            int w = goc__pd_wait(pd, 1u << GOC__PD_R, true);
-            rc = w < 0 ? w : 0;
-        } else {
-            int w = wait_dirs(pd, GOC_READ, 1u << GOC__PD_R, GOC_FOREVER);
-            rc = w < 0 ? w : 0;
-        }
+        int w = quiet ? goc__pd_wait(pd, 1u << GOC__PD_R, true)
+                      : wait_dirs(pd, GOC_READ, 1u << GOC__PD_R, GOC_FOREVER);
+        /* An edge consumed here is the next read's: it must try at once.
+         * Stopped by a deadline instead, the socket is as drained as it
+         * was, and the next read may wait first again. */
+        if (w >= 0 || !quiet)
+            pd->rshort = false;
+        rc = w < 0 ? w : 0;
         goc__pd_unlock(pd, GOC__PD_R);
     }
     goc__pd_release(pd);

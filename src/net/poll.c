@@ -393,6 +393,15 @@ int goc__pd_set_deadline(goc__pd *pd, int i, int64_t t)
     int rc = 0;
     goc__m *m = goc__enter();
     goc__lock_acquire(&pd->lock);
+    /* The same deadline again (a client sets its exchange's before every
+     * read and write): its timer is armed as it should be. */
+    if (pd->deadline[i] == t &&
+        (t == 0 ||
+         (!atomic_load_explicit(&pd->expired[i], memory_order_relaxed) && t > goc_now()))) {
+        goc__lock_release(&pd->lock);
+        goc__leave(m);
+        return 0;
+    }
     pd->deadline[i] = t;
     atomic_store_explicit(&pd->expired[i], false, memory_order_relaxed);
     goc__g *g[2];
