@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +141,10 @@ int goc_http_new_request(goc_ctx *ctx, const char *method, const char *url,
         method = "GET";
     if (!is_token(method))
         return goc__errorf(-EINVAL, "net/http: invalid method \"%s\"", method);
-    goc_http_client_request *req = calloc(1, sizeof *req);
+    goc_http_client_request *req = malloc(sizeof *req);
     if (!req)
         return -ENOMEM;
+    memset(req, 0, offsetof(goc_http_client_request, arena0));
     goc__arena_init(&req->arena, req->arena0, sizeof req->arena0);
     goc__http_header_init(&req->header, &req->arena);
     req->method = goc__arena_strndup(&req->arena, method, strlen(method));

@@ -142,7 +142,7 @@ struct goc_http_client_request {
     goc_http_header header;
     goc__hbody_src body;
     goc__arena arena;
-    _Alignas(16) char arena0[1024];
+    _Alignas(16) char arena0[1024]; /* storage only: not zeroed at allocation */
 };
 
 /* One request as sent: the user's, or a redirect's. */
@@ -184,11 +184,10 @@ struct goc__http_cresp {
     int64_t left;         /* GOC__HBODY_LENGTH: bytes still to come */
     size_t dpos, dlen;    /* chunked: data decoded in rbuf not handed out */
     goc__hchunked chunked;
-    goc__hfield tfields[64]; /* trailer fields: Go has no count limit; 64 bounds the struct */
-    struct goc__gunzip *gz;  /* set when decoding gzip */
-    bool no_fill;            /* read only what is buffered (draining) */
-    bool tunnel;             /* 101 (or a CONNECT's 2xx): pc is kept for
-                                goc__http_response_take_conn, not read */
+    struct goc__gunzip *gz; /* set when decoding gzip */
+    bool no_fill;           /* read only what is buffered (draining) */
+    bool tunnel;            /* 101 (or a CONNECT's 2xx): pc is kept for
+                               goc__http_response_take_conn, not read */
     /* ctx cancellation: the after-func (wake) sets cancelled, then a past
      * deadline on the fd; a reader re-checks cancelled after setting its
      * own deadline (which would hide the wake-up). */
@@ -198,6 +197,9 @@ struct goc__http_cresp {
 
     goc_http_header header, trailer;
     goc__arena arena;
+    /* Storage only, never read before written: left out of the zeroing at
+     * allocation (3 KiB per exchange). */
+    goc__hfield tfields[64]; /* trailer fields: Go has no count limit; 64 bounds the struct */
     _Alignas(16) char arena0[1024];
 };
 

@@ -33,19 +33,32 @@
 #define BUF_SMALL 4096
 #define BUF_LARGE (64u << 10)
 
-/* Fields that describe one connection, not the message (RFC 9110 7.6.1),
- * plus the framing the next hop redoes itself. */
-static const char *const hop_fields[] = {
-    "Connection",
-    "Proxy-Connection",
-    "Keep-Alive",
-    "Proxy-Authenticate",
-    "Proxy-Authorization",
-    "Te",
-    "Trailer",
-    "Transfer-Encoding",
-    "Upgrade",
-};
+/* Whether name is one of the fields that describe one connection, not the
+ * message (RFC 9110 7.6.1), or framing the next hop redoes itself:
+ * Connection, Proxy-Connection, Keep-Alive, Proxy-Authenticate,
+ * Proxy-Authorization, Te, Trailer, Transfer-Encoding, Upgrade. Every
+ * field of every proxied message comes through here: by length first. */
+static bool fixed_hop_name(const char *name)
+{
+    switch (strlen(name)) {
+    case 2:
+        return strcasecmp(name, "Te") == 0;
+    case 7:
+        return strcasecmp(name, "Trailer") == 0 || strcasecmp(name, "Upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "Connection") == 0 || strcasecmp(name, "Keep-Alive") == 0;
+    case 16:
+        return strcasecmp(name, "Proxy-Connection") == 0;
+    case 17:
+        return strcasecmp(name, "Transfer-Encoding") == 0;
+    case 18:
+        return strcasecmp(name, "Proxy-Authenticate") == 0;
+    case 19:
+        return strcasecmp(name, "Proxy-Authorization") == 0;
+    default:
+        return false;
+    }
+}
 
 static bool name_eq(const char *a, const char *b)
 {
@@ -74,16 +87,22 @@ static bool list_has(const char *const *vals, size_t n, const char *tok, size_t 
     return false;
 }
 
+void goc__hop_filter_init(goc__hop_filter *f, const goc_http_header *h)
+{
+    size_t n = goc_http_header_values(h, "Connection", f->conn, 16);
+    f->nconn = n > 16 ? 16 : n;
+}
+
+bool goc__hop_filter_drops(const goc__hop_filter *f, const char *name)
+{
+    return fixed_hop_name(name) || (f->nconn && list_has(f->conn, f->nconn, name, strlen(name)));
+}
+
 bool goc__http_is_hop_field(const goc_http_header *h, const char *name)
 {
-    for (size_t i = 0; i < sizeof hop_fields / sizeof *hop_fields; i++)
-        if (name_eq(name, hop_fields[i]))
-            return true;
-    const char *conn[16];
-    size_t n = goc_http_header_values(h, "Connection", conn, 16);
-    if (n > 16)
-        n = 16;
-    return n && list_has(conn, n, name, strlen(name));
+    goc__hop_filter f;
+    goc__hop_filter_init(&f, h);
+    return goc__hop_filter_drops(&f, name);
 }
 
 bool goc__http_wants_upgrade(const goc_http_header *h, const char **proto)
@@ -115,6 +134,24 @@ static void client_ip(const char *remote, char *out, size_t n)
     out[len] = 0;
 }
 
+/* Append s to b (room for cap bytes and a NUL, *n used): false, and b
+ * left as it was, if it does not fit. No printf: every proxied request
+ * builds these. */
+static bool cat(char *b, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (*n + len >= cap)
+        return false;
+    memcpy(b + *n, s, len);
+    *n += len;
+    b[*n] = 0;
+    return true;
+}
+
+static bool cats(char *b, size_t cap, size_t *n, const char *s)
+{
+    return cat(b, cap, n, s, strlen(s));
+}
+
 /* The outgoing URL: the target's base path and the request's (escaped as
  * received), their queries joined with '&' (Go's joinURLPath). */
 static char *outgoing_url(const goc_http_reverse_proxy *p, goc_http_request *in)
@@ -124,10 +161,11 @@ static char *outgoing_url(const goc_http_reverse_proxy *p, goc_http_request *in)
     if (p->target) {
         scheme = p->target->scheme;
         host = p->target->host;
-        ebase = goc_url_escaped_path(p->target);
-        if (!ebase)
-            return NULL;
-        base = ebase;
+        if (p->target->path[0] || p->target->raw_path[0]) {
+            if (!(ebase = goc_url_escaped_path(p->target)))
+                return NULL;
+            base = ebase;
+        }
         bq = p->target->raw_query;
     }
     const char *path = in->raw_path[0] ? in->raw_path : "/";
@@ -135,12 +173,23 @@ static char *outgoing_url(const goc_http_reverse_proxy *p, goc_http_request *in)
     if (blen && base[blen - 1] == '/' && path[0] == '/')
         blen--; /* one slash between them */
     const char *q = in->raw_query;
-    size_t n = strlen(scheme) + strlen(host) + blen + strlen(path) + strlen(bq) + strlen(q) + 8;
-    char *url = malloc(n);
+    size_t cap = strlen(scheme) + strlen(host) + blen + strlen(path) + strlen(bq) + strlen(q) + 8;
+    char *url = malloc(cap);
+    size_t n = 0;
     if (url) {
-        int k = snprintf(url, n, "%s://%s%.*s%s", scheme, host, (int)blen, base, path);
-        if (*bq || *q)
-            snprintf(url + k, n - (size_t)k, "?%s%s%s", bq, *bq && *q ? "&" : "", q);
+        url[0] = 0;
+        cats(url, cap, &n, scheme);
+        cat(url, cap, &n, "://", 3);
+        cats(url, cap, &n, host);
+        cat(url, cap, &n, base, blen);
+        cats(url, cap, &n, path);
+        if (*bq || *q) {
+            cat(url, cap, &n, "?", 1);
+            cats(url, cap, &n, bq);
+            if (*bq && *q)
+                cat(url, cap, &n, "&", 1);
+            cats(url, cap, &n, q);
+        }
     }
     free(ebase);
     return url;
@@ -160,7 +209,10 @@ static int forwarded_fields(const goc_http_reverse_proxy *p, goc_http_request *i
     const char *proto = tls ? "https" : "http";
     const char *xff =
         p->o.trust_forwarded ? goc_http_header_get(in->header, "X-Forwarded-For") : NULL;
-    if (xff && snprintf(v, sizeof v, "%s, %s", xff, ip) < (int)sizeof v)
+    size_t n = 0;
+    v[0] = 0;
+    if (xff && cats(v, sizeof v, &n, xff) && cat(v, sizeof v, &n, ", ", 2) &&
+        cats(v, sizeof v, &n, ip))
         xff = v;
     else
         xff = ip;
@@ -171,16 +223,24 @@ static int forwarded_fields(const goc_http_reverse_proxy *p, goc_http_request *i
         rc = goc_http_header_set(h, "X-Forwarded-Proto", proto);
     if (rc < 0)
         return rc;
-    /* Forwarded: an IPv6 node and a host with odd characters are quoted. */
-    char node[80];
-    snprintf(node, sizeof node, strchr(ip, ':') ? "\"[%s]\"" : "%s", ip);
-    char fwd[1024];
+    /* Forwarded: an IPv6 node is quoted and bracketed, the host quoted. */
     const char *prior = p->o.trust_forwarded ? goc_http_header_get(in->header, "Forwarded") : NULL;
-    int k = snprintf(fwd, sizeof fwd, "%s%sfor=%s;proto=%s", prior ? prior : "", prior ? ", " : "",
-                     node, proto);
-    if (in->host[0] && k > 0 && (size_t)k < sizeof fwd)
-        snprintf(fwd + k, sizeof fwd - (size_t)k, ";host=\"%s\"", in->host);
-    return goc_http_header_set(h, "Forwarded", fwd);
+    n = 0;
+    v[0] = 0;
+    if (prior && !(cats(v, sizeof v, &n, prior) && cat(v, sizeof v, &n, ", ", 2))) {
+        n = 0; /* too long to keep: ours alone */
+        v[0] = 0;
+    }
+    bool v6 = strchr(ip, ':') != NULL;
+    cats(v, sizeof v, &n, v6 ? "for=\"[" : "for=");
+    cats(v, sizeof v, &n, ip);
+    cats(v, sizeof v, &n, v6 ? "]\";proto=" : ";proto=");
+    cats(v, sizeof v, &n, proto);
+    size_t keep = n;
+    if (in->host[0] && !(cat(v, sizeof v, &n, ";host=\"", 7) && cats(v, sizeof v, &n, in->host) &&
+                         cat(v, sizeof v, &n, "\"", 1)))
+        v[n = keep] = 0;
+    return goc_http_header_set(h, "Forwarded", v);
 }
 
 /* The outgoing request for in. 0 and *out, or a negative errno. */
@@ -197,10 +257,12 @@ static int build_request(const goc_http_reverse_proxy *p, goc_http_request *in, 
         return rc;
     goc_http_header *h = goc_http_client_request_header(req);
     size_t nf = goc_http_header_len(in->header);
+    goc__hop_filter hop;
+    goc__hop_filter_init(&hop, in->header);
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         const char *name, *value;
         goc_http_header_at(in->header, i, &name, &value);
-        if (goc__http_is_hop_field(in->header, name) || name_eq(name, "Host") ||
+        if (goc__hop_filter_drops(&hop, name) || name_eq(name, "Host") ||
             name_eq(name, "Content-Length") || name_eq(name, "Expect") ||
             name_eq(name, "X-Forwarded-For") || name_eq(name, "Forwarded"))
             continue;
@@ -268,11 +330,13 @@ static int copy_head(goc_http_response_writer *w, const goc_http_response *resp)
 {
     goc_http_header *h = goc_http_response_header(w);
     size_t nf = goc_http_header_len(resp->header);
+    goc__hop_filter hop;
+    goc__hop_filter_init(&hop, resp->header);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         const char *name, *value;
         goc_http_header_at(resp->header, i, &name, &value);
-        if (goc__http_is_hop_field(resp->header, name))
+        if (goc__hop_filter_drops(&hop, name))
             continue;
         rc = goc_http_header_add(h, name, value);
     }

@@ -15,6 +15,13 @@ struct goc_http_reverse_proxy {
 
 /* Whether name is hop-by-hop in h: a fixed one, or named by Connection. */
 bool goc__http_is_hop_field(const goc_http_header *h, const char *name);
+/* The same for every field of one message: Connection read once. */
+typedef struct goc__hop_filter {
+    const char *conn[16];
+    size_t nconn;
+} goc__hop_filter;
+void goc__hop_filter_init(goc__hop_filter *f, const goc_http_header *h);
+bool goc__hop_filter_drops(const goc__hop_filter *f, const char *name);
 /* Connection: upgrade with an Upgrade protocol (*proto). */
 bool goc__http_wants_upgrade(const goc_http_header *h, const char **proto);
 /* Answer a failed request (error_handler, or 502/504; an abort once the

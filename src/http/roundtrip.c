@@ -13,6 +13,7 @@
 #include "http/client.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,9 +608,10 @@ int goc__roundtrip(goc_http_client *c, const goc__hop *hop, struct goc__http_cre
     bool gzip = !c->opts.disable_compression && !has(hop->header, "Accept-Encoding") &&
                 !has(hop->header, "Range") && !method_is(hop->method, "HEAD");
     for (int attempt = 0;; attempt++) {
-        struct goc__http_cresp *r = calloc(1, sizeof *r);
+        struct goc__http_cresp *r = malloc(sizeof *r);
         if (!r)
             return -ENOMEM;
+        memset(r, 0, offsetof(struct goc__http_cresp, tfields));
         r->client = c;
         r->ctx = goc_ctx_retain(hop->ctx);
         r->deadline = hop->deadline;
