@@ -1033,7 +1033,7 @@ static const field route_fields[] = {
     {"headers", K_FN, 0, .fn = route_headers},
     F("strip_prefix", K_PATH, gw_route_cfg, strip_prefix),
     F("rewrite_prefix", K_PATH, gw_route_cfg, rewrite_prefix),
-    FR("timeout", K_DUR, gw_route_cfg, timeout, 1, INFINITY, "> 0"),
+    FR("timeout", K_DUR, gw_route_cfg, timeout, 0, INFINITY, ">= 0"), /* 0: none */
     FR("retries", K_INT, gw_route_cfg, retries, 0, 10, "0..10"),
     F("cache", K_BOOL, gw_route_cfg, cache),
     {"rate_limit", K_MAP, 0, .sub = &rate_table},

@@ -105,7 +105,7 @@ typedef struct gw_route_cfg {
     size_t nheaders;
     char *strip_prefix;   /* removed from the path before forwarding */
     char *rewrite_prefix; /* put in front of the path (after stripping) */
-    goc_duration timeout; /* the whole upstream exchange; default 30s */
+    goc_duration timeout; /* the whole upstream exchange; default 30s; 0: none */
     int retries;          /* extra attempts; default 1 */
     bool cache;           /* through the gateway's cache */
     double rate;          /* rate_limit.rate: requests per second; 0: none */

@@ -93,10 +93,13 @@ static void serve_main(void *arg)
 static int start_server(serving *s, goc_http_handler h, const char *addr, goc_tls_config *tls,
                         const char *what)
 {
+    /* No Server field of ours on proxied answers: the upstream's passes
+     * through (as with Go's ReverseProxy), and two would be one too many. */
+    bool admin = strcmp(what, "admin") == 0;
     goc_http_server_opts o = {
         .read_header_timeout = 10 * GOC_SECOND,
         .idle_timeout = 120 * GOC_SECOND,
-        .server_name = "goc-gateway",
+        .server_name = admin ? "goc-gateway" : NULL,
         .tls = tls,
     };
     s->srv = goc_http_server_new(h, &o);
@@ -153,22 +156,11 @@ static void drain(goc_http_server *srv, goc_duration d)
 
 static int make_clients(gw_gateway *g)
 {
-    goc_http_client_opts o = {
-        .max_idle_per_host = 256,
-        .max_redirects = -1,
-        .disable_compression = true,
-        .proxy = "",
-        .stall_timeout = -1, /* routes bound exchanges with their timeout */
-        .dial_timeout = 5 * GOC_SECOND,
-        .user_agent = "",
-    };
+    goc_http_client_opts o;
+    gw_client_opts(&o);
     g->plain = goc_http_client_new(&o);
     g->tls = goc_http_client_new(&o);
-    goc_tls_config *insecure =
-        goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true}, NULL);
-    o.tls = insecure;
-    g->tls_insecure = insecure ? goc_http_client_new(&o) : NULL;
-    return g->plain && g->tls && g->tls_insecure ? 0 : -ENOMEM;
+    return g->plain && g->tls ? 0 : -ENOMEM;
 }
 
 static int run(void *arg)

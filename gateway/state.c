@@ -8,6 +8,8 @@
  */
 #include "state.h"
 
+#include <goc/tls.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +23,41 @@ static gw_upstream *find_upstream(gw_state *st, const char *name)
     return NULL;
 }
 
+void gw_client_opts(goc_http_client_opts *o)
+{
+    *o = (goc_http_client_opts){
+        .max_idle_per_host = 256,
+        .max_redirects = -1,
+        .disable_compression = true,
+        .proxy = "",
+        .stall_timeout = -1, /* routes bound exchanges with their timeout */
+        .dial_timeout = 5 * GOC_SECOND,
+        .user_agent = "",
+    };
+}
+
+/* The client for c's targets. The one that skips verification is made on
+ * first use only: it says so on stderr, which a file without tls_insecure
+ * should never print. NULL on ENOMEM. */
 static goc_http_client *client_for(gw_gateway *g, const gw_upstream_cfg *c)
 {
-    return !c->tls ? g->plain : c->tls_insecure ? g->tls_insecure : g->tls;
+    if (!c->tls)
+        return g->plain;
+    if (!c->tls_insecure)
+        return g->tls;
+    goc_mutex_lock(&g->mu);
+    if (!g->tls_insecure) {
+        goc_tls_config *insecure =
+            goc_tls_client_config_new(&(goc_tls_opts){.insecure_skip_verify = true}, NULL);
+        goc_http_client_opts o;
+        gw_client_opts(&o);
+        o.tls = insecure;
+        g->tls_insecure = insecure ? goc_http_client_new(&o) : NULL;
+        goc_tls_config_release(insecure); /* the client holds its own */
+    }
+    goc_http_client *cl = g->tls_insecure;
+    goc_mutex_unlock(&g->mu);
+    return cl;
 }
 
 static void state_free(gw_state *st)
@@ -63,7 +97,10 @@ static int build_upstreams(gw_gateway *g, gw_state *st, gw_state *prev)
     for (size_t i = 0; i < cfg->nupstreams; i++) {
         const gw_upstream_cfg *uc = &cfg->upstreams[i];
         gw_upstream *u;
-        int rc = gw_upstream_new(uc, find_upstream(prev, uc->name), client_for(g, uc), &u);
+        goc_http_client *cl = client_for(g, uc);
+        if (!cl)
+            return -ENOMEM;
+        int rc = gw_upstream_new(uc, find_upstream(prev, uc->name), cl, &u);
         if (rc < 0)
             return rc;
         st->ups[st->nups++] = u;

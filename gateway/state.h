@@ -74,6 +74,8 @@ struct gw_gateway {
     size_t netcd_cache;
 };
 
+/* The options of the gateway's upstream clients. */
+void gw_client_opts(goc_http_client_opts *o);
 /* Build a state from cfg (taken over, also on failure) next to the
  * current one (its upstreams' target verdicts carry over). 0 and *out,
  * or a negative errno with err set. */

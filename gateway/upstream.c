@@ -41,6 +41,7 @@ static void recompute(gw_target *t, int64_t now, const char *why)
         return;
     t->up = up;
     goc_balancer_set_up(t->up_lb, t->addr, up);
+    gw_series_set_gauge(t->up_stats, "targets_up", (int64_t)goc_balancer_len_up(t->up_lb));
     fprintf(stderr, "gateway: upstream %s: target %s %s (%s)\n", t->up_name, t->addr,
             up ? "back in" : "out", why);
 }
@@ -147,6 +148,7 @@ int gw_upstream_set_targets(gw_upstream *u, const gw_target_cfg *tc, size_t n)
     u->targets = nv;
     u->ntargets = k;
     goc_mutex_unlock(&u->mu);
+    gw_series_set_gauge(u->stats, "targets_up", (int64_t)goc_balancer_len_up(u->lb));
     return 0;
 }
 
@@ -207,6 +209,7 @@ int gw_upstream_new(const gw_upstream_cfg *cfg, gw_upstream *prev, goc_http_clie
     for (size_t i = 0; carried && i < n; i++)
         free(carried[i].addr);
     free(carried);
+    gw_series_set_gauge(u->stats, "targets_up", (int64_t)goc_balancer_len_up(u->lb));
     if (rc < 0) {
         gw_upstream_free(u);
         return rc;
