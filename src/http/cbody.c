@@ -302,5 +302,5 @@ void goc_http_response_free(goc_http_response *resp)
         goc__gunzip_free(r->gz);
     goc_ctx_release(r->ctx);
     goc__arena_reset(&r->arena);
-    free(r);
+    goc__http_cresp_free(r);
 }

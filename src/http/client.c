@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,53 @@ static bool is_token(const char *s)
     return true;
 }
 
+/* Requests and responses come from process-wide pools: both are over
+ * glibc's per-thread cache limit (1 KiB), so malloc and free of them take
+ * its slow paths, twice per exchange. Without a pool (ENOMEM at first
+ * use) they are plain malloc and free. */
+static goc_pool *req_pool, *resp_pool;
+static pthread_once_t pools_once = PTHREAD_ONCE_INIT;
+
+static void *new_req(void *arg)
+{
+    (void)arg;
+    return malloc(sizeof(goc_http_client_request));
+}
+
+static void *new_resp(void *arg)
+{
+    (void)arg;
+    return malloc(sizeof(struct goc__http_cresp));
+}
+
+static void make_pools(void)
+{
+    req_pool = goc_pool_new(new_req, NULL, NULL);
+    resp_pool = goc_pool_new(new_resp, NULL, NULL);
+}
+
+static void req_release(goc_http_client_request *req)
+{
+    if (req_pool)
+        goc_pool_put(req_pool, req);
+    else
+        free(req);
+}
+
+struct goc__http_cresp *goc__http_cresp_alloc(void)
+{
+    pthread_once(&pools_once, make_pools);
+    return resp_pool ? goc_pool_get(resp_pool) : malloc(sizeof(struct goc__http_cresp));
+}
+
+void goc__http_cresp_free(struct goc__http_cresp *r)
+{
+    if (resp_pool)
+        goc_pool_put(resp_pool, r);
+    else
+        free(r);
+}
+
 int goc_http_new_request(goc_ctx *ctx, const char *method, const char *url,
                          goc_http_client_request **out)
 {
@@ -141,7 +189,8 @@ int goc_http_new_request(goc_ctx *ctx, const char *method, const char *url,
         method = "GET";
     if (!is_token(method))
         return goc__errorf(-EINVAL, "net/http: invalid method \"%s\"", method);
-    goc_http_client_request *req = malloc(sizeof *req);
+    pthread_once(&pools_once, make_pools);
+    goc_http_client_request *req = req_pool ? goc_pool_get(req_pool) : malloc(sizeof *req);
     if (!req)
         return -ENOMEM;
     memset(req, 0, offsetof(goc_http_client_request, arena0));
@@ -151,7 +200,7 @@ int goc_http_new_request(goc_ctx *ctx, const char *method, const char *url,
     int rc = req->method ? goc_url_parse(url, &req->url) : -ENOMEM;
     if (rc < 0) {
         goc__arena_reset(&req->arena);
-        free(req);
+        req_release(req);
         return rc;
     }
     req->ctx = goc_ctx_retain(ctx ? ctx : goc_ctx_background());
@@ -166,7 +215,7 @@ void goc_http_client_request_free(goc_http_client_request *req)
     goc_url_free(req->url);
     goc_ctx_release(req->ctx);
     goc__arena_reset(&req->arena);
-    free(req);
+    req_release(req);
 }
 
 goc_http_header *goc_http_client_request_header(goc_http_client_request *req)

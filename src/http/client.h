@@ -203,6 +203,10 @@ struct goc__http_cresp {
     _Alignas(16) char arena0[1024];
 };
 
+/* client.c: a response's memory (pooled), uninitialised; and back. */
+struct goc__http_cresp *goc__http_cresp_alloc(void);
+void goc__http_cresp_free(struct goc__http_cresp *r);
+
 /* cbody.c: the head is in: decode gzip if asked for (gzip: the client
  * asked) and give back the connection of a response without a body.
  * 0 or -ENOMEM. */

@@ -608,7 +608,7 @@ int goc__roundtrip(goc_http_client *c, const goc__hop *hop, struct goc__http_cre
     bool gzip = !c->opts.disable_compression && !has(hop->header, "Accept-Encoding") &&
                 !has(hop->header, "Range") && !method_is(hop->method, "HEAD");
     for (int attempt = 0;; attempt++) {
-        struct goc__http_cresp *r = malloc(sizeof *r);
+        struct goc__http_cresp *r = goc__http_cresp_alloc();
         if (!r)
             return -ENOMEM;
         memset(r, 0, offsetof(struct goc__http_cresp, tfields));

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "http/http.h"
@@ -96,7 +98,31 @@ static bool reserved_escapes(unsigned char c, goc__urlmode mode)
     }
 }
 
+static bool should_escape(unsigned char c, goc__urlmode mode);
+
+/* should_escape as tables, one per mode (bit 0 of tab[c] for mode 1, ...):
+ * filled once, on first use; every URL of every client request and proxied
+ * request goes byte by byte through here. */
+static uint8_t esc_tab[256];
+static pthread_once_t esc_once = PTHREAD_ONCE_INIT;
+
+static void esc_init(void)
+{
+    for (int c = 0; c < 256; c++)
+        for (int m = GOC__ENC_PATH; m <= GOC__ENC_FRAGMENT; m++)
+            if (should_escape((unsigned char)c, (goc__urlmode)m))
+                esc_tab[c] |= (uint8_t)(1u << (m - 1));
+}
+
 bool goc__url_should_escape(unsigned char c, goc__urlmode mode)
+{
+    if (mode < GOC__ENC_PATH || mode > GOC__ENC_FRAGMENT)
+        return should_escape(c, mode);
+    pthread_once(&esc_once, esc_init);
+    return esc_tab[c] >> (mode - 1) & 1;
+}
+
+static bool should_escape(unsigned char c, goc__urlmode mode)
 {
     if (is_alnum(c))
         return false;
@@ -134,9 +160,12 @@ void goc__url_escape_add(goc__ubuf *b, const char *s, size_t n, goc__urlmode mod
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0; /* bytes that stand for themselves, added in one go */
+    bool tab = mode >= GOC__ENC_PATH && mode <= GOC__ENC_FRAGMENT;
+    if (tab)
+        pthread_once(&esc_once, esc_init);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!goc__url_should_escape(c, mode)) {
+        if (tab ? !(esc_tab[c] >> (mode - 1) & 1) : !should_escape(c, mode)) {
             run++;
             continue;
         }
