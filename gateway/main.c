@@ -227,6 +227,16 @@ static int run(void *arg)
     if (etcd)
         gw_etcd_stop(etcd);
     goc_signal_stop(sigc);
+    /* Serving has ended: what the servers and channels hold goes (the
+     * state, clients and cache stay reachable from gw until exit). */
+    goc_http_server_free(main_srv.srv);
+    goc_chan_release(main_srv.done);
+    if (admin.srv) {
+        goc_http_server_free(admin.srv);
+        goc_chan_release(admin.done);
+    }
+    goc_chan_release(sigc);
+    goc_tls_config_release(tls);
     fprintf(stderr, "gateway: stopped\n");
     return 0;
 }

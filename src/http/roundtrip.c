@@ -242,7 +242,7 @@ static ssize_t write_all(goc__pconn *pc, const void *p, size_t n)
 
 /* The body of a reader or a file, after the head. 0 or a negative errno. */
 static int write_body(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
-                      const goc__hop *hop)
+                      const goc__hop *hop, bool *src_failed)
 {
     goc__hbody_src *b = hop->body;
     bool chunked = b->length < 0;
@@ -274,6 +274,10 @@ static int write_body(goc_http_client *c, struct goc__http_cresp *r, goc__pconn 
         ssize_t n = b->kind == SRC_FD ? goc_pread(b->fd, buf + 10, want, b->off + sent)
                                       : b->read(b->arg, buf + 10, want);
         if (n < 0) {
+            /* The body's source failed (a proxied client that reset its
+             * connection: -ECONNRESET too), not the server: nothing to
+             * wait for from it. */
+            *src_failed = true;
             rc = (int)n;
             break;
         }
@@ -532,6 +536,7 @@ static int await_continue(goc_http_client *c, struct goc__http_cresp *r, goc__pc
 static int send_request(goc_http_client *c, struct goc__http_cresp *r, goc__pconn *pc,
                         const goc__hop *hop, const goc__htarget *t, bool gzip, attempt *a)
 {
+    bool src_failed = false;
     int rc = send_head(c, r, pc, hop, t, gzip, a);
     if (rc == 0 && a->expect)
         rc = await_continue(c, r, pc, hop, a);
@@ -542,11 +547,11 @@ static int send_request(goc_http_client *c, struct goc__http_cresp *r, goc__pcon
             ssize_t w = rc < 0 ? rc : write_all(pc, b->data, b->len);
             rc = w < 0 ? (int)w : 0;
         } else {
-            rc = write_body(c, r, pc, hop);
+            rc = write_body(c, r, pc, hop, &src_failed);
         }
         a->sent_body = rc == 0;
     }
-    a->write_failed = rc == -EPIPE || rc == -ECONNRESET;
+    a->write_failed = !src_failed && (rc == -EPIPE || rc == -ECONNRESET);
     int ctx_err = goc_ctx_err(hop->ctx);
     if (rc == -ETIMEDOUT && ctx_err && ctx_err != rc) /* the wake-up, not the stall */
         rc = goc__errorf(ctx_err, "http: request canceled while sending the request");

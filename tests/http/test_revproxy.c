@@ -27,7 +27,8 @@
 #include "http/serverutil.h"
 
 static atomic_int backend_hits;
-static goc_chan *sse_gate; /* the SSE backend waits on it after its first event */
+static goc_chan *sink_done; /* /sink's body read result (int) */
+static goc_chan *sse_gate;  /* the SSE backend waits on it after its first event */
 
 /* The backend: /headers echoes the fields it got, /echo the body,
  * /trailer sends one, /sse an event then waits for the gate, /ws
@@ -55,6 +56,11 @@ static void backend(goc_http_response_writer *w, goc_http_request *r, void *arg)
         if (body)
             goc_http_write(w, body, len);
         free(body);
+    } else if (strcmp(r->path, "/sink") == 0) {
+        char *body = NULL;
+        int rc = goc_http_body_read_all(r, &body, NULL, 16 << 20);
+        free(body);
+        goc_chan_send(sink_done, &rc); /* the body's fate */
     } else if (strcmp(r->path, "/trailer") == 0) {
         goc_http_header_set(goc_http_response_header(w), "Trailer", "X-Sum");
         goc_http_header_set(goc_http_response_trailer(w), "X-Sum", "42");
@@ -427,6 +433,39 @@ static int smuggle_main(void *arg)
 Test(revproxy, smuggling, .timeout = 60)
 {
     cr_assert_eq(run_main(smuggle_main, NULL), 0, "%s", test_fail_msg);
+}
+
+/* A client that resets its connection in the middle of a request body:
+ * the upstream exchange ends at once (the backend sees its request cut),
+ * it does not wait for an answer until some timeout. */
+static int reset_main(void *arg)
+{
+    (void)arg;
+    sink_done = goc_chan_make(sizeof(int), 1);
+    GO_CHECK(start("", NULL), "start");
+    int fd = test_dial(&front);
+    GO_CHECK(test_send(fd, "POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"),
+             "head");
+    char part[3000];
+    memset(part, 'x', sizeof part);
+    GO_CHECK(goc_write(fd, part, sizeof part) == (ssize_t)sizeof part, "part of the body");
+    goc_sleep(200 * GOC_MILLISECOND);
+    struct linger lg = {1, 0}; /* close with a reset */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    goc_close(fd);
+    int rc = 0;
+    goc_case c[] = {GOC_RECV(sink_done, &rc)};
+    GO_CHECK(goc_select(c, 1, 5 * GOC_SECOND * test_slack()) == 0,
+             "the backend still waits for the body 5 s after the client's reset");
+    GO_CHECK(rc < 0, "the backend's body read ended with %d, not an error", rc);
+    stop();
+    goc_chan_release(sink_done);
+    return test_failed();
+}
+
+Test(revproxy, client_reset_mid_body, .timeout = 60)
+{
+    cr_assert_eq(run_main(reset_main, NULL), 0, "%s", test_fail_msg);
 }
 
 /* ---- many at once ----------------------------------------------------------------- */
