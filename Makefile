@@ -1,12 +1,12 @@
 # Thin wrapper over CMake: the targets a newcomer and CI use.
 #   make / make run / make test / make test-asan / make test-tsan / make bench
-#   make install PREFIX=/usr/local / make check-slow / make check-all / make clean
+#   make install PREFIX=/usr/local / make check-slow / make soak / make check-all / make clean
 BUILD    ?= build
 PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run run-httpd test test-asan test-tsan test-valgrind test-browser check-slow bench fuzz install check-all format clean
+.PHONY: all build run run-httpd test test-asan test-tsan test-valgrind test-browser check-slow soak bench fuzz install check-all format clean
 
 all: build
 
@@ -88,7 +88,16 @@ check-slow: build
 	@tools/deps.sh slow
 	tests/peers/slowloris.sh $(BUILD)/examples/httpd
 
-check-all: test test-asan test-tsan test-valgrind check-slow
+# The gateway under mixed traffic and faults (backends killed and restarted,
+# failing health checks, slow answers, good and broken reloads) for
+# SOAK_SECONDS: no failed GET, no wrong body, no hang, bounded RSS, a clean
+# exit (tests/gateway/soak.py).
+SOAK_SECONDS ?= 180
+soak: build
+	@tools/deps.sh test
+	SOAK_SECONDS=$(SOAK_SECONDS) python3 tests/gateway/soak.py $(BUILD)/gateway
+
+check-all: test test-asan test-tsan test-valgrind check-slow soak
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
