@@ -120,6 +120,11 @@ def vmrss(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def fds(pid):
+    """How many descriptors the process holds."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def sanitized(pid):
     """Whether the process runs with a sanitizer runtime (RSS grows by design)."""
     try:
@@ -408,6 +413,45 @@ class Traffic:
             if s:
                 s.close()
 
+    def rude(self, conn, rng):
+        """A client that goes away mid-exchange: the gateway must let go of
+        what it held for it (checked by the RSS and descriptor bounds)."""
+        gw = self.gw
+        how = rng.randrange(5)
+        try:
+            s = socket.create_connection((gw.host, gw.port), timeout=client_timeout())
+        except OSError as e:
+            REC.fail("rude", "connect: %r" % e)
+            return
+        try:
+            if how == 0:  # half a body, then gone
+                s.sendall(b"POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\n" +
+                          b"x" * rng.randint(0, 50000))
+            elif how == 1:  # half a request head
+                s.sendall(b"GET /headers HTTP/1.1\r\nHost: so")
+            elif how == 2:  # a big answer read in part
+                s.sendall(b"GET /big?kb=2048 HTTP/1.1\r\nHost: soak\r\n\r\n")
+                s.recv(rng.randint(1, 65536))
+            elif how == 3:  # an event stream left after the first event
+                s.sendall(b"GET /sse?n=50&ms=100 HTTP/1.1\r\nHost: soak\r\n\r\n")
+                s.recv(4096)
+            else:  # a tunnel left open with bytes in flight
+                s.sendall(b"GET /ws HTTP/1.1\r\nHost: soak\r\nConnection: Upgrade\r\n"
+                          b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          b"Sec-WebSocket-Version: 13\r\n\r\n" + b"y" * 1000)
+                s.recv(4096)
+            time.sleep(rng.uniform(0, 0.05))
+            REC.count("rude", ["half-body", "half-head", "big-left", "sse-left", "ws-left"][how])
+        except OSError as e:
+            if isinstance(e, socket.timeout):
+                REC.fail("rude", describe(e))
+            else:
+                REC.count("rude", "reset")
+        finally:
+            if rng.random() < 0.5:  # a reset rather than a FIN
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            s.close()
+
     def cached(self, conn, rng):
         path = "/cached/cache/k%d?max_age=1" % rng.randrange(20)
         try:
@@ -687,10 +731,12 @@ def soak(env):
     traffic.start("ws", traffic.ws)
     traffic.start("cached", traffic.cached)
     traffic.start("limited", traffic.limited)
+    traffic.start("rude", traffic.rude)
     admin = Admin(gw)
     admin.start()
     time.sleep(min(WARMUP, SECONDS / 4))
     rss_warm = vmrss(gw.proc.pid)
+    fds_warm = fds(gw.proc.pid)
     faults = Faults(env, gw, bs, gw_ports, side.addr, deadline - 3)
     faults.start()
     last_print = time.time()
@@ -729,6 +775,10 @@ def soak(env):
         REC.fail("after", "/api/stats after the run: %d %r" % (s.status, s.body[:200]))
     time.sleep(1)  # let finished connections go
     rss_end = vmrss(gw.proc.pid)
+    fds_end = fds(gw.proc.pid)
+    if fds_end > fds_warm + 200:
+        REC.fail("fds", "gateway holds %d descriptors after the run, %d after warm-up" %
+                 (fds_end, fds_warm))
     bound = 3 * rss_warm + 20 * MIB
     asan = sanitized(gw.proc.pid)
     if asan:
@@ -749,6 +799,7 @@ def soak(env):
         except AssertionError as e:
             REC.fail("exit", "%s: %s" % (p.name, str(e)[:2000]))
     summary(rss_warm, rss_end, admin.rss_max, asan, faults)
+    print("soak: gateway descriptors: after warm-up %d, after the run %d" % (fds_warm, fds_end))
     return not REC.failures, gw
 
 
