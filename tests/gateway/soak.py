@@ -28,7 +28,9 @@ thread waits until all three are healthy again. So what must hold:
 
 Environment: SOAK_SECONDS (duration), GOC_TEST_SLACK (time bounds stretch,
 for sanitizer builds), SOAK_SEED (the random seed, printed), SOAK_KEEP=1
-(keep the scratch directory with the logs). Exits 0 when all held, 1 with
+(keep the scratch directory with the logs); to narrow down a failure,
+SOAK_KINDS (a comma list of get,post,sse,ws,cached,limited,rude: the
+client kinds that run) and SOAK_FAULTS=0 (no faults). Exits 0 when all held, 1 with
 the failures, a summary and the gateway's log tail otherwise."""
 import http.client
 import json
@@ -50,6 +52,8 @@ import gwlib  # noqa: E402
 from gwlib import BACKEND, Env, Proc, free_port, request, slack, target_states  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "180"))
+KINDS = os.environ.get("SOAK_KINDS", "get,post,sse,ws,cached,limited,rude").split(",")
+FAULTS = os.environ.get("SOAK_FAULTS", "1") == "1"
 SEED = int(os.environ.get("SOAK_SEED", str(int(time.time()))))
 WARMUP = 4.0           # traffic before the first fault and the RSS baseline
 HEALTH_INTERVAL = 0.2  # app's active checks (seconds)
@@ -725,20 +729,18 @@ def soak(env):
     REC.t0 = start
     deadline = start + SECONDS
     traffic = Traffic(gw)
-    traffic.start("get", traffic.get, 3)
-    traffic.start("post", traffic.post, 2)
-    traffic.start("sse", traffic.sse)
-    traffic.start("ws", traffic.ws)
-    traffic.start("cached", traffic.cached)
-    traffic.start("limited", traffic.limited)
-    traffic.start("rude", traffic.rude)
+    for kind, n in (("get", 3), ("post", 2), ("sse", 1), ("ws", 1), ("cached", 1),
+                    ("limited", 1), ("rude", 1)):
+        if kind in KINDS:
+            traffic.start(kind, getattr(traffic, kind), n)
     admin = Admin(gw)
     admin.start()
     time.sleep(min(WARMUP, SECONDS / 4))
     rss_warm = vmrss(gw.proc.pid)
     fds_warm = fds(gw.proc.pid)
     faults = Faults(env, gw, bs, gw_ports, side.addr, deadline - 3)
-    faults.start()
+    if FAULTS:
+        faults.start()
     last_print = time.time()
     while time.time() < deadline:
         time.sleep(min(1, max(0, deadline - time.time())))
@@ -750,7 +752,8 @@ def soak(env):
             print("soak: %3.0f s: %d requests, %d failures, RSS %.1f MiB, last fault: %s" %
                   (time.time() - start, n, nf, vmrss(gw.proc.pid) / MIB, REC.fault_now),
                   flush=True)
-    faults.join(60 * slack())
+    if FAULTS:
+        faults.join(60 * slack())
     if faults.is_alive():
         REC.fail("fault", "the fault thread is stuck (a fault step hangs)")
     hung = traffic.stop()
@@ -787,10 +790,16 @@ def soak(env):
         REC.fail("rss", "gateway RSS %.1f MiB after the run, bound %.1f MiB (warm-up %.1f MiB)"
                  % (rss_end / MIB, bound / MIB, rss_warm / MIB))
     # SIGTERM: drains and exits 0; no sanitizer report anywhere.
+    # Every client is gone by now: the drain has nothing to wait for.
+    t_term = time.time()
     try:
         gw.stop(timeout=30)
     except AssertionError as e:
         REC.fail("exit", "gateway: %s" % str(e)[:3000])
+    t_term = time.time() - t_term
+    if "shutdown: timed out" in gw.log_text():
+        REC.fail("exit", "SIGTERM with no client left: the drain waited out shutdown_timeout "
+                 "(%.1f s to exit): a connection stayed active" % t_term)
     for p in env.procs:
         if p is gw or p.proc.poll() is not None and p.proc.returncode == -signal.SIGKILL:
             continue
@@ -799,7 +808,8 @@ def soak(env):
         except AssertionError as e:
             REC.fail("exit", "%s: %s" % (p.name, str(e)[:2000]))
     summary(rss_warm, rss_end, admin.rss_max, asan, faults)
-    print("soak: gateway descriptors: after warm-up %d, after the run %d" % (fds_warm, fds_end))
+    print("soak: gateway descriptors: after warm-up %d, after the run %d; SIGTERM to exit "
+          "%.2f s" % (fds_warm, fds_end, t_term))
     return not REC.failures, gw
 
 
