@@ -160,7 +160,11 @@ upstreams:
     balance: %s
     targets: [%s]
     health_check: { path: "/healthz", interval: "%dms", rise: 2, fall: 2 }
-    outlier: { consecutive_errors: 3, consecutive_5xx: 5, base_ejection_time: "1s", max_ejection_time: "4s" }
+    outlier:
+      consecutive_errors: 3
+      consecutive_5xx: 5
+      base_ejection_time: "1s"
+      max_ejection_time: "4s"
   - name: side
     targets: ["%s"]
     health_check: { path: "/healthz", interval: "500ms" }
@@ -576,9 +580,8 @@ class Faults(threading.Thread):
         i = self.pick()
         b = self.bs[i]
         REC.fault("kill", "b%d" % i)
+        REC.killed("b%d" % i)  # before: a stream may see the kill before kill() returns
         b.kill()
-        REC.killed("b%d" % i)
-        t_kill = time.time()
         try:
             took = gwlib.wait_for("b%d out" % i, lambda: self.states()[b.addr] != "healthy", 10)
             REC.worst("kill: out after (s)", took)
@@ -600,7 +603,6 @@ class Faults(threading.Thread):
         took = self.wait_all_healthy("b%d restarted" % i)
         if took is not None:
             REC.worst("kill: back after restart (s)", took)
-        del t_kill
 
     def health(self):
         i = self.pick()
