@@ -325,9 +325,17 @@ class Traffic:
         headers = {"Content-Type": "application/x-soak"}
         if chunked:
             headers["Transfer-Encoding"] = "chunked"
+        t0 = time.time()
         try:
             st, r, got = conn.do("POST", "/echo", body=body, headers=headers, chunked=chunked)
         except Exception as e:
+            # /echo answers as it reads: a backend killed mid-echo has
+            # started its 200, which the gateway can only cut (never
+            # complete wrongly); the client may see that while still
+            # sending.
+            if REC.kill_during(t0, time.time()):
+                REC.count("post", "cut-by-kill")
+                return
             REC.fail("post", "POST /echo (%d bytes%s): %s" % (n, ", chunked" if chunked else "",
                                                               describe(e)))
             return
