@@ -89,10 +89,15 @@ class Proc:
             return f.read()
 
     def signal(self, sig):
+        if sig == signal.SIGTERM:
+            self.terminated = True
         self.proc.send_signal(sig)
 
     def stop(self, timeout=20, want_rc=0):
-        if self.proc.poll() is None:
+        # One SIGTERM only: a second one during the exit (slow under a
+        # sanitizer) would find the default action back and kill it.
+        if self.proc.poll() is None and not getattr(self, "terminated", False):
+            self.terminated = True
             self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout * slack())
