@@ -69,6 +69,7 @@ cat <<EOM
 
   app        http://127.0.0.1:8080/
   cached     http://127.0.0.1:8080/cached/?max_age=30   (X-Backend-Count stays put on a hit)
+  limited    http://127.0.0.1:8080/api/                 (50 requests/s per client, bursts of 100)
   dashboard  http://127.0.0.1:9090/
   metrics    http://127.0.0.1:9090/metrics
 
