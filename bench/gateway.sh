@@ -117,6 +117,7 @@ cleanup() {
 }
 trap cleanup EXIT
 tck="$(getconf CLK_TCK)"
+load="$(cut -d' ' -f1-3 /proc/loadavg)" # other work on the CPUs inflates CPU/request
 
 # ---- processes and /proc -----------------------------------------------------------
 
@@ -578,7 +579,8 @@ print_tables() {
 print_markdown() {
     local row
     echo "The gateway: HTTP/1.1 through a proxy pinned to one CPU (GOC_MAXPROCS=1,"
-    echo "GOMAXPROCS=1, one nginx worker), wrk and three gateway-backend processes on another."
+    echo "GOMAXPROCS=1, one nginx worker), wrk and three gateway-backend processes on another;"
+    echo "load average $load at start."
     for row in "${rows_run[@]}"; do
         echo
         echo "**${title[$row]}** ($(setup_line "$row"))"
@@ -594,7 +596,7 @@ print_markdown() {
 # ---- main --------------------------------------------------------------------------
 
 echo "gateway benchmark: ${rows_run[*]}; proxies ${proxies[*]}; ${secs} s each" \
-    "(+${warmup} s warm-up), $reps time(s); backends ${backends[*]}" >&2
+    "(+${warmup} s warm-up), $reps time(s); backends ${backends[*]}; load average $load" >&2
 for row in "${rows_run[@]}"; do
     for ((rep = 1; rep <= reps; rep++)); do
         for impl in $(impls "$row"); do
@@ -615,6 +617,8 @@ for row in "${rows_run[@]}"; do
         done
     done
 done
+echo
+echo "load average at start $load, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 print_tables
 print_markdown >"$md"
 echo
