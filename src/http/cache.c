@@ -1,8 +1,8 @@
 /*
  * cache.c — goc_http_cache: a shared HTTP cache (RFC 9111) in front of a
  * handler. The rules (what may be stored, for how long) are
- * cache_control.c's; this file owns the store and the life of a request
- * through it.
+ * cache_control.c's, the store is cache_store.c's; this file owns the
+ * life of a request through it.
  *
  * The life of a GET (or HEAD) through the cache:
  *   1. The key is the lowercased Host and the request target, whatever
@@ -51,19 +51,16 @@
  * (its 304 refreshed an entry), stored (entries inserted), evicted (for
  * room), not_storable (GET answers the rules or sizes kept out).
  *
- * Entries: one allocation each (the struct, then the field table, the
- * Vary table, the key, the field strings and the body), addressed by
- * offsets while the entry grows by realloc, immutable once inserted.
- * Reference counted: the index holds one, each request reading it one, so
- * a hit streams an entry that is evicted meanwhile. Refreshing or
- * replacing makes a new entry; the old one is freed by its last reader.
+ * The store (entries, the index, LRU eviction, reference counts, the
+ * statistics' reads) is cache_store.c's, declared in cache.h. This file
+ * owns the handler: the capturing writer, the flights, revalidation.
  *
- * Locking: c->mu guards the index (hash buckets), the LRU list, bytes,
- * entries, the flights and the list of handler args (fields marked "mu").
- * It is never held across a call to the handler below, a write to the
- * client, or a wait. Counters are atomics (relaxed: statistics order
- * nothing). An entry's refs is atomic: acquire-release on the drop to 0,
- * so the freeing thread sees every reader's last access.
+ * Locking: c->mu (cache.h says which fields it guards) is taken here for
+ * the index, the flights and the list of handler args, and is never held
+ * across a call to the handler below, a write to the client, or a wait.
+ * Counters are bumped relaxed (statistics order nothing); an entry this
+ * handler reads is a reference of its own, dropped when the answer is
+ * written.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -78,84 +75,7 @@
 #include "http/cache.h"
 #include "http/http.h"
 
-#define DEFAULT_MAX_BYTES ((size_t)64 << 20)
-#define MIN_BUCKETS       64
-#define FLIGHT_BUCKETS    64 /* flights are few: as many as misses in progress */
-#define NO_VALUE          UINT32_MAX
-#define NS_PER_SEC        1000000000LL
-
-/* A stored field or Vary selector: offsets into the entry's data. A Vary
- * selector's value is the request's values of the field joined by ", ",
- * or NO_VALUE when the request had none. */
-typedef struct eref {
-    uint32_t name_off, name_len, value_off, value_len;
-} eref;
-
-typedef struct entry {
-    struct entry *hnext;         /* mu: the bucket's chain */
-    struct entry *lprev, *lnext; /* mu: LRU list, most recent first */
-    _Atomic int refs;
-    /* Immutable once inserted: */
-    uint64_t hash;
-    size_t size; /* bytes allocated (charged to max_bytes) */
-    int status;
-    uint32_t ccflags; /* the response's Cache-Control flags */
-    int64_t lifetime; /* ns */
-    goc__cache_clock clock;
-    uint32_t nfields, nvary, key_off, key_len;
-    uint32_t strs_off, strs_len; /* the fields' strings, one block */
-    uint32_t etag_off, lm_off;   /* NO_VALUE if none */
-    size_t body_off, body_len, cap;
-    _Alignas(8) char data[];
-} entry;
-
-/* A request of a key with the handler below, that others may wait for. */
-typedef struct flight {
-    struct flight *next; /* mu */
-    uint64_t hash;
-    const char *key; /* the leader's (request memory) */
-    size_t key_len;
-    goc_chan *done; /* closed when the leader is done */
-} flight;
-
-typedef struct cache_arg {
-    struct cache_arg *next; /* mu: the cache's list, freed with it */
-    goc_http_cache *c;
-    goc_http_handler next_h;
-} cache_arg;
-
-struct goc_http_cache {
-    goc_mutex mu;
-    bool locked;                     /* mu: for debug assertions */
-    entry **buckets;                 /* mu */
-    size_t nbuckets;                 /* mu: a power of 2 */
-    entry *lru_head, *lru_tail;      /* mu */
-    size_t bytes, entries;           /* mu */
-    flight *flights[FLIGHT_BUCKETS]; /* mu: by hash */
-    cache_arg *args;                 /* mu */
-    /* Immutable: */
-    size_t max_bytes, max_entry;
-    goc_duration default_ttl;
-    /* Statistics (relaxed). */
-    _Atomic uint64_t hits, misses, revalidated, stored, evicted, not_storable, coalesced;
-};
-
-static void cache_lock(goc_http_cache *c)
-{
-    goc_mutex_lock(&c->mu);
-    c->locked = true;
-}
-
-static void cache_unlock(goc_http_cache *c)
-{
-    c->locked = false;
-    goc_mutex_unlock(&c->mu);
-}
-
-static void count(_Atomic uint64_t *ctr)
-{
-    atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed); /* statistics only */
-}
+#define NS_PER_SEC 1000000000LL
 
 static int64_t wall_now(void)
 {
@@ -170,412 +90,6 @@ static uint64_t hash_key(const char *k, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
     return h;
-}
-
-/* ---- entries ------------------------------------------------------------ */
-
-static const char *estr(const entry *e, uint32_t off)
-{
-    return off == NO_VALUE ? NULL : e->data + off;
-}
-
-static const eref *efields(const entry *e)
-{
-    return (const eref *)e->data;
-}
-
-static const eref *evary(const entry *e)
-{
-    return (const eref *)e->data + e->nfields;
-}
-
-static void entry_release(entry *e)
-{
-    /* acq_rel: the last holder sees every other holder's reads done. */
-    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-        free(e);
-}
-
-static entry *entry_retain(entry *e)
-{
-    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* a holder exists */
-    return e;
-}
-
-/* Whether field name of response header h is stored: not hop-by-hop nor
- * the cache's own, nor Content-Length (a hit sets it from the body). */
-static bool stored_field(const goc_http_header *h, const char *name)
-{
-    size_t n = strlen(name);
-    return !goc__cache_skip_field(name, n, h) &&
-           !(n == 14 && goc__http_token_eq(name, "Content-Length", 14));
-}
-
-/* The request's values of field name joined by ", " into out (NULL: just
- * measure): the length, or -1 if the request has none. */
-static int64_t joined(const goc_http_header *req, const char *name, size_t nl, char *out)
-{
-    int64_t len = -1;
-    size_t n = goc_http_header_len(req);
-    for (size_t i = 0; i < n; i++) {
-        const char *fn, *fv;
-        goc_http_header_at(req, i, &fn, &fv);
-        if (strlen(fn) != nl || !goc__http_token_eq(fn, name, nl))
-            continue;
-        size_t vl = strlen(fv);
-        if (len >= 0) {
-            if (out)
-                memcpy(out + len, ", ", 2);
-            len += 2;
-        } else {
-            len = 0;
-        }
-        if (out)
-            memcpy(out + len, fv, vl);
-        len += (int64_t)vl;
-    }
-    return len;
-}
-
-/* The field names Vary lists in h, the first max of them into
- * names/lens: the count of all. */
-static size_t vary_names(const goc_http_header *h, const char **names, size_t *lens, size_t max)
-{
-    size_t k = 0, n = goc_http_header_len(h);
-    for (size_t i = 0; i < n; i++) {
-        const char *fn, *fv;
-        goc_http_header_at(h, i, &fn, &fv);
-        if (strlen(fn) != 4 || !goc__http_token_eq(fn, "Vary", 4))
-            continue;
-        size_t pos = 0, len;
-        const char *tok;
-        for (; goc__http_list_next(fv, strlen(fv), &pos, &tok, &len); k++) {
-            if (k < max) {
-                names[k] = tok;
-                lens[k] = len;
-            }
-        }
-    }
-    return k;
-}
-
-#define MAX_VARY 16
-
-/* What an entry is built from. */
-typedef struct entry_src {
-    const goc_http_header *h;   /* fields to store (filtered here) */
-    const goc_http_header *req; /* the request, for Vary */
-    const char *key;
-    size_t key_len;
-    uint64_t hash;
-    int status;
-    goc__cache_clock clock;
-    int64_t lifetime;
-    uint32_t ccflags;
-    size_t body_cap; /* room for the body made now */
-} entry_src;
-
-/* The sizes of an entry's head, measured before it is allocated. */
-typedef struct entry_shape {
-    size_t nf, nv, strs, vstrs; /* fields, selectors, their strings' bytes */
-    bool has_date;
-    const char *vn[MAX_VARY]; /* the Vary names (in s->h) */
-    size_t vl[MAX_VARY];
-} entry_shape;
-
-/* Measure s into sh: false if it names more Vary fields than are kept. */
-static bool entry_measure(const entry_src *s, entry_shape *sh)
-{
-    memset(sh, 0, offsetof(entry_shape, vn));
-    size_t hn = goc_http_header_len(s->h);
-    for (size_t i = 0; i < hn; i++) {
-        const char *name, *value;
-        goc_http_header_at(s->h, i, &name, &value);
-        if (stored_field(s->h, name)) {
-            sh->nf++;
-            sh->strs += strlen(name) + strlen(value) + 2;
-        }
-    }
-    sh->has_date = goc_http_header_get(s->h, "Date") != NULL;
-    if (!sh->has_date) {
-        sh->nf++;
-        sh->strs += sizeof "Date" + 30; /* an IMF-fixdate is 29 bytes */
-    }
-    sh->nv = vary_names(s->h, sh->vn, sh->vl, MAX_VARY);
-    if (sh->nv > MAX_VARY)
-        return false;
-    for (size_t i = 0; i < sh->nv; i++) {
-        int64_t j = joined(s->req, sh->vn[i], sh->vl[i], NULL);
-        sh->vstrs += sh->vl[i] + 1 + (j >= 0 ? (size_t)j + 1 : 0);
-    }
-    return true;
-}
-
-/* Copy the stored fields of s to p (e's string block), and a Date if it
- * has none: past the last byte written. */
-static char *fill_fields(entry *e, const entry_src *s, const entry_shape *sh, char *p)
-{
-    eref *f = (eref *)e->data;
-    size_t k = 0, hn = goc_http_header_len(s->h);
-    for (size_t i = 0; i < hn; i++) {
-        const char *name, *value;
-        goc_http_header_at(s->h, i, &name, &value);
-        if (!stored_field(s->h, name))
-            continue;
-        size_t a = strlen(name) + 1, b = strlen(value) + 1;
-        f[k] = (eref){(uint32_t)(p - e->data), (uint32_t)a - 1, (uint32_t)(p + a - e->data),
-                      (uint32_t)b - 1};
-        memcpy(p, name, a);
-        memcpy(p + a, value, b);
-        if (a == 5 && goc__http_token_eq(name, "ETag", 4) && e->etag_off == NO_VALUE)
-            e->etag_off = f[k].value_off;
-        if (a == 14 && goc__http_token_eq(name, "Last-Modified", 13) && e->lm_off == NO_VALUE)
-            e->lm_off = f[k].value_off;
-        p += a + b;
-        k++;
-    }
-    if (!sh->has_date) {
-        f[k] = (eref){(uint32_t)(p - e->data), 4, (uint32_t)(p + 5 - e->data), 29};
-        memcpy(p, "Date", 5);
-        goc__http_format_time((time_t)(s->clock.response_time / NS_PER_SEC), p + 5);
-        p += 35;
-    }
-    return p;
-}
-
-/* Copy the Vary selectors (names, the request's values) to p. */
-static char *fill_vary(entry *e, const entry_src *s, const entry_shape *sh, char *p)
-{
-    eref *v = (eref *)e->data + e->nfields;
-    for (size_t i = 0; i < sh->nv; i++) {
-        v[i].name_off = (uint32_t)(p - e->data);
-        v[i].name_len = (uint32_t)sh->vl[i];
-        memcpy(p, sh->vn[i], sh->vl[i]);
-        p[sh->vl[i]] = '\0';
-        p += sh->vl[i] + 1;
-        int64_t j = joined(s->req, sh->vn[i], sh->vl[i], p);
-        v[i].value_off = j >= 0 ? (uint32_t)(p - e->data) : NO_VALUE;
-        v[i].value_len = j >= 0 ? (uint32_t)j : 0;
-        if (j >= 0) {
-            p[j] = '\0';
-            p += j + 1;
-        }
-    }
-    return p;
-}
-
-/* A new entry with s's fields and room for body_cap body bytes, refs 1:
- * NULL on ENOMEM, past max (bytes in all), or with too many Vary names. */
-static entry *entry_new(const entry_src *s, size_t max)
-{
-    entry_shape sh;
-    if (!entry_measure(s, &sh))
-        return NULL;
-    size_t head = (sh.nf + sh.nv) * sizeof(eref) + s->key_len + 1 + sh.strs + sh.vstrs;
-    size_t size = sizeof(entry) + head + s->body_cap;
-    if (size > max || head > UINT32_MAX / 2)
-        return NULL;
-    entry *e = malloc(size);
-    if (!e)
-        return NULL;
-    memset(e, 0, sizeof *e);
-    atomic_init(&e->refs, 1);
-    e->hash = s->hash;
-    e->status = s->status;
-    e->ccflags = s->ccflags;
-    e->lifetime = s->lifetime;
-    e->clock = s->clock;
-    e->nfields = (uint32_t)sh.nf;
-    e->nvary = (uint32_t)sh.nv;
-    e->etag_off = e->lm_off = NO_VALUE;
-    char *p = e->data + (sh.nf + sh.nv) * sizeof(eref);
-    e->key_off = (uint32_t)(p - e->data);
-    e->key_len = (uint32_t)s->key_len;
-    memcpy(p, s->key, s->key_len);
-    p[s->key_len] = '\0';
-    p += s->key_len + 1;
-    e->strs_off = (uint32_t)(p - e->data);
-    p = fill_fields(e, s, &sh, p);
-    e->strs_len = (uint32_t)(p - e->data) - e->strs_off;
-    p = fill_vary(e, s, &sh, p);
-    e->body_off = (size_t)(p - e->data);
-    e->cap = s->body_cap;
-    e->size = size;
-    return e;
-}
-
-/* Append p[0, n) to the body of e (not yet inserted), growing it within
- * max bytes in all: 0, or -EFBIG / -ENOMEM (*ep unchanged then). */
-static int entry_append(entry **ep, const void *p, size_t n, size_t max)
-{
-    entry *e = *ep;
-    if (e->cap - e->body_len < n) {
-        size_t need = e->body_len + n, cap = e->cap ? e->cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        if (sizeof(entry) + e->body_off + need > max)
-            return -EFBIG;
-        if (sizeof(entry) + e->body_off + cap > max)
-            cap = max - sizeof(entry) - e->body_off;
-        entry *g = realloc(e, sizeof(entry) + e->body_off + cap);
-        if (!g)
-            return -ENOMEM;
-        *ep = e = g;
-        e->cap = cap;
-        e->size = sizeof(entry) + e->body_off + cap;
-    }
-    memcpy(e->data + e->body_off + e->body_len, p, n);
-    e->body_len += n;
-    return 0;
-}
-
-/* Whether the request's fields match e's Vary selectors. */
-static bool vary_match(const entry *e, const goc_http_header *req)
-{
-    const eref *v = evary(e);
-    for (uint32_t i = 0; i < e->nvary; i++) {
-        const char *name = estr(e, v[i].name_off);
-        int64_t j = joined(req, name, v[i].name_len, NULL);
-        if (j < 0 || v[i].value_off == NO_VALUE) {
-            if ((j < 0) != (v[i].value_off == NO_VALUE))
-                return false;
-            continue;
-        }
-        if ((uint64_t)j != v[i].value_len)
-            return false;
-        char stackbuf[256];
-        char *buf = (size_t)j < sizeof stackbuf ? stackbuf : malloc((size_t)j + 1);
-        if (!buf)
-            return false;
-        joined(req, name, v[i].name_len, buf);
-        bool same = memcmp(buf, estr(e, v[i].value_off), (size_t)j) == 0;
-        if (buf != stackbuf)
-            free(buf);
-        if (!same)
-            return false;
-    }
-    return true;
-}
-
-/* ---- the index ---------------------------------------------------------- */
-
-static bool key_is(const entry *e, uint64_t hash, const char *key, size_t n)
-{
-    return e->hash == hash && e->key_len == n && memcmp(e->data + e->key_off, key, n) == 0;
-}
-
-static void lru_unlink(goc_http_cache *c, entry *e)
-{
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    else
-        c->lru_head = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else
-        c->lru_tail = e->lprev;
-    e->lprev = e->lnext = NULL;
-}
-
-static void lru_push(goc_http_cache *c, entry *e)
-{
-    e->lprev = NULL;
-    e->lnext = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lprev = e;
-    else
-        c->lru_tail = e;
-    c->lru_head = e;
-}
-
-/* Take e out of the index and drop the index's reference. mu held. */
-static void index_remove(goc_http_cache *c, entry *e)
-{
-    GOC_ASSERT(c->locked);
-    entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    lru_unlink(c, e);
-    c->bytes -= e->size;
-    c->entries--;
-    entry_release(e);
-}
-
-/* The entry of key whose Vary matches req, or NULL. mu held. */
-static entry *index_find(goc_http_cache *c, uint64_t hash, const char *key, size_t n,
-                         const goc_http_header *req)
-{
-    GOC_ASSERT(c->locked);
-    for (entry *e = c->buckets[hash & (c->nbuckets - 1)]; e; e = e->hnext)
-        if (key_is(e, hash, key, n) && vary_match(e, req))
-            return e;
-    return NULL;
-}
-
-/* Double the buckets when entries outnumber them (ENOMEM: stay). mu held. */
-static void index_grow(goc_http_cache *c)
-{
-    GOC_ASSERT(c->locked);
-    if (c->entries < c->nbuckets)
-        return;
-    size_t nb = c->nbuckets * 2;
-    entry **b = calloc(nb, sizeof *b);
-    if (!b)
-        return;
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        for (entry *e = c->buckets[i], *next; e; e = next) {
-            next = e->hnext;
-            e->hnext = b[e->hash & (nb - 1)];
-            b[e->hash & (nb - 1)] = e;
-        }
-    }
-    free(c->buckets);
-    c->buckets = b;
-    c->nbuckets = nb;
-}
-
-/* Insert e (the reference passes to the index), dropping the entries of
- * its key that req's would have matched, and least recently used ones
- * until it fits; one larger than max_bytes in all (a refreshed entry
- * whose fields grew) is dropped instead. mu held. */
-static void index_insert(goc_http_cache *c, entry *e, const goc_http_header *req)
-{
-    GOC_ASSERT(c->locked);
-    if (e->size > c->max_bytes) {
-        entry_release(e);
-        return;
-    }
-    const char *key = e->data + e->key_off;
-    for (entry *o; (o = index_find(c, e->hash, key, e->key_len, req)) != NULL;)
-        index_remove(c, o);
-    while (c->lru_tail && c->bytes + e->size > c->max_bytes) {
-        index_remove(c, c->lru_tail);
-        count(&c->evicted);
-    }
-    index_grow(c);
-    entry **b = &c->buckets[e->hash & (c->nbuckets - 1)];
-    e->hnext = *b;
-    *b = e;
-    lru_push(c, e);
-    c->bytes += e->size;
-    c->entries++;
-    count(&c->stored);
-}
-
-/* Drop every entry of key (all variants). */
-static void index_drop_key(goc_http_cache *c, uint64_t hash, const char *key, size_t n)
-{
-    cache_lock(c);
-    entry **pp = &c->buckets[hash & (c->nbuckets - 1)];
-    while (*pp) {
-        entry *e = *pp;
-        if (key_is(e, hash, key, n))
-            index_remove(c, e); /* unlinks *pp */
-        else
-            pp = &e->hnext;
-    }
-    cache_unlock(c);
 }
 
 /* ---- answering from an entry -------------------------------------------- */
@@ -595,9 +109,10 @@ static bool not_modified(int status, const char *etag, const char *lm, const cha
            b <= a;
 }
 
-static bool client_not_modified(const entry *e, const char *inm, const char *ims)
+static bool client_not_modified(const goc__cache_entry *e, const char *inm, const char *ims)
 {
-    return not_modified(e->status, estr(e, e->etag_off), estr(e, e->lm_off), inm, ims);
+    return not_modified(e->status, goc__cache_estr(e, e->etag_off), goc__cache_estr(e, e->lm_off),
+                        inm, ims);
 }
 
 static bool field_in_304(const char *name, size_t n)
@@ -613,7 +128,7 @@ static bool field_in_304(const char *name, size_t n)
 /* Answer r from e: its fields (one copy of their strings into request
  * memory), Age, X-Cache, then the body (none for HEAD), or a 304 when the
  * client's conditional (inm, ims) holds. */
-static void serve_entry(goc_http_response_writer *w, goc_http_request *r, const entry *e,
+static void serve_entry(goc_http_response_writer *w, goc_http_request *r, const goc__cache_entry *e,
                         const char *xcache, bool head, const char *inm, const char *ims)
 {
     goc_http_header *h = goc_http_response_header(w);
@@ -624,7 +139,7 @@ static void serve_entry(goc_http_response_writer *w, goc_http_request *r, const 
         return;
     }
     memcpy(strs, e->data + e->strs_off, e->strs_len);
-    const eref *f = efields(e);
+    const goc__cache_eref *f = goc__cache_efields(e);
     for (uint32_t i = 0; i < e->nfields; i++) {
         const char *name = strs + (f[i].name_off - e->strs_off);
         if (nm && !field_in_304(name, f[i].name_len))
@@ -672,8 +187,8 @@ typedef struct cw {
     goc_http_response_writer w; /* first: the ops get a cw through it */
     goc_http_response_writer *out;
     const creq *q;
-    entry *stale; /* revalidating this (a reference), or NULL */
-    entry *e;     /* STORE: being built */
+    goc__cache_entry *stale; /* revalidating this (a reference), or NULL */
+    goc__cache_entry *e;     /* STORE: being built */
     int state;
     bool may_store; /* a GET the cache could store the answer to */
     bool nm;        /* the client's conditional holds: it gets a 304, the
@@ -702,8 +217,8 @@ static void give_back(cw *g)
 static void abandon(cw *g)
 {
     if (g->e)
-        count(&g->q->c->not_storable);
-    entry_release(g->e);
+        goc__cache_count(&g->q->c->not_storable);
+    goc__cache_entry_release(g->e);
     g->e = NULL;
     if (g->state == STORE)
         g->state = PASS;
@@ -733,20 +248,20 @@ static int64_t age_field(const goc_http_header *h)
 /* Begin an entry for the response whose header is g->w.header: NULL if
  * the rules do not let it be stored, its declared length is over
  * max_entry_bytes, or on ENOMEM. */
-static entry *begin_entry(cw *g, int status, int64_t now)
+static goc__cache_entry *begin_entry(cw *g, int status, int64_t now)
 {
     const creq *q = g->q;
     const goc_http_header *h = &g->w.header;
     goc__cc rcc;
     goc__cc_init(&rcc);
     goc__cc_from_header(&rcc, h, false);
-    entry_src s = {.h = h,
-                   .req = q->r->header,
-                   .key = q->key,
-                   .key_len = q->key_len,
-                   .hash = q->hash,
-                   .status = status,
-                   .ccflags = rcc.flags};
+    goc__cache_entry_src s = {.h = h,
+                              .req = q->r->header,
+                              .key = q->key,
+                              .key_len = q->key_len,
+                              .hash = q->hash,
+                              .status = status,
+                              .ccflags = rcc.flags};
     s.clock = (goc__cache_clock){g->request_time, now, goc__cache_date(h, now), age_field(h)};
     s.lifetime = goc__cache_lifetime(&rcc, h, s.clock.date, q->c->default_ttl);
     if (goc__cache_storable(q->r->header, &q->qcc, status, h, &rcc, s.lifetime) != 0)
@@ -757,7 +272,7 @@ static entry *begin_entry(cw *g, int status, int64_t now)
     if (g->clen >= 0 && (uint64_t)g->clen > q->c->max_entry)
         return NULL;
     s.body_cap = g->clen >= 0 ? (size_t)g->clen : 0;
-    return entry_new(&s, q->c->max_entry);
+    return goc__cache_entry_new(&s, q->c->max_entry);
 }
 
 /* The response's status is known (code, or 200 for a first write): judge
@@ -778,7 +293,7 @@ static void decide(cw *g, int code)
     if (g->may_store) {
         g->e = begin_entry(g, code, now);
         if (!g->e)
-            count(&g->q->c->not_storable);
+            goc__cache_count(&g->q->c->not_storable);
     }
     g->state = g->e ? STORE : PASS; /* give_back adds X-Cache: MISS */
     const goc_http_header *h = &g->w.header;
@@ -821,7 +336,7 @@ static ssize_t cw_write(goc_http_response_writer *w, const void *p, size_t n)
     }
     if (g->state == NOT_MODIFIED)
         return n ? GOC_EHTTP_BODY_NOT_ALLOWED : 0;
-    if (g->state == STORE && entry_append(&g->e, p, n, g->q->c->max_entry) < 0)
+    if (g->state == STORE && goc__cache_entry_append(&g->e, p, n, g->q->c->max_entry) < 0)
         abandon(g); /* too large (or no memory): streamed, not stored */
     give_back(g);
     if (g->nm) { /* the client has its 304: the body is the entry's alone */
@@ -922,20 +437,20 @@ static const goc__http_rw_ops cw_ops = {
 
 /* A new entry: the 304's fields (h304) over old's, old's body; NULL on
  * ENOMEM. RFC 9111 4.3.4. */
-static entry *refresh(cw *g, const entry *old, int64_t now)
+static goc__cache_entry *refresh(cw *g, const goc__cache_entry *old, int64_t now)
 {
     goc_http_header tmp;
     goc__http_header_init(&tmp, g->q->r->priv_->arena);
     /* A 304 without a Date (the server below adds its own only on the
-     * wire) leaves the entry a Date of now (entry_new). */
+     * wire) leaves the entry a Date of now (goc__cache_entry_new). */
     bool new_date = goc_http_header_get(&g->h304, "Date") == NULL;
-    const eref *f = efields(old);
+    const goc__cache_eref *f = goc__cache_efields(old);
     for (uint32_t i = 0; i < old->nfields; i++) {
-        const char *name = estr(old, f[i].name_off);
+        const char *name = goc__cache_estr(old, f[i].name_off);
         if (new_date && f[i].name_len == 4 && goc__http_token_eq(name, "Date", 4))
             continue;
         if (goc__http_header_find(&g->h304, name, f[i].name_len) < 0 &&
-            goc__http_header_push(&tmp, name, f[i].name_len, estr(old, f[i].value_off),
+            goc__http_header_push(&tmp, name, f[i].name_len, goc__cache_estr(old, f[i].value_off),
                                   f[i].value_len) < 0)
             return NULL;
     }
@@ -948,20 +463,20 @@ static entry *refresh(cw *g, const entry *old, int64_t now)
     goc__cc rcc;
     goc__cc_init(&rcc);
     goc__cc_from_header(&rcc, &tmp, false);
-    entry_src s = {.h = &tmp,
-                   .req = g->q->r->header,
-                   .key = g->q->key,
-                   .key_len = g->q->key_len,
-                   .hash = g->q->hash,
-                   .status = old->status,
-                   .ccflags = rcc.flags,
-                   .body_cap = old->body_len};
+    goc__cache_entry_src s = {.h = &tmp,
+                              .req = g->q->r->header,
+                              .key = g->q->key,
+                              .key_len = g->q->key_len,
+                              .hash = g->q->hash,
+                              .status = old->status,
+                              .ccflags = rcc.flags,
+                              .body_cap = old->body_len};
     s.clock = (goc__cache_clock){g->request_time, now, goc__cache_date(&g->h304, now), 0};
     s.clock.age = age_field(&g->h304);
     s.lifetime = goc__cache_lifetime(&rcc, &tmp, s.clock.date, g->q->c->default_ttl);
     if (s.lifetime < 0)
         s.lifetime = 0;
-    entry *e = entry_new(&s, SIZE_MAX);
+    goc__cache_entry *e = goc__cache_entry_new(&s, SIZE_MAX);
     if (e) {
         memcpy(e->data + e->body_off, old->data + old->body_off, old->body_len);
         e->body_len = old->body_len;
@@ -973,14 +488,14 @@ static entry *refresh(cw *g, const entry *old, int64_t now)
 
 /* Set our validators of stale on the request, replacing the client's
  * own conditionals (the cache answers those itself). */
-static void add_validators(goc_http_request *r, const entry *stale)
+static void add_validators(goc_http_request *r, const goc__cache_entry *stale)
 {
     goc_http_header_del(r->header, "If-None-Match");
     goc_http_header_del(r->header, "If-Modified-Since");
-    if (stale->etag_off != NO_VALUE)
-        goc_http_header_set(r->header, "If-None-Match", estr(stale, stale->etag_off));
-    if (stale->lm_off != NO_VALUE)
-        goc_http_header_set(r->header, "If-Modified-Since", estr(stale, stale->lm_off));
+    if (stale->etag_off != GOC__CACHE_NO_VALUE)
+        goc_http_header_set(r->header, "If-None-Match", goc__cache_estr(stale, stale->etag_off));
+    if (stale->lm_off != GOC__CACHE_NO_VALUE)
+        goc_http_header_set(r->header, "If-Modified-Since", goc__cache_estr(stale, stale->lm_off));
 }
 
 /* The handler below said 304 to our validators: store the refreshed
@@ -988,17 +503,17 @@ static void add_validators(goc_http_request *r, const entry *stale)
 static void revalidated(cw *g, goc_http_response_writer *w)
 {
     const creq *q = g->q;
-    entry *e = refresh(g, g->stale, wall_now());
+    goc__cache_entry *e = refresh(g, g->stale, wall_now());
     if (e) {
-        cache_lock(q->c);
-        index_insert(q->c, entry_retain(e), q->r->header);
-        cache_unlock(q->c);
+        goc__cache_lock(q->c);
+        goc__cache_index_insert(q->c, goc__cache_entry_retain(e), q->r->header);
+        goc__cache_unlock(q->c);
     }
     if (g->w.header.n > g->nbase)
         g->w.header.n = g->nbase; /* the 304's fields were for the cache */
     give_back(g);
     serve_entry(w, q->r, e ? e : g->stale, "REVALIDATED", q->head, q->inm, q->ims);
-    entry_release(e);
+    goc__cache_entry_release(e);
 }
 
 /* The response was streamed into g->e: insert it if it is whole (all
@@ -1006,33 +521,34 @@ static void revalidated(cw *g, goc_http_response_writer *w)
 static void store(cw *g)
 {
     goc_http_cache *c = g->q->c;
-    entry *e = g->e;
+    goc__cache_entry *e = g->e;
     g->e = NULL;
     bool whole = g->w.trailer.n == 0 && (g->clen < 0 || (uint64_t)g->clen == e->body_len) &&
                  (int64_t)e->body_len == g->w.written;
     if (!whole) {
-        count(&c->not_storable);
-        entry_release(e);
+        goc__cache_count(&c->not_storable);
+        goc__cache_entry_release(e);
         return;
     }
     if (e->cap > e->body_len) {
         /* Charge what is used: give the slack of the last growth back. */
-        entry *s = realloc(e, sizeof(entry) + e->body_off + e->body_len);
+        goc__cache_entry *s = realloc(e, sizeof(goc__cache_entry) + e->body_off + e->body_len);
         if (s) {
             e = s;
             e->cap = e->body_len;
-            e->size = sizeof(entry) + e->body_off + e->body_len;
+            e->size = sizeof(goc__cache_entry) + e->body_off + e->body_len;
         }
     }
-    cache_lock(c);
-    index_insert(c, e, g->q->r->header);
-    cache_unlock(c);
+    goc__cache_lock(c);
+    goc__cache_index_insert(c, e, g->q->r->header);
+    goc__cache_unlock(c);
 }
 
 /* The handler below answers q's request through a cw; revalidating stale
  * if not NULL (a reference, kept by the caller); storing the answer if
  * may_store and the rules allow. */
-static void fetch(const creq *q, goc_http_response_writer *w, entry *stale, bool may_store)
+static void fetch(const creq *q, goc_http_response_writer *w, goc__cache_entry *stale,
+                  bool may_store)
 {
     cw g;
     memset(&g, 0, sizeof g);
@@ -1065,7 +581,7 @@ static void fetch(const creq *q, goc_http_response_writer *w, entry *stale, bool
         give_back(&g);
         goc_http_write_header(w, 304); /* the handler wrote no body */
     }
-    count(g.state == NOT_MODIFIED ? &q->c->revalidated : &q->c->misses);
+    goc__cache_count(g.state == NOT_MODIFIED ? &q->c->revalidated : &q->c->misses);
     if (g.state == NOT_MODIFIED) {
         revalidated(&g, w);
         return;
@@ -1093,7 +609,7 @@ static char *make_key(goc_http_request *r, size_t *n)
 
 /* Whether e may be used for a request with Cache-Control qcc without
  * revalidation, at now. */
-static bool usable(const entry *e, const goc__cc *qcc, int64_t now)
+static bool usable(const goc__cache_entry *e, const goc__cc *qcc, int64_t now)
 {
     if ((e->ccflags | qcc->flags) & GOC__CC_NO_CACHE)
         return false;
@@ -1122,23 +638,23 @@ static int wait_flight(goc_chan *done, goc_http_request *r)
     return ctx ? goc_ctx_err(ctx) : 0;
 }
 
-static flight *flight_find(goc_http_cache *c, uint64_t hash, const char *key, size_t n)
+static goc__cache_flight *flight_find(goc_http_cache *c, uint64_t hash, const char *key, size_t n)
 {
     GOC_ASSERT(c->locked);
-    for (flight *f = c->flights[hash % FLIGHT_BUCKETS]; f; f = f->next)
+    for (goc__cache_flight *f = c->flights[hash % GOC__CACHE_FLIGHT_BUCKETS]; f; f = f->next)
         if (f->hash == hash && f->key_len == n && memcmp(f->key, key, n) == 0)
             return f;
     return NULL;
 }
 
-static void flight_end(goc_http_cache *c, flight *f)
+static void flight_end(goc_http_cache *c, goc__cache_flight *f)
 {
-    cache_lock(c);
-    flight **pp = &c->flights[f->hash % FLIGHT_BUCKETS];
+    goc__cache_lock(c);
+    goc__cache_flight **pp = &c->flights[f->hash % GOC__CACHE_FLIGHT_BUCKETS];
     while (*pp != f)
         pp = &(*pp)->next;
     *pp = f->next;
-    cache_unlock(c);
+    goc__cache_unlock(c);
     goc_chan_close(f->done);
     goc_chan_release(f->done);
 }
@@ -1159,46 +675,46 @@ static void serve_other(goc_http_cache *c, goc_http_handler next, goc_http_respo
     size_t n;
     char *key = make_key(r, &n);
     if (key)
-        index_drop_key(c, hash_key(key, n), key, n);
+        goc__cache_index_drop_key(c, hash_key(key, n), key, n);
 }
 
 /* A fresh entry e found under the lock: answer from it. Drops the lock. */
-static void serve_hit(creq *q, goc_http_response_writer *w, entry *e, bool waited)
+static void serve_hit(creq *q, goc_http_response_writer *w, goc__cache_entry *e, bool waited)
 {
     goc_http_cache *c = q->c;
-    entry_retain(e);
-    lru_unlink(c, e);
-    lru_push(c, e);
-    cache_unlock(c);
-    count(&c->hits);
+    goc__cache_entry_retain(e);
+    goc__cache_lru_unlink(c, e);
+    goc__cache_lru_push(c, e);
+    goc__cache_unlock(c);
+    goc__cache_count(&c->hits);
     if (waited)
-        count(&c->coalesced);
+        goc__cache_count(&c->coalesced);
     serve_entry(w, q->r, e, "HIT", q->head, q->inm, q->ims);
-    entry_release(e);
+    goc__cache_entry_release(e);
 }
 
 /* No usable entry (stale: one to revalidate, a reference) and no flight
  * to wait for, under the lock: to the handler below, leading a flight
  * others can wait for if lead. Drops the lock. */
-static void miss(creq *q, goc_http_response_writer *w, entry *stale, bool lead)
+static void miss(creq *q, goc_http_response_writer *w, goc__cache_entry *stale, bool lead)
 {
     goc_http_cache *c = q->c;
-    flight mine = {.hash = q->hash, .key = q->key, .key_len = q->key_len};
+    goc__cache_flight mine = {.hash = q->hash, .key = q->key, .key_len = q->key_len};
     lead = lead && (mine.done = goc_chan_make(0, 0)) != NULL;
     if (lead) {
-        mine.next = c->flights[q->hash % FLIGHT_BUCKETS];
-        c->flights[q->hash % FLIGHT_BUCKETS] = &mine;
+        mine.next = c->flights[q->hash % GOC__CACHE_FLIGHT_BUCKETS];
+        c->flights[q->hash % GOC__CACHE_FLIGHT_BUCKETS] = &mine;
     }
-    cache_unlock(c);
+    goc__cache_unlock(c);
     fetch(q, w, stale, !q->head);
-    entry_release(stale);
+    goc__cache_entry_release(stale);
     if (lead)
         flight_end(c, &mine);
 }
 
 static void cache_serve(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
-    const cache_arg *a = arg;
+    const goc__cache_arg *a = arg;
     creq q = {.c = a->c, .next = a->next_h, .r = r, .head = strcmp(r->method, "HEAD") == 0};
     if (!q.head && strcmp(r->method, "GET") != 0) {
         serve_other(a->c, a->next_h, w, r);
@@ -1215,29 +731,31 @@ static void cache_serve(goc_http_response_writer *w, goc_http_request *r, void *
     }
     q.hash = hash_key(q.key, q.key_len);
     for (bool waited = false;; waited = true) {
-        cache_lock(q.c);
-        entry *e = index_find(q.c, q.hash, q.key, q.key_len, r->header);
+        goc__cache_lock(q.c);
+        goc__cache_entry *e = goc__cache_index_find(q.c, q.hash, q.key, q.key_len, r->header);
         if (e && usable(e, &q.qcc, wall_now())) {
             serve_hit(&q, w, e, waited);
             return;
         }
         /* Stale (or to revalidate) with a validator: revalidated; else anew. */
-        e = e && (e->etag_off != NO_VALUE || e->lm_off != NO_VALUE) ? entry_retain(e) : NULL;
+        e = e && (e->etag_off != GOC__CACHE_NO_VALUE || e->lm_off != GOC__CACHE_NO_VALUE)
+                ? goc__cache_entry_retain(e)
+                : NULL;
         if (q.qcc.flags & GOC__CC_ONLY_IF_CACHED) {
-            cache_unlock(q.c);
-            entry_release(e);
+            goc__cache_unlock(q.c);
+            goc__cache_entry_release(e);
             goc_http_error(w, "Gateway Timeout", 504);
             return;
         }
-        flight *f = waited ? NULL : flight_find(q.c, q.hash, q.key, q.key_len);
+        goc__cache_flight *f = waited ? NULL : flight_find(q.c, q.hash, q.key, q.key_len);
         if (!f) {
             /* A GET leads (a HEAD's answer is not stored). */
             miss(&q, w, e, !waited && !q.head);
             return;
         }
         goc_chan *done = goc_chan_retain(f->done);
-        cache_unlock(q.c);
-        entry_release(e);
+        goc__cache_unlock(q.c);
+        goc__cache_entry_release(e);
         if (wait_flight(done, r) < 0)
             return; /* the client went away */
     }
@@ -1245,75 +763,18 @@ static void cache_serve(goc_http_response_writer *w, goc_http_request *r, void *
 
 /* ---- the public surface ------------------------------------------------- */
 
-goc_http_cache *goc_http_cache_new(const goc_http_cache_opts *opts)
-{
-    goc_http_cache_opts o = opts ? *opts : (goc_http_cache_opts){0};
-    goc_http_cache *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->nbuckets = MIN_BUCKETS;
-    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
-    if (!c->buckets) {
-        free(c);
-        return NULL;
-    }
-    c->max_bytes = o.max_bytes ? o.max_bytes : DEFAULT_MAX_BYTES;
-    c->max_entry = o.max_entry_bytes ? o.max_entry_bytes : c->max_bytes / 8;
-    if (c->max_entry > c->max_bytes)
-        c->max_entry = c->max_bytes;
-    c->default_ttl = o.default_ttl;
-    return c;
-}
-
-void goc_http_cache_purge(goc_http_cache *c)
-{
-    cache_lock(c);
-    while (c->lru_head)
-        index_remove(c, c->lru_head);
-    cache_unlock(c);
-}
-
-void goc_http_cache_free(goc_http_cache *c)
-{
-    if (!c)
-        return;
-    goc_http_cache_purge(c);
-    for (cache_arg *a = c->args, *next; a; a = next) {
-        next = a->next;
-        free(a);
-    }
-    free(c->buckets);
-    free(c);
-}
-
 goc_http_handler goc_http_cache_handler(goc_http_cache *c, goc_http_handler h)
 {
-    cache_arg *a = malloc(sizeof *a);
+    goc__cache_arg *a = malloc(sizeof *a);
     if (!c || !a) {
         free(a);
         return (goc_http_handler){NULL, NULL};
     }
     a->c = c;
     a->next_h = h;
-    cache_lock(c);
+    goc__cache_lock(c);
     a->next = c->args;
     c->args = a;
-    cache_unlock(c);
+    goc__cache_unlock(c);
     return (goc_http_handler){cache_serve, a};
-}
-
-void goc_http_cache_stats_read(goc_http_cache *c, goc_http_cache_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
-    out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
-    out->revalidated = atomic_load_explicit(&c->revalidated, memory_order_relaxed);
-    out->stored = atomic_load_explicit(&c->stored, memory_order_relaxed);
-    out->evicted = atomic_load_explicit(&c->evicted, memory_order_relaxed);
-    out->not_storable = atomic_load_explicit(&c->not_storable, memory_order_relaxed);
-    out->coalesced = atomic_load_explicit(&c->coalesced, memory_order_relaxed);
-    cache_lock(c);
-    out->bytes = c->bytes;
-    out->entries = c->entries;
-    cache_unlock(c);
 }
