@@ -85,8 +85,7 @@ struct rw {
  * is lost. The reader holds rmu; the lock orders this with the poller. */
 static inline void forget_read_edges(goc__pd *pd)
 {
-    if (pd->ready[GOC__PD_R])
-        goc__pd_clear_ready(pd, 1u << GOC__PD_R);
+    goc__pd_clear_ready(pd, 1u << GOC__PD_R); /* under the lock: the poller writes it */
 }
 
 /* A read on a TCP socket with TCP_INQ on: the kernel says in a control

@@ -24,6 +24,7 @@
 /* ---- the handler below ------------------------------------------------------- */
 
 static atomic_int calls;     /* requests that reached it */
+static goc_mutex seen_mu;    /* guards seen_inm, seen_ims, seen_method */
 static char seen_inm[128];   /* the If-None-Match it saw last ("" none) */
 static char seen_ims[128];   /* the If-Modified-Since it saw last */
 static char seen_method[16]; /* the method it saw last */
@@ -42,13 +43,31 @@ static void pattern(char *p, size_t n)
         p[i] = (char)('a' + (i * 7 + i / 251) % 26);
 }
 
+/* A copy of what the origin saw last (under seen_mu). */
+static const char *seen(const char *which)
+{
+    static __thread char buf[128];
+    goc_mutex_lock(&seen_mu);
+    snprintf(buf, sizeof buf, "%s", which);
+    goc_mutex_unlock(&seen_mu);
+    return buf;
+}
+
 static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     (void)arg;
     atomic_fetch_add(&calls, 1);
-    copy_field(seen_inm, sizeof seen_inm, r, "If-None-Match");
-    copy_field(seen_ims, sizeof seen_ims, r, "If-Modified-Since");
+    /* What this request brought, in locals; published under seen_mu for
+     * the test's goroutine (the response it reads orders nothing a race
+     * detector can see). */
+    char inm[128], ims[128];
+    copy_field(inm, sizeof inm, r, "If-None-Match");
+    copy_field(ims, sizeof ims, r, "If-Modified-Since");
+    goc_mutex_lock(&seen_mu);
+    memcpy(seen_inm, inm, sizeof inm);
+    memcpy(seen_ims, ims, sizeof ims);
     snprintf(seen_method, sizeof seen_method, "%s", r->method);
+    goc_mutex_unlock(&seen_mu);
     goc_http_header *h = goc_http_response_header(w);
     const char *p = r->path;
     if (strcmp(p, "/maxage") == 0 || strncmp(p, "/lru/", 5) == 0) {
@@ -96,7 +115,7 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
     } else if (strcmp(p, "/etag") == 0 || strcmp(p, "/short-etag") == 0) {
         goc_http_header_set(h, "Cache-Control", p[1] == 'e' ? "no-cache" : "max-age=1");
         goc_http_header_set(h, "ETag", "\"v1\"");
-        if (strcmp(seen_inm, "\"v1\"") == 0) {
+        if (strcmp(inm, "\"v1\"") == 0) {
             goc_http_header_set(h, "X-Refreshed", "yes");
             goc_http_write_header(w, 304);
             return;
@@ -106,7 +125,7 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
         goc_http_header_set(h, "Cache-Control", "max-age=60");
         goc_http_header_set(h, "ETag", "\"t1\"");
         goc_http_header_set(h, "Last-Modified", lm_date);
-        if (goc__cache_etag_match(seen_inm[0] ? seen_inm : NULL, "\"t1\"")) {
+        if (goc__cache_etag_match(inm[0] ? inm : NULL, "\"t1\"")) {
             goc_http_write_header(w, 304);
             return;
         }
@@ -114,7 +133,7 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
     } else if (strcmp(p, "/lm") == 0) {
         goc_http_header_set(h, "Cache-Control", "max-age=0");
         goc_http_header_set(h, "Last-Modified", lm_date);
-        if (strcmp(seen_ims, lm_date) == 0) {
+        if (strcmp(ims, lm_date) == 0) {
             goc_http_write_header(w, 304);
             return;
         }
@@ -363,11 +382,11 @@ static int revalidate_main(void *arg)
     /* no-cache with an ETag: stored, and every use asks the handler below. */
     get(&f, "/etag", &r);
     CHECK_RES(r, 200, "MISS", "etag body");
-    GO_CHECK(seen_inm[0] == 0, "first request had If-None-Match %s", seen_inm);
+    GO_CHECK(seen(seen_inm)[0] == 0, "first request had If-None-Match %s", seen(seen_inm));
     for (int i = 0; i < 3; i++) {
         get(&f, "/etag", &r);
         CHECK_RES(r, 200, "REVALIDATED", "etag body");
-        GO_CHECK(strcmp(seen_inm, "\"v1\"") == 0, "If-None-Match seen: %s", seen_inm);
+        GO_CHECK(strcmp(seen(seen_inm), "\"v1\"") == 0, "If-None-Match seen: %s", seen(seen_inm));
         GO_CHECK(strcmp(r.refreshed, "yes") == 0, "the 304's fields not merged");
     }
     GO_CHECK(atomic_load(&calls) == 4, "%d calls", atomic_load(&calls));
@@ -382,7 +401,7 @@ static int revalidate_main(void *arg)
     CHECK_RES(r, 200, "MISS", "lm body");
     get(&f, "/lm", &r);
     CHECK_RES(r, 200, "REVALIDATED", "lm body");
-    GO_CHECK(strcmp(seen_ims, lm_date) == 0, "If-Modified-Since seen: %s", seen_ims);
+    GO_CHECK(strcmp(seen(seen_ims), lm_date) == 0, "If-Modified-Since seen: %s", seen(seen_ims));
 
     /* A fresh entry and the client's no-cache: revalidated all the same. */
     get(&f, "/maxage", &r);
@@ -408,8 +427,8 @@ static int revalidate_main(void *arg)
      * for the whole answer (stored), the client gets its 304. */
     before = atomic_load(&calls);
     req(&f, "GET", "/tagged", "If-None-Match", "\"t1\"", &r);
-    GO_CHECK(r.status == 304 && strcmp(r.xcache, "MISS") == 0 && seen_inm[0] == 0,
-             "%d %s, If-None-Match below: %s", r.status, r.xcache, seen_inm);
+    GO_CHECK(r.status == 304 && strcmp(r.xcache, "MISS") == 0 && seen(seen_inm)[0] == 0,
+             "%d %s, If-None-Match below: %s", r.status, r.xcache, seen(seen_inm));
     get(&f, "/tagged", &r);
     CHECK_RES(r, 200, "HIT", "tagged");
     req(&f, "GET", "/tagged", "If-Modified-Since", lm_date, &r);
@@ -453,7 +472,7 @@ static int stale_main(void *arg)
     /* Stale with one: revalidated, then fresh again. */
     get(&f, "/short-etag", &r);
     CHECK_RES(r, 200, "REVALIDATED", "etag body");
-    GO_CHECK(strcmp(seen_inm, "\"v1\"") == 0, "If-None-Match seen: %s", seen_inm);
+    GO_CHECK(strcmp(seen(seen_inm), "\"v1\"") == 0, "If-None-Match seen: %s", seen(seen_inm));
     get(&f, "/short-etag", &r);
     CHECK_RES(r, 200, "HIT", "etag body");
     GO_CHECK(atomic_load(&calls) == 4, "%d calls", atomic_load(&calls));
@@ -498,7 +517,7 @@ static int vary_head_main(void *arg)
     /* A HEAD miss goes below as HEAD and stores nothing. */
     req(&f, "HEAD", "/other", NULL, NULL, &r);
     CHECK_RES(r, 200, "MISS", "");
-    GO_CHECK(strcmp(seen_method, "HEAD") == 0, "method below: %s", seen_method);
+    GO_CHECK(strcmp(seen(seen_method), "HEAD") == 0, "method below: %s", seen(seen_method));
     get(&f, "/other", &r);
     CHECK_RES(r, 200, "MISS", "other");
     get(&f, "/other", &r);

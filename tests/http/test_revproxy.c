@@ -285,7 +285,7 @@ Test(revproxy, streaming_and_upgrade, .timeout = 60)
 /* A backend on a raw socket that answers every connection with canned
  * bytes (a response with two lengths: not HTTP a proxy may pass on; or
  * one whose Connection names a field). */
-static const char *canned;
+static _Atomic(const char *) canned; /* set by the test, read by canned_main */
 
 static void canned_main(void *arg)
 {
