@@ -16,7 +16,7 @@ build=${1:?usage: fuzz/run.sh BUILD [SECONDS]}
 secs=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 
-for t in request response chunked fields query mux url gunzip cachecontrol; do
+for t in request response chunked fields query mux url gunzip cachecontrol gwconfig; do
     bin=$build/fuzz_$t
     shopt -s nullglob
     regs=("$here/regression/$t"/*)
@@ -26,10 +26,14 @@ for t in request response chunked fields query mux url gunzip cachecontrol; do
         "$bin" "${regs[@]}" >"$build/replay-$t.log" 2>&1 ||
             { cat "$build/replay-$t.log"; echo "fuzz: $t: a regression file fails" >&2; exit 1; }
     fi
+    # gwconfig: the gateway's YAML, its own dictionary, and room for the
+    # example file (4.4 KB) as a seed.
+    dict=$here/http.dict maxlen=4096
+    [ "$t" = gwconfig ] && dict=$here/gwconfig.dict maxlen=8192
     mkdir -p "$build/corpus/$t"
     echo "fuzz: $t: ${secs}s"
-    if ! "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 \
-        -dict="$here/http.dict" -artifact_prefix="$build/$t-" \
+    if ! "$bin" -max_total_time="$secs" -max_len="$maxlen" -timeout=10 -print_final_stats=1 \
+        -dict="$dict" -artifact_prefix="$build/$t-" \
         "$build/corpus/$t" "$here/corpus/$t" >"$build/fuzz-$t.log" 2>&1; then
         tail -n 40 "$build/fuzz-$t.log"
         echo "fuzz: $t: FAILED; the input is in $build/$t-{crash,leak,timeout}-*" >&2
