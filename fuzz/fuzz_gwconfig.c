@@ -14,16 +14,18 @@
  *              charset, targets unique per upstream, header conditions
  *              tokens unique case-blind; targets_from: etcd exactly when
  *              no targets, and only with endpoints; every route's
- *              upstream names an upstream; the routes' distinct
- *              patterns register on a fresh mux without a conflict, and a
- *              repeated pattern only follows routes of it with headers.
+ *              upstream names an upstream; upstreams' and routes'
+ *              lines lie inside the file (as max_lines counts them); the
+ *              routes' distinct patterns register on a fresh mux without
+ *              a conflict, and a repeated pattern only follows routes of
+ *              it with headers.
  *              Every string of every array is read (ASan sees each is
  *              allocated) and gw_config_free gives it all back
  *              (LeakSanitizer);
  *   rejected   -EINVAL (or -ENOMEM saying "out of memory") with *out NULL
  *              and err one NUL-terminated line, no control byte, reading
- *              "fuzz.yaml: line N: REASON" with N between 1 and the
- *              number of line breaks libyaml could have counted, plus one;
+ *              "fuzz.yaml: line N: REASON" with N inside the file (as
+ *              max_lines counts them);
  *   truncated  the same parse with a small error buffer (exactly sized on
  *              the heap: ASan sees an overflow) returns the same and
  *              writes a prefix of the full message; with no buffer, the
@@ -52,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_gw_locks_held(void); /* stubs_gw.c */
 
 static const char *cur_err = ""; /* the parse's message, for fail's context */
+static size_t cur_lines;         /* max_lines of the input */
 
 static _Noreturn void fail(const char *what, const char *detail)
 {
@@ -109,7 +112,7 @@ static void check_upstream(const gw_config *c, size_t i)
           "upstream name outside its charset", u->name);
     for (size_t j = 0; j < i; j++)
         check(strcmp(c->upstreams[j].name, u->name) != 0, "upstream name repeated", u->name);
-    check(u->line >= 1, "upstream line < 1", u->name);
+    check(u->line >= 1 && (size_t)u->line <= cur_lines, "upstream line outside the file", u->name);
     check(u->balance >= GOC_BALANCE_ROUND_ROBIN && u->balance <= GOC_BALANCE_HASH,
           "balance out of range", u->name);
     nonempty(u->hash_key, "hash_key");
@@ -169,7 +172,7 @@ static void check_route(const gw_config *c, size_t i)
     nonempty(r->match, "route match");
     nonempty(r->upstream, "route upstream");
     check(upstream_named(c, r->upstream) != NULL, "route upstream names no upstream", r->upstream);
-    check(r->line >= 1, "route line < 1", r->match);
+    check(r->line >= 1 && (size_t)r->line <= cur_lines, "route line outside the file", r->match);
     check((r->headers == NULL) == (r->nheaders == 0), "headers array and count disagree", r->match);
     check(r->nheaders <= 64, "more than 64 header conditions", r->match);
     for (size_t j = 0; j < r->nheaders; j++) {
@@ -276,7 +279,7 @@ static size_t max_lines(const uint8_t *d, size_t n)
     return lines + (n == 0 || (d[n - 1] != '\n' && d[n - 1] != '\r'));
 }
 
-static void check_rejected(int rc, const char *err, const uint8_t *d, size_t n)
+static void check_rejected(int rc, const char *err)
 {
     static const char oom[] = NAME ": out of memory", pre[] = NAME ": line ";
     check(rc == -EINVAL || rc == -ENOMEM, "a rejection not -EINVAL or -ENOMEM", NULL);
@@ -292,7 +295,7 @@ static void check_rejected(int rc, const char *err, const uint8_t *d, size_t n)
     check(*p >= '1' && *p <= '9', "no line number", NULL);
     char *end;
     unsigned long line = strtoul(p, &end, 10);
-    check(line >= 1 && line <= max_lines(d, n), "line number past the input's lines", NULL);
+    check(line >= 1 && line <= cur_lines, "line number past the input's lines", NULL);
     check(end[0] == ':' && end[1] == ' ' && end[2], "no \": REASON\" after the line", NULL);
 }
 
@@ -303,6 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(err, 'x', sizeof err);
     int rc = gw_config_parse(NAME, (const char *)data, size, &cfg, err, sizeof err);
     cur_err = err;
+    cur_lines = max_lines(data, size);
     if (getenv("FZ_GWCONFIG_VERBOSE")) /* what each input gives, to check seeds by */
         fprintf(stderr, "fuzz_gwconfig: %d %s\n", rc, rc ? err : "accepted");
     check(fz_gw_locks_held() == 0, "a mux lock left held", NULL);
@@ -312,7 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_config_free(cfg);
     } else {
         check(cfg == NULL, "rejected with *out set", NULL);
-        check_rejected(rc, err, data, size);
+        check_rejected(rc, err);
     }
 
     /* Again with a small buffer (1..48 bytes), and with none. */
