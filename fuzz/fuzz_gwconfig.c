@@ -1,6 +1,7 @@
 /*
  * fuzz_gwconfig.c — libFuzzer target: the gateway's configuration reader
- * (gateway/config.c over libyaml, with mux.c checking route patterns).
+ * (gateway/config.c and config_value.c over libyaml, with mux.c checking
+ * route patterns).
  * `gateway -check` is what operators run on files they did not write, so
  * every input is read as a whole file by gw_config_parse and:
  *
