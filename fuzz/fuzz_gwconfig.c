@@ -10,8 +10,9 @@
  *              etcd_prefix, hash_key and rate_key always set, access_log
  *              never "off"; every value in the range config.c's tables
  *              give it (weights, rise/fall, statuses, ratios, durations
- *              > 0 where required, max_ejection_time >= base, burst set
- *              exactly when a rate is); names unique and of their
+ *              > 0 where required (a route's timeout may be 0: none),
+ *              max_ejection_time >= base, burst set exactly when a rate
+ *              is); names unique and of their
  *              charset, targets unique per upstream, header conditions
  *              tokens unique case-blind; targets_from: etcd exactly when
  *              no targets, and only with endpoints; every route's
@@ -189,7 +190,7 @@ static void check_route(const gw_config *c, size_t i)
     check(!r->strip_prefix || r->strip_prefix[0] == '/', "strip_prefix without /", r->strip_prefix);
     check(!r->rewrite_prefix || r->rewrite_prefix[0] == '/', "rewrite_prefix without /",
           r->rewrite_prefix);
-    check(r->timeout > 0, "route timeout <= 0", r->match);
+    check(r->timeout >= 0, "route timeout < 0", r->match); /* 0: none */
     check(r->retries >= 0 && r->retries <= 10, "retries out of 0..10", r->match);
     check(r->rate >= 0 && r->rate <= 1e9 && !isnan(r->rate), "rate out of range", r->match);
     check((r->rate > 0) == (r->burst > 0), "burst set without a rate, or a rate without burst",
