@@ -1,9 +1,9 @@
 /*
  * fuzz_gwconfig.c — libFuzzer target: the gateway's configuration reader
  * (gateway/config.c and config_value.c over libyaml, with mux.c checking
- * route patterns).
- * `gateway -check` is what operators run on files they did not write, so
- * every input is read as a whole file by gw_config_parse and:
+ * route patterns). `gateway -check` is what operators run on files they
+ * did not write, so every input is read as a whole file by
+ * gw_config_parse and:
  *
  *   accepted   *out is set and err is ""; the promises of gateway.h's
  *              gw_config hold: listen given, tls both or neither,
@@ -12,16 +12,15 @@
  *              give it (weights, rise/fall, statuses, ratios, durations
  *              > 0 where required (a route's timeout may be 0: none),
  *              max_ejection_time >= base, burst set exactly when a rate
- *              is); names unique and of their
- *              charset, targets unique per upstream, header conditions
- *              tokens unique case-blind; targets_from: etcd exactly when
- *              no targets, and only with endpoints; every route's
- *              upstream names an upstream; upstreams' and routes'
- *              lines lie inside the file (as max_lines counts them); the
- *              routes' distinct patterns register on a fresh mux without
- *              a conflict, and a repeated pattern only follows routes of
- *              it with headers.
- *              Every string of every array is read (ASan sees each is
+ *              is); names unique and of their charset, targets unique
+ *              per upstream, header conditions tokens unique case-blind;
+ *              targets_from: etcd exactly when no targets, and only with
+ *              endpoints; every route's upstream names an upstream;
+ *              upstreams' and routes' lines lie inside the file (as
+ *              max_lines counts them); the routes' distinct patterns
+ *              register on a fresh mux without a conflict, and a repeated
+ *              pattern only follows routes of it with headers. Every
+ *              string of every array is read (ASan sees each is
  *              allocated) and gw_config_free gives it all back
  *              (LeakSanitizer);
  *   rejected   -EINVAL (or -ENOMEM saying "out of memory") with *out NULL
