@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "runtime/util.h"
-#include "upstream.h"
+#include "state.h"
 
 static gw_target_cfg two[] = {{"10.0.0.1:80", 1}, {"10.0.0.2:80", 1}};
 
@@ -231,4 +231,29 @@ static int targets_main(void *arg)
 Test(upstream, targets_replaced, .timeout = 30)
 {
     cr_assert_eq(run_main(targets_main, NULL), 0, "%s", test_fail_msg);
+}
+
+/* The retry budget: retries stay under ratio × the requests of the last
+ * one to two seconds, with min_per_sec allowed whatever the traffic. */
+static int budget_main(void *arg)
+{
+    (void)arg;
+    gw_budget b = {0};
+    /* No traffic: the floor (10) only. */
+    int ok = 0;
+    for (int i = 0; i < 50; i++)
+        ok += gw_budget_retry(&b, 0.2, 10);
+    GO_CHECK(ok == 10, "%d retries allowed with no requests, not 10", ok);
+    /* 500 requests: 20% of them, 100 in all (the 10 above count). */
+    for (int i = 0; i < 500; i++)
+        gw_budget_request(&b);
+    for (int i = 0; i < 500; i++)
+        ok += gw_budget_retry(&b, 0.2, 10);
+    GO_CHECK(ok >= 99 && ok <= 101, "%d retries for 500 requests, not about 100", ok);
+    return test_failed();
+}
+
+Test(upstream, retry_budget, .timeout = 30)
+{
+    cr_assert_eq(run_main(budget_main, NULL), 0, "%s", test_fail_msg);
 }
