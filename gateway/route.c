@@ -72,28 +72,11 @@ bool gw_budget_retry(gw_budget *b, double ratio, int min_per_sec)
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static void client_ip(const char *remote, char *out, size_t n)
-{
-    const char *s = remote, *e;
-    if (*s == '[') {
-        s++;
-        e = strchr(s, ']');
-    } else {
-        e = strrchr(s, ':');
-    }
-    size_t len = e ? (size_t)(e - s) : strlen(s);
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, s, len);
-    out[len] = 0;
-}
-
 /* A key spec ("ip", "path", "header:NAME") applied to r, in out. */
 static const char *key_of(const char *spec, goc_http_request *r, char *out, size_t n)
 {
     if (!spec || strcmp(spec, "ip") == 0) {
-        client_ip(r->remote_addr, out, n);
-        return out;
+        return goc_http_client_ip(r, out, n);
     }
     if (strcmp(spec, "path") == 0)
         return r->path;

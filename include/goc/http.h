@@ -152,6 +152,10 @@ GOC_API void goc_http_max_bytes(goc_http_request *r, int64_t n);
  * connection closes), and when the handler returns. Owned by the request:
  * goc_ctx_retain it to keep it longer. Goroutine only. */
 GOC_API goc_ctx *goc_http_request_ctx(goc_http_request *r);
+/* The client's IP address: r->remote_addr without its port (nor an IPv6
+ * address's brackets), in buf (NUL-terminated, cut to n - 1 bytes);
+ * returns buf. net.SplitHostPort(r.RemoteAddr)'s host. */
+GOC_API const char *goc_http_client_ip(const goc_http_request *r, char *buf, size_t n);
 /* r.WithContext for the handlers below: from now on goc_http_request_ctx(r)
  * returns ctx (borrowed: keep it alive while it is set); NULL gives back
  * the request's own. Middleware derives ctx from goc_http_request_ctx(r)

@@ -79,7 +79,7 @@ struct goc__http_req {
     goc__http_conn *conn;
     goc__arena *arena;
     goc_http_request *pub;
-    goc_ctx *ctx; /* created on first goc_http_request_ctx */
+    goc_ctx *ctx;          /* created on first goc_http_request_ctx */
     goc_ctx *ctx_override; /* goc_http_request_set_ctx's (borrowed), or NULL */
     goc__pathval *pathvals;
     uint32_t npathvals, pathvals_cap;

@@ -182,6 +182,20 @@ static void host_of(const char *addr, const char **h, size_t *n)
     *n = colon ? (size_t)(colon - addr) : strlen(addr);
 }
 
+GOC_API const char *goc_http_client_ip(const goc_http_request *r, char *buf, size_t n)
+{
+    const char *h;
+    size_t len;
+    host_of(r->remote_addr ? r->remote_addr : "", &h, &len);
+    if (n == 0)
+        return buf;
+    if (len >= n)
+        len = n - 1;
+    memcpy(buf, h, len);
+    buf[len] = 0;
+    return buf;
+}
+
 static char *put_str(char *o, const char *s)
 {
     size_t n = strlen(s);

@@ -208,26 +208,6 @@ typedef struct limit_arg {
     char header[]; /* the key's field name, when by_header */
 } limit_arg;
 
-/* The host part of "ip:port" or "[v6]:port" into out (size n). */
-static const char *client_ip(const char *addr, char *out, size_t n)
-{
-    const char *h = addr;
-    size_t len;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        h = addr + 1;
-        len = close ? (size_t)(close - h) : strlen(h);
-    } else {
-        const char *colon = strrchr(addr, ':');
-        len = colon ? (size_t)(colon - addr) : strlen(addr);
-    }
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, h, len);
-    out[len] = 0;
-    return out;
-}
-
 static void limit_serve(goc_http_response_writer *w, goc_http_request *r, void *arg)
 {
     const limit_arg *a = arg;
@@ -238,7 +218,7 @@ static void limit_serve(goc_http_response_writer *w, goc_http_request *r, void *
         if (!key)
             key = "";
     } else {
-        key = client_ip(r->remote_addr ? r->remote_addr : "", ip, sizeof ip);
+        key = goc_http_client_ip(r, ip, sizeof ip);
     }
     goc_duration wait = goc_rate_limiter_allow(a->l, key);
     if (wait == 0) {

@@ -117,23 +117,6 @@ bool goc__http_wants_upgrade(const goc_http_header *h, const char **proto)
 
 /* ---- the outgoing request --------------------------------------------------- */
 
-/* The client's IP from "ip:port" or "[v6]:port", in out. */
-static void client_ip(const char *remote, char *out, size_t n)
-{
-    const char *s = remote, *e;
-    if (*s == '[') {
-        s++;
-        e = strchr(s, ']');
-    } else {
-        e = strrchr(s, ':');
-    }
-    size_t len = e ? (size_t)(e - s) : strlen(s);
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, s, len);
-    out[len] = 0;
-}
-
 /* Append s to b (room for cap bytes and a NUL, *n used): false, and b
  * left as it was, if it does not fit. No printf: every proxied request
  * builds these. */
@@ -205,7 +188,7 @@ static int forwarded_fields(const goc_http_reverse_proxy *p, goc_http_request *i
                             goc_http_header *h, bool tls)
 {
     char ip[64], v[1024];
-    client_ip(in->remote_addr, ip, sizeof ip);
+    goc_http_client_ip(in, ip, sizeof ip);
     const char *proto = tls ? "https" : "http";
     const char *xff =
         p->o.trust_forwarded ? goc_http_header_get(in->header, "X-Forwarded-For") : NULL;
