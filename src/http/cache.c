@@ -425,12 +425,23 @@ static int cw_hijack(goc_http_response_writer *w, int *fd, char **buffered, size
     return rc;
 }
 
+/* The handler below gave its response up mid-way (a reverse proxy whose
+ * upstream cut the body): never stored, and the client sees it cut too. */
+static void cw_abort(goc_http_response_writer *w)
+{
+    cw *g = (cw *)w;
+    abandon(g);
+    give_back(g);
+    goc_http_abort(g->out);
+}
+
 static const goc__http_rw_ops cw_ops = {
     .write_header = cw_write_header,
     .write = cw_write,
     .flush = cw_flush,
     .sendfile = cw_sendfile,
     .hijack = cw_hijack,
+    .abort = cw_abort,
 };
 
 /* ---- refreshing after a 304 --------------------------------------------- */

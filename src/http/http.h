@@ -110,7 +110,10 @@ typedef struct goc__http_rw_ops {
     int (*flush)(goc_http_response_writer *w);
     ssize_t (*sendfile)(goc_http_response_writer *w, int fd, off_t off, size_t n);
     int (*hijack)(goc_http_response_writer *w, int *fd, char **buffered, size_t *nbuf);
-    void (*abort)(goc_http_response_writer *w); /* NULL: goc_http_abort does nothing */
+    /* goc_http_abort: a wrapper must pass it on (and never keep or finish
+     * what it holds); NULL: ignored, so the client may see a response cut
+     * short as complete. */
+    void (*abort)(goc_http_response_writer *w);
 } goc__http_rw_ops;
 
 struct goc_http_response_writer {

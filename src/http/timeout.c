@@ -62,6 +62,7 @@ typedef struct tbuf {
                                    w.status and w.written under mu */
     goc_mutex mu;
     int err;         /* mu: nonzero once timed out: what writes return */
+    bool aborted;    /* mu: the inner called goc_http_abort */
     char *body;      /* mu: malloc'ed */
     size_t len, cap; /* mu */
     goc_http_handler next;
@@ -146,10 +147,19 @@ static int tbuf_flush(goc_http_response_writer *w)
     return -ENOTSUP;
 }
 
+static void tbuf_abort(goc_http_response_writer *w)
+{
+    tbuf *b = (tbuf *)w;
+    goc_mutex_lock(&b->mu);
+    b->aborted = true; /* passed on instead of the buffered answer */
+    goc_mutex_unlock(&b->mu);
+}
+
 static const goc__http_rw_ops tbuf_ops = {
     .write_header = tbuf_write_header,
     .write = tbuf_write,
     .flush = tbuf_flush,
+    .abort = tbuf_abort,
 };
 
 static void inner_main(void *arg)
@@ -238,7 +248,9 @@ static void timeout_serve(goc_http_response_writer *w, goc_http_request *r, void
     goc_mutex_lock(&b.mu);
     /* b.err set: the inner saw its deadline (a write refused) before it
      * returned, so its answer is incomplete and the 503 goes out. */
-    if (first == 0 && !b.err)
+    if (first == 0 && !b.err && b.aborted)
+        goc_http_abort(w); /* the inner gave up: no answer that looks whole */
+    else if (first == 0 && !b.err)
         pass_through(w, &b);
     else
         time_out(w, &b, ctx, a->msg ? a->msg : default_msg);

@@ -121,6 +121,12 @@ static void origin(goc_http_response_writer *w, goc_http_request *r, void *arg)
             return;
         }
         goc_http_write_str(w, "etag body");
+    } else if (strcmp(p, "/abort") == 0) {
+        /* Storable, but given up mid-body (an upstream that cut it). */
+        goc_http_header_set(h, "Cache-Control", "max-age=60");
+        goc_http_write_str(w, "part");
+        goc_http_flush(w);
+        goc_http_abort(w);
     } else if (strcmp(p, "/tagged") == 0) {
         goc_http_header_set(h, "Cache-Control", "max-age=60");
         goc_http_header_set(h, "ETag", "\"t1\"");
@@ -857,6 +863,38 @@ static goc__cc cc_of(const char *s)
     goc__cc_init(&cc);
     goc__cc_parse(&cc, s, strlen(s));
     return cc;
+}
+
+/* A response the handler below aborted is neither stored nor handed to
+ * the client as complete: each request reaches the handler, and each
+ * client sees its body fail. */
+static int aborted_main(void *arg)
+{
+    (void)arg;
+    fixture f;
+    if (!fixture_start(&f, NULL))
+        return 1;
+    for (int i = 0; i < 2; i++) {
+        char url[256];
+        snprintf(url, sizeof url, "http://%s/abort", f.ts.addr);
+        goc_http_response *resp = NULL;
+        int rc = goc_http_client_get(f.client, url, &resp);
+        char *body = NULL;
+        if (rc == 0)
+            rc = goc_http_response_read_all(resp, &body, NULL, 1 << 20);
+        GO_CHECK(rc < 0, "request %d: an aborted body read as complete (%s)", i, body ? body : "");
+        free(body);
+        goc_http_response_free(resp);
+    }
+    GO_CHECK(atomic_load(&calls) == 2, "the handler below ran %d times: the cut answer was stored",
+             atomic_load(&calls));
+    fixture_stop(&f);
+    return test_failed();
+}
+
+Test(cache, aborted_not_stored, .timeout = 30)
+{
+    cr_assert_eq(run_main(aborted_main, NULL), 0, "%s", test_fail_msg);
 }
 
 Test(cache_control, parse, .timeout = 10)

@@ -468,6 +468,38 @@ Test(middleware, timeout_waits_for_handler, .timeout = 30)
     cr_assert_eq(run_main(stubborn_main, NULL), 0);
 }
 
+/* An inner handler that gives its answer up (goc_http_abort) in time: the
+ * client gets no answer that looks whole (the buffered part is not sent as
+ * a complete 200). */
+static void quitter(goc_http_response_writer *w, goc_http_request *r, void *arg)
+{
+    (void)r, (void)arg;
+    goc_http_write_str(w, "part");
+    goc_http_abort(w);
+}
+
+static goc_http_handler hq;
+
+static int timeout_abort_main(void *arg)
+{
+    (void)arg;
+    hq = goc_http_timeout_handler((goc_http_handler){quitter, NULL}, GOC_SECOND, NULL);
+    test_server tq;
+    test_resp rep = {0};
+    if (!test_server_start(&tq, hq, NULL))
+        return 1;
+    rt(&tq, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rep);
+    GO_CHECK(rep.status == 0, "an aborted answer went out as %d:\n%s", rep.status, rep.head);
+    test_resp_free(&rep);
+    test_server_stop(&tq);
+    return 0;
+}
+
+Test(middleware, timeout_passes_abort_on, .timeout = 30)
+{
+    cr_assert_eq(run_main(timeout_abort_main, NULL), 0);
+}
+
 /* The inner handler reads a chunked body whose end and trailers arrive
  * after its deadline: the trailers' memory and the 503 come from the same
  * connection, so they take turns (priv.bodymu); the client gets the 503
